@@ -1,0 +1,13 @@
+"""The engine layer: SpiffWorkflow and nothing else of ours (no Flask, no SQL)."""
+
+from .errors import FieldError, FormValidationError, ModelError, ProcessError, TaskNotReadyError
+from .forms import FieldSpec, FormSpec, validate_submission
+from .parser import ProcessModel, load_model
+from .runtime import FiredTimer, ProcessInstance, StepResult, TimerView, UserTaskView
+from .serializer import dump_spec, load_spec
+
+__all__ = [
+    "FieldError", "FieldSpec", "FiredTimer", "FormSpec", "FormValidationError", "ModelError",
+    "ProcessError", "ProcessInstance", "ProcessModel", "StepResult", "TaskNotReadyError",
+    "TimerView", "UserTaskView", "dump_spec", "load_model", "load_spec", "validate_submission",
+]

@@ -1,0 +1,190 @@
+"""Forms declared in the model (camunda:formData) and server-side validation against them.
+
+Every submission is checked here, whatever door it came through (web form, API, CLI):
+unknown fields, missing required ones, wrong types, values outside an enum or a range.
+The cleaned data holds JSON-ready values: dates as ISO text, numbers as int/float.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from .errors import FieldError, FormValidationError
+
+FIELD_TYPES = ("string", "long", "double", "boolean", "date", "enum")
+"""Camunda's built-in form field types plus ``double`` for amounts of money."""
+
+CONSTRAINTS = ("required", "readonly", "minlength", "maxlength", "min", "max")
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One declared form field."""
+
+    id: str
+    label: str
+    type: str
+    required: bool = False
+    options: tuple[tuple[str, str], ...] = ()
+    default: str | None = None
+    properties: dict[str, str] = field(default_factory=dict)
+    limits: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def required_if(self) -> tuple[str, str] | None:
+        """(other field, value): this field is required when the other one has that value."""
+        rule = self.properties.get("required_if")
+        if not rule or "=" not in rule:
+            return None
+        other, value = rule.split("=", 1)
+        return other.strip(), value.strip()
+
+    @property
+    def multiline(self) -> bool:
+        """Long text: rendered as a text area."""
+        return self.properties.get("multiline") == "true"
+
+
+@dataclass(frozen=True)
+class FormSpec:
+    """The form of one user task or start event."""
+
+    key: str
+    fields: tuple[FieldSpec, ...] = ()
+
+    def field_ids(self) -> list[str]:
+        """The ids of the declared fields, in order."""
+        return [f.id for f in self.fields]
+
+
+def form_from_spiff(form: Any) -> FormSpec:
+    """Convert SpiffWorkflow's Camunda ``Form`` into our immutable spec."""
+    fields = []
+    for spiff_field in form.fields:
+        limits = {}
+        required = False
+        for rule in spiff_field.validation:
+            if rule.name == "required":
+                required = True
+            elif rule.name in ("minlength", "maxlength", "min", "max"):
+                limits[rule.name] = float(rule.config)
+        options = tuple((o.id, o.name) for o in getattr(spiff_field, "options", []))
+        fields.append(FieldSpec(
+            id=spiff_field.id,
+            label=spiff_field.label or spiff_field.id,
+            type=spiff_field.type,
+            required=required,
+            options=options,
+            default=spiff_field.default_value,
+            properties={p.id: p.value for p in spiff_field.properties},
+            limits=limits,
+        ))
+    return FormSpec(key=form.key or "", fields=tuple(fields))
+
+
+def check_form(form: Any) -> list[str]:
+    """Problems with a declared form (unknown types, enums without options, bad limits)."""
+    problems = []
+    seen: set[str] = set()
+    for spiff_field in form.fields:
+        fid = spiff_field.id
+        if not fid or not fid.isidentifier():
+            problems.append(f"form field id {fid!r} is not a valid identifier")
+        if fid in seen:
+            problems.append(f"form field {fid!r} is declared twice")
+        seen.add(fid)
+        if spiff_field.type not in FIELD_TYPES:
+            problems.append(f"form field {fid!r} has unknown type {spiff_field.type!r}")
+        if spiff_field.type == "enum" and not getattr(spiff_field, "options", None):
+            problems.append(f"enum field {fid!r} has no values")
+        required_if = next((p.value for p in spiff_field.properties if p.id == "required_if"), None)
+        if required_if is not None and required_if.split("=", 1)[0].strip() not in {f.id for f in form.fields}:
+            problems.append(f"required_if of {fid!r} names no field of this form: {required_if!r}")
+        for rule in spiff_field.validation:
+            if rule.name not in CONSTRAINTS:
+                problems.append(f"form field {fid!r} has unknown constraint {rule.name!r}")
+            elif rule.name in ("minlength", "maxlength", "min", "max"):
+                try:
+                    float(rule.config)
+                except (TypeError, ValueError):
+                    problems.append(f"constraint {rule.name} of {fid!r} is not a number: {rule.config!r}")
+    return problems
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _clean_value(spec: FieldSpec, value: Any) -> tuple[Any, FieldError | None]:
+    """Convert one submitted value to its declared type, or say why it can't be."""
+    def error(code: str, message: str) -> tuple[Any, FieldError]:
+        return None, FieldError(spec.id, code, message)
+
+    if spec.type == "string":
+        text = str(value).strip()
+        if "maxlength" in spec.limits and len(text) > spec.limits["maxlength"]:
+            return error("too_long", f"{spec.label}不能超过{int(spec.limits['maxlength'])}个字")
+        if "minlength" in spec.limits and len(text) < spec.limits["minlength"]:
+            return error("too_short", f"{spec.label}至少{int(spec.limits['minlength'])}个字")
+        return text, None
+    if spec.type == "enum":
+        allowed = [option_id for option_id, _ in spec.options]
+        if value not in allowed:
+            return error("not_an_option", f"{spec.label}的取值无效")
+        return value, None
+    if spec.type == "boolean":
+        if isinstance(value, bool):
+            return value, None
+        text = str(value).strip().lower()
+        if text in ("true", "1", "on", "yes"):
+            return True, None
+        if text in ("false", "0", "off", "no"):
+            return False, None
+        return error("not_a_boolean", f"{spec.label}应为是或否")
+    if spec.type == "date":
+        try:
+            return date.fromisoformat(str(value).strip()).isoformat(), None
+        except ValueError:
+            return error("not_a_date", f"{spec.label}应为日期（YYYY-MM-DD）")
+    number: float | int
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        number = int(str(value).strip()) if spec.type == "long" else float(str(value).strip())
+    except ValueError:
+        kind = "整数" if spec.type == "long" else "数字"
+        return error("not_a_number", f"{spec.label}应为{kind}")
+    if number != number or number in (float("inf"), float("-inf")):
+        return error("not_a_number", f"{spec.label}应为有限数字")
+    if "min" in spec.limits and number < spec.limits["min"]:
+        return error("too_small", f"{spec.label}不能小于{spec.limits['min']:g}")
+    if "max" in spec.limits and number > spec.limits["max"]:
+        return error("too_large", f"{spec.label}不能大于{spec.limits['max']:g}")
+    return number, None
+
+
+def validate_submission(form: FormSpec, data: dict[str, Any]) -> dict[str, Any]:
+    """Check `data` against `form`; return the cleaned values or raise FormValidationError."""
+    errors: list[FieldError] = []
+    declared = {f.id: f for f in form.fields}
+    for key in data:
+        if key not in declared:
+            errors.append(FieldError(key, "unknown_field", f"表单中没有字段“{key}”"))
+    cleaned: dict[str, Any] = {}
+    for spec in form.fields:
+        value = data.get(spec.id)
+        if _blank(value):
+            condition = spec.required_if
+            if spec.required or (condition and data.get(condition[0]) == condition[1]):
+                errors.append(FieldError(spec.id, "required", f"{spec.label}为必填项"))
+            continue
+        clean, problem = _clean_value(spec, value)
+        if problem:
+            errors.append(problem)
+        else:
+            cleaned[spec.id] = clean
+    if errors:
+        raise FormValidationError(errors)
+    return cleaned

@@ -1,0 +1,208 @@
+"""Load and validate BPMN process models.
+
+A model is refused with a ModelError naming the file, the element id and the fault when
+it is not well-formed XML, does not satisfy the BPMN 2.0 schema, cannot be parsed by
+SpiffWorkflow, or breaks a rule this application needs: every user task sits in a lane
+(the lane says which role acts), every expression compiles, every form is well formed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator, full_tag
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.defaults import BoundaryEvent, EndEvent, IntermediateCatchEvent, StartEvent
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.exclusive_gateway import ExclusiveGateway
+from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptTask
+from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
+from SpiffWorkflow.camunda.parser.event_parsers import (
+    CamundaBoundaryEventParser,
+    CamundaEndEventParser,
+    CamundaIntermediateCatchEventParser,
+    CamundaStartEventParser,
+)
+from SpiffWorkflow.camunda.parser.task_spec import CamundaTaskParser, UserTaskParser
+from SpiffWorkflow.camunda.specs.user_task import UserTask
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+
+from .errors import ModelError
+from .forms import FormSpec, check_form, form_from_spiff
+from .timers import CLOCKED_TIMERS
+
+
+class FormStartEvent(StartEvent):
+    """A start event that declares the form its process is started with (the report)."""
+
+    def __init__(self, wf_spec: Any, bpmn_id: str, event_definition: Any, form: Any = None, **kwargs: Any):
+        super().__init__(wf_spec, bpmn_id, event_definition, **kwargs)
+        self.form = form
+
+
+class _ClockedEventMixin:
+    """Swaps SpiffWorkflow's timer definitions for clocked ones; reads camunda:properties."""
+
+    parse_extensions = CamundaTaskParser.parse_extensions
+
+    def parse_timer_event(self, event: Any) -> Any:
+        definition = super().parse_timer_event(event)  # type: ignore[misc]
+        clocked = CLOCKED_TIMERS[type(definition)]
+        return clocked(definition.name, definition.expression, description=definition.description)
+
+
+class _StartEventParser(_ClockedEventMixin, CamundaStartEventParser):
+    get_form = UserTaskParser.get_form
+    get_enum_field = UserTaskParser.get_enum_field
+
+    def create_task(self) -> Any:
+        task = super().create_task()
+        task.form = self.get_form()
+        return task
+
+
+class _BoundaryEventParser(_ClockedEventMixin, CamundaBoundaryEventParser):
+    pass
+
+
+class _EndEventParser(_ClockedEventMixin, CamundaEndEventParser):
+    pass
+
+
+class _CatchEventParser(_ClockedEventMixin, CamundaIntermediateCatchEventParser):
+    pass
+
+
+class ModelParser(CamundaParser):
+    """CamundaParser with clocked timers, start-event forms and event properties."""
+
+    OVERRIDE_PARSER_CLASSES = {
+        **CamundaParser.OVERRIDE_PARSER_CLASSES,
+        full_tag("startEvent"): (_StartEventParser, FormStartEvent),
+        full_tag("boundaryEvent"): (_BoundaryEventParser, BoundaryEvent),
+        full_tag("endEvent"): (_EndEventParser, EndEvent),
+        full_tag("intermediateCatchEvent"): (_CatchEventParser, IntermediateCatchEvent),
+    }
+
+
+_VALIDATOR: BpmnValidator | None = None
+
+
+def _schema_validator() -> BpmnValidator:
+    global _VALIDATOR  # the XSD takes ~100 ms to load: load it once per process
+    if _VALIDATOR is None:
+        _VALIDATOR = BpmnValidator()
+    return _VALIDATOR
+
+
+@dataclass
+class ProcessModel:
+    """A parsed, validated process: the spec SpiffWorkflow runs plus our view of it."""
+
+    process_id: str
+    name: str
+    file_name: str
+    spec: Any
+    subprocess_specs: dict[str, Any] = field(default_factory=dict)
+    forms: dict[str, FormSpec] = field(default_factory=dict)
+
+    @property
+    def start_form(self) -> FormSpec:
+        """The form the process is started with (empty when the start event declares none)."""
+        return self.forms.get(self.start_event_id, FormSpec(key=""))
+
+    @property
+    def start_event_id(self) -> str:
+        """The bpmn id of the process's start event."""
+        start = self.spec.start.outputs[0]
+        return str(start.bpmn_id or start.name)
+
+
+def load_model(xml: bytes | str, file_name: str, process_id: str | None = None) -> ProcessModel:
+    """Parse and validate one BPMN document; raise ModelError on any fault."""
+    raw = xml.encode("utf-8") if isinstance(xml, str) else xml
+    try:
+        document = etree.fromstring(raw, parser=etree.XMLParser(resolve_entities=False, no_network=True))
+    except etree.XMLSyntaxError as exc:
+        raise ModelError(file_name, None, f"not well-formed XML: {exc.msg}", exc.lineno) from exc
+    parser = ModelParser(validator=_schema_validator())
+    try:
+        parser.add_bpmn_xml(etree.ElementTree(document), filename=file_name)
+        chosen = process_id or _only_executable_process(parser, file_name)
+        spec = parser.get_spec(chosen)
+        subprocess_specs = parser.get_subprocess_specs(chosen)
+    except ValidationException as exc:
+        raise ModelError(file_name, exc.id or None, str(exc.args[0] if exc.args else exc),
+                         int(exc.line_number) if exc.line_number else None) from exc
+    except SpiffWorkflowException as exc:
+        raise ModelError(file_name, None, str(exc)) from exc
+    for task_spec in _task_specs(spec, subprocess_specs):
+        _check_task_spec(task_spec, file_name)
+    return model_from_specs(spec, subprocess_specs, file_name)
+
+
+def model_from_specs(spec: Any, subprocess_specs: dict[str, Any], file_name: str) -> ProcessModel:
+    """Wrap specs that were already validated (e.g. restored from a stored version)."""
+    model = ProcessModel(
+        process_id=spec.name, name=spec.description or spec.name, file_name=file_name,
+        spec=spec, subprocess_specs=subprocess_specs,
+    )
+    for task_spec in _task_specs(spec, subprocess_specs):
+        form = getattr(task_spec, "form", None)
+        if isinstance(task_spec, UserTask | FormStartEvent) and form is not None:
+            model.forms[task_spec.bpmn_id] = form_from_spiff(form)
+    return model
+
+
+def _only_executable_process(parser: ModelParser, file_name: str) -> str:
+    ids = parser.get_process_ids()
+    if len(ids) != 1:
+        raise ModelError(file_name, None, f"expected exactly one executable process, found {len(ids)}: {ids}")
+    return str(ids[0])
+
+
+def _task_specs(spec: Any, subprocess_specs: dict[str, Any]) -> list[Any]:
+    specs = list(spec.task_specs.values())
+    for sub in subprocess_specs.values():
+        specs.extend(sub.task_specs.values())
+    return [s for s in specs if getattr(s, "bpmn_id", None)]
+
+
+def _compiles(expression: str, mode: str) -> str | None:
+    try:
+        compile(expression, "<bpmn>", mode)
+    except SyntaxError as exc:
+        return f"{exc.msg} in {expression!r}"
+    return None
+
+
+def _check_task_spec(task_spec: Any, file_name: str) -> None:
+    """Rules SpiffWorkflow does not enforce but we rely on; raise ModelError on the first."""
+    element = task_spec.bpmn_id
+    if isinstance(task_spec, UserTask):
+        if not task_spec.lane:
+            raise ModelError(file_name, element, "user task is not in a lane: no role could act on it")
+        problems = check_form(task_spec.form)
+        if problems:
+            raise ModelError(file_name, element, "; ".join(problems))
+    if isinstance(task_spec, FormStartEvent) and task_spec.form is not None:
+        problems = check_form(task_spec.form)
+        if problems:
+            raise ModelError(file_name, element, "; ".join(problems))
+    if isinstance(task_spec, ScriptTask):
+        problem = _compiles(task_spec.script or "", "exec")
+        if problem:
+            raise ModelError(file_name, element, f"script does not compile: {problem}")
+    if isinstance(task_spec, ExclusiveGateway):
+        for condition, _target in task_spec.cond_task_specs:
+            expression = condition.args[0] if condition is not None else None
+            problem = expression and _compiles(expression, "eval")
+            if problem:
+                raise ModelError(file_name, element, f"condition does not compile: {problem}")
+    definition = getattr(task_spec, "event_definition", None)
+    if isinstance(definition, TimerEventDefinition):
+        problem = _compiles(definition.expression or "", "eval")
+        if problem:
+            raise ModelError(file_name, element, f"timer expression does not compile: {problem}")

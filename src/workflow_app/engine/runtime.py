@@ -1,0 +1,213 @@
+"""Running process instances: start, list ready user tasks, complete one, fire due timers.
+
+Every operation takes the instant it acts at (`now`); timers compare with it, never
+with the wall clock. An operation returns what it changed (tasks completed, timers
+fired) so the caller can project the new state and queue notices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Mapping
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.specs.defaults import BoundaryEvent, EndEvent
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.camunda.specs.user_task import UserTask
+from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
+from SpiffWorkflow.util.task import TaskState
+
+from .errors import ProcessError, TaskNotReadyError
+from .forms import FormSpec, validate_submission
+from .parser import ProcessModel
+from .serializer import dump_state, load_state
+from .timers import ClockedScriptEngine
+
+
+@dataclass(frozen=True)
+class UserTaskView:
+    """A user task waiting for a person: which one, in which lane, with which form."""
+
+    task_id: str
+    bpmn_id: str
+    name: str
+    lane: str
+    form: FormSpec
+    properties: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class TimerView:
+    """A timer waiting to fire, with the instant it is due."""
+
+    task_id: str
+    bpmn_id: str
+    name: str
+    fire_at: datetime
+    properties: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class FiredTimer:
+    """A timer that fired during an operation (its `fire_at` is when it was due)."""
+
+    task_id: str
+    bpmn_id: str
+    name: str
+    fire_at: datetime
+    properties: Mapping[str, str]
+
+
+@dataclass
+class StepResult:
+    """What one operation did: the bpmn ids of tasks completed and the timers fired."""
+
+    completed: list[str] = field(default_factory=list)
+    fired_timers: list[FiredTimer] = field(default_factory=list)
+
+
+def _utc(now: datetime) -> datetime:
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    return now.astimezone(timezone.utc)
+
+
+def _properties(task_spec: Any) -> Mapping[str, str]:
+    return dict(getattr(task_spec, "extensions", None) or {})
+
+
+class ProcessInstance:
+    """One running workflow of a model, restored from and saved to its state text."""
+
+    def __init__(self, model: ProcessModel, workflow: BpmnWorkflow, engine: ClockedScriptEngine):
+        self.model = model
+        self.workflow = workflow
+        self._engine = engine
+
+    @classmethod
+    def start(cls, model: ProcessModel, data: dict[str, Any], now: datetime) -> tuple[ProcessInstance, StepResult]:
+        """Start the model with `data` validated against its start form, then run engine steps."""
+        cleaned = validate_submission(model.start_form, data)
+        engine = ClockedScriptEngine(_utc(now))
+        workflow = BpmnWorkflow(model.spec, model.subprocess_specs, script_engine=engine)
+        workflow.task_tree.data.update(cleaned)
+        instance = cls(model, workflow, engine)
+        return instance, instance._run_engine_steps(StepResult())
+
+    @classmethod
+    def restore(cls, model: ProcessModel, state: str, spec_text: str) -> ProcessInstance:
+        """Restore an instance from its stored state onto the model's spec."""
+        workflow = load_state(state, model.spec, model.subprocess_specs, spec_text)
+        engine = ClockedScriptEngine()
+        workflow.script_engine = engine
+        return cls(model, workflow, engine)
+
+    def state(self) -> str:
+        """The instance's own state as JSON text (the spec is stored apart)."""
+        return dump_state(self.workflow)
+
+    @property
+    def is_completed(self) -> bool:
+        """True when the process reached its end."""
+        return bool(self.workflow.is_completed())
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The process data as of the last completed task."""
+        last = self.workflow.last_task or self.workflow.task_tree
+        return dict(last.data)
+
+    def ready_user_tasks(self) -> list[UserTaskView]:
+        """User tasks waiting for a person, in the order the engine holds them."""
+        return [
+            UserTaskView(
+                task_id=str(task.id), bpmn_id=task.task_spec.bpmn_id, name=task.task_spec.bpmn_name or "",
+                lane=task.task_spec.lane or "", form=self.model.forms.get(task.task_spec.bpmn_id, FormSpec(key="")),
+                properties=_properties(task.task_spec),
+            )
+            for task in self.workflow.get_tasks(state=TaskState.READY)
+            if isinstance(task.task_spec, UserTask)
+        ]
+
+    def waiting_timers(self) -> list[TimerView]:
+        """Timers waiting to fire, each with its due instant."""
+        views = []
+        for task in self.workflow.get_tasks(state=TaskState.WAITING):
+            definition = getattr(task.task_spec, "event_definition", None)
+            event_value = task._get_internal_data("event_value")
+            if not isinstance(definition, TimerEventDefinition) or event_value is None:
+                continue
+            due = event_value["next"] if isinstance(event_value, dict) else event_value
+            views.append(TimerView(
+                task_id=str(task.id), bpmn_id=task.task_spec.bpmn_id, name=task.task_spec.bpmn_name or "",
+                fire_at=datetime.fromisoformat(due), properties=_properties(task.task_spec),
+            ))
+        return views
+
+    def reached_end_properties(self) -> Mapping[str, str]:
+        """camunda:properties of the end event the process finished on (empty if running)."""
+        if not self.is_completed:
+            return {}
+        for task in self.workflow.get_tasks(state=TaskState.COMPLETED):
+            if isinstance(task.task_spec, EndEvent) and _properties(task.task_spec) and \
+                    not isinstance(task.parent.task_spec, BoundaryEvent):
+                return _properties(task.task_spec)
+        return {}
+
+    def complete_task(self, task_id: str, data: dict[str, Any], now: datetime,
+                      extra: dict[str, Any] | None = None) -> StepResult:
+        """Validate `data` against the task's form, complete it and run engine steps.
+
+        `extra` is data the application adds beside the form (e.g. who acted); it is not
+        validated against the form because no person typed it.
+        """
+        task = self._ready_user_task(task_id)
+        cleaned = validate_submission(self.model.forms.get(task.task_spec.bpmn_id, FormSpec(key="")), data)
+        self._engine.now = _utc(now)
+        task.data.update(cleaned)
+        task.data.update(extra or {})
+        result = StepResult()
+        self._guarded(task.task_spec.bpmn_id, task.run)
+        result.completed.append(task.task_spec.bpmn_id)
+        return self._run_engine_steps(result)
+
+    def fire_due_timers(self, now: datetime) -> StepResult:
+        """Fire every timer due at or before `now` and run what follows."""
+        self._engine.now = _utc(now)
+        self._guarded("timers", self.workflow.refresh_timers)
+        return self._run_engine_steps(StepResult())
+
+    def _ready_user_task(self, task_id: str) -> Any:
+        try:
+            task = self.workflow.get_task_from_id(UUID(task_id))
+        except (ValueError, TaskNotReadyError, WorkflowException, KeyError) as exc:
+            raise TaskNotReadyError(f"no task {task_id} in this instance") from exc
+        if task is None or not isinstance(task.task_spec, UserTask) or task.state != TaskState.READY:
+            raise TaskNotReadyError(f"task {task_id} is not waiting for a person")
+        return task
+
+    def _run_engine_steps(self, result: StepResult) -> StepResult:
+        def did_complete(task: Any) -> None:
+            result.completed.append(task.task_spec.bpmn_id or task.task_spec.name)
+            definition = getattr(task.task_spec, "event_definition", None)
+            if isinstance(definition, TimerEventDefinition):
+                value = task._get_internal_data("event_value")
+                due = value["next"] if isinstance(value, dict) else value
+                result.fired_timers.append(FiredTimer(
+                    task_id=str(task.id), bpmn_id=task.task_spec.bpmn_id, name=task.task_spec.bpmn_name or "",
+                    fire_at=datetime.fromisoformat(due) if due else self._engine.current_time(),
+                    properties=_properties(task.task_spec),
+                ))
+
+        self._guarded("engine", lambda: self.workflow.do_engine_steps(did_complete_task=did_complete))
+        return result
+
+    @staticmethod
+    def _guarded(where: str, step: Any) -> None:
+        try:
+            step()
+        except SpiffWorkflowException as exc:
+            element = getattr(getattr(exc, "task_spec", None), "bpmn_id", None) or where
+            raise ProcessError(element, str(exc)) from exc
