@@ -7,6 +7,7 @@ The cleaned data holds JSON-ready values: dates as ISO text, numbers as int/floa
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -87,29 +88,34 @@ def form_from_spiff(form: Any) -> FormSpec:
 def check_form(form: Any) -> list[str]:
     """Problems with a declared form (unknown types, enums without options, bad limits)."""
     problems = []
-    seen: set[str] = set()
+    ids = [f.id for f in form.fields]
     for spiff_field in form.fields:
-        fid = spiff_field.id
-        if not fid or not fid.isidentifier():
-            problems.append(f"form field id {fid!r} is not a valid identifier")
-        if fid in seen:
-            problems.append(f"form field {fid!r} is declared twice")
-        seen.add(fid)
-        if spiff_field.type not in FIELD_TYPES:
-            problems.append(f"form field {fid!r} has unknown type {spiff_field.type!r}")
-        if spiff_field.type == "enum" and not getattr(spiff_field, "options", None):
-            problems.append(f"enum field {fid!r} has no values")
-        required_if = next((p.value for p in spiff_field.properties if p.id == "required_if"), None)
-        if required_if is not None and required_if.split("=", 1)[0].strip() not in {f.id for f in form.fields}:
-            problems.append(f"required_if of {fid!r} names no field of this form: {required_if!r}")
-        for rule in spiff_field.validation:
-            if rule.name not in CONSTRAINTS:
-                problems.append(f"form field {fid!r} has unknown constraint {rule.name!r}")
-            elif rule.name in ("minlength", "maxlength", "min", "max"):
-                try:
-                    float(rule.config)
-                except (TypeError, ValueError):
-                    problems.append(f"constraint {rule.name} of {fid!r} is not a number: {rule.config!r}")
+        if ids.count(spiff_field.id) > 1:
+            problems.append(f"form field {spiff_field.id!r} is declared twice")
+        problems.extend(_field_problems(spiff_field, set(ids)))
+    return sorted(set(problems), key=problems.index)
+
+
+def _field_problems(spiff_field: Any, field_ids: set[str]) -> list[str]:
+    fid = spiff_field.id
+    problems = []
+    if not fid or not fid.isidentifier():
+        problems.append(f"form field id {fid!r} is not a valid identifier")
+    if spiff_field.type not in FIELD_TYPES:
+        problems.append(f"form field {fid!r} has unknown type {spiff_field.type!r}")
+    if spiff_field.type == "enum" and not getattr(spiff_field, "options", None):
+        problems.append(f"enum field {fid!r} has no values")
+    required_if = next((p.value for p in spiff_field.properties if p.id == "required_if"), None)
+    if required_if is not None and required_if.split("=", 1)[0].strip() not in field_ids:
+        problems.append(f"required_if of {fid!r} names no field of this form: {required_if!r}")
+    for rule in spiff_field.validation:
+        if rule.name not in CONSTRAINTS:
+            problems.append(f"form field {fid!r} has unknown constraint {rule.name!r}")
+        elif rule.name in ("minlength", "maxlength", "min", "max"):
+            try:
+                float(rule.config)
+            except (TypeError, ValueError):
+                problems.append(f"constraint {rule.name} of {fid!r} is not a number: {rule.config!r}")
     return problems
 
 
@@ -117,52 +123,67 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _clean_value(spec: FieldSpec, value: Any) -> tuple[Any, FieldError | None]:
-    """Convert one submitted value to its declared type, or say why it can't be."""
-    def error(code: str, message: str) -> tuple[Any, FieldError]:
-        return None, FieldError(spec.id, code, message)
+class _Invalid(ValueError):
+    """A submitted value that does not fit its field: a code and a zh-CN message."""
 
-    if spec.type == "string":
-        text = str(value).strip()
-        if "maxlength" in spec.limits and len(text) > spec.limits["maxlength"]:
-            return error("too_long", f"{spec.label}不能超过{int(spec.limits['maxlength'])}个字")
-        if "minlength" in spec.limits and len(text) < spec.limits["minlength"]:
-            return error("too_short", f"{spec.label}至少{int(spec.limits['minlength'])}个字")
-        return text, None
-    if spec.type == "enum":
-        allowed = [option_id for option_id, _ in spec.options]
-        if value not in allowed:
-            return error("not_an_option", f"{spec.label}的取值无效")
-        return value, None
-    if spec.type == "boolean":
-        if isinstance(value, bool):
-            return value, None
-        text = str(value).strip().lower()
-        if text in ("true", "1", "on", "yes"):
-            return True, None
-        if text in ("false", "0", "off", "no"):
-            return False, None
-        return error("not_a_boolean", f"{spec.label}应为是或否")
-    if spec.type == "date":
-        try:
-            return date.fromisoformat(str(value).strip()).isoformat(), None
-        except ValueError:
-            return error("not_a_date", f"{spec.label}应为日期（YYYY-MM-DD）")
-    number: float | int
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _clean_string(spec: FieldSpec, value: Any) -> str:
+    text = str(value).strip()
+    if "maxlength" in spec.limits and len(text) > spec.limits["maxlength"]:
+        raise _Invalid("too_long", f"{spec.label}不能超过{int(spec.limits['maxlength'])}个字")
+    if "minlength" in spec.limits and len(text) < spec.limits["minlength"]:
+        raise _Invalid("too_short", f"{spec.label}至少{int(spec.limits['minlength'])}个字")
+    return text
+
+
+def _clean_enum(spec: FieldSpec, value: Any) -> str:
+    if value not in [option_id for option_id, _ in spec.options]:
+        raise _Invalid("not_an_option", f"{spec.label}的取值无效")
+    return str(value)
+
+
+def _clean_boolean(spec: FieldSpec, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "on", "yes"):
+        return True
+    if text in ("false", "0", "off", "no"):
+        return False
+    raise _Invalid("not_a_boolean", f"{spec.label}应为是或否")
+
+
+def _clean_date(spec: FieldSpec, value: Any) -> str:
+    try:
+        return date.fromisoformat(str(value).strip()).isoformat()
+    except ValueError:
+        raise _Invalid("not_a_date", f"{spec.label}应为日期（YYYY-MM-DD）") from None
+
+
+def _clean_number(spec: FieldSpec, value: Any) -> int | float:
+    kind = "整数" if spec.type == "long" else "数字"
     try:
         if isinstance(value, bool):
-            raise ValueError
-        number = int(str(value).strip()) if spec.type == "long" else float(str(value).strip())
+            raise ValueError(value)
+        number: int | float = int(str(value).strip()) if spec.type == "long" else float(str(value).strip())
     except ValueError:
-        kind = "整数" if spec.type == "long" else "数字"
-        return error("not_a_number", f"{spec.label}应为{kind}")
-    if number != number or number in (float("inf"), float("-inf")):
-        return error("not_a_number", f"{spec.label}应为有限数字")
+        raise _Invalid("not_a_number", f"{spec.label}应为{kind}") from None
+    if not math.isfinite(number):
+        raise _Invalid("not_a_number", f"{spec.label}应为有限数字")
     if "min" in spec.limits and number < spec.limits["min"]:
-        return error("too_small", f"{spec.label}不能小于{spec.limits['min']:g}")
+        raise _Invalid("too_small", f"{spec.label}不能小于{spec.limits['min']:g}")
     if "max" in spec.limits and number > spec.limits["max"]:
-        return error("too_large", f"{spec.label}不能大于{spec.limits['max']:g}")
-    return number, None
+        raise _Invalid("too_large", f"{spec.label}不能大于{spec.limits['max']:g}")
+    return number
+
+
+_CLEANERS = {"string": _clean_string, "enum": _clean_enum, "boolean": _clean_boolean, "date": _clean_date,
+             "long": _clean_number, "double": _clean_number}
 
 
 def validate_submission(form: FormSpec, data: dict[str, Any]) -> dict[str, Any]:
@@ -180,11 +201,10 @@ def validate_submission(form: FormSpec, data: dict[str, Any]) -> dict[str, Any]:
             if spec.required or (condition and data.get(condition[0]) == condition[1]):
                 errors.append(FieldError(spec.id, "required", f"{spec.label}为必填项"))
             continue
-        clean, problem = _clean_value(spec, value)
-        if problem:
-            errors.append(problem)
-        else:
-            cleaned[spec.id] = clean
+        try:
+            cleaned[spec.id] = _CLEANERS[spec.type](spec, value)
+        except _Invalid as problem:
+            errors.append(FieldError(spec.id, problem.code, problem.message))
     if errors:
         raise FormValidationError(errors)
     return cleaned

@@ -180,29 +180,36 @@ def _compiles(expression: str, mode: str) -> str | None:
 
 def _check_task_spec(task_spec: Any, file_name: str) -> None:
     """Rules SpiffWorkflow does not enforce but we rely on; raise ModelError on the first."""
-    element = task_spec.bpmn_id
-    if isinstance(task_spec, UserTask):
-        if not task_spec.lane:
-            raise ModelError(file_name, element, "user task is not in a lane: no role could act on it")
-        problems = check_form(task_spec.form)
-        if problems:
-            raise ModelError(file_name, element, "; ".join(problems))
-    if isinstance(task_spec, FormStartEvent) and task_spec.form is not None:
-        problems = check_form(task_spec.form)
-        if problems:
-            raise ModelError(file_name, element, "; ".join(problems))
+    for check in (_check_lane, _check_form, _check_expressions):
+        problem = check(task_spec)
+        if problem:
+            raise ModelError(file_name, task_spec.bpmn_id, problem)
+
+
+def _check_lane(task_spec: Any) -> str | None:
+    if isinstance(task_spec, UserTask) and not task_spec.lane:
+        return "user task is not in a lane: no role could act on it"
+    return None
+
+
+def _check_form(task_spec: Any) -> str | None:
+    form = getattr(task_spec, "form", None)
+    if isinstance(task_spec, UserTask | FormStartEvent) and form is not None:
+        return "; ".join(check_form(form)) or None
+    return None
+
+
+def _check_expressions(task_spec: Any) -> str | None:
     if isinstance(task_spec, ScriptTask):
         problem = _compiles(task_spec.script or "", "exec")
-        if problem:
-            raise ModelError(file_name, element, f"script does not compile: {problem}")
+        return f"script does not compile: {problem}" if problem else None
     if isinstance(task_spec, ExclusiveGateway):
         for condition, _target in task_spec.cond_task_specs:
-            expression = condition.args[0] if condition is not None else None
-            problem = expression and _compiles(expression, "eval")
+            problem = _compiles(condition.args[0], "eval") if condition is not None else None
             if problem:
-                raise ModelError(file_name, element, f"condition does not compile: {problem}")
+                return f"condition does not compile: {problem}"
     definition = getattr(task_spec, "event_definition", None)
     if isinstance(definition, TimerEventDefinition):
         problem = _compiles(definition.expression or "", "eval")
-        if problem:
-            raise ModelError(file_name, element, f"timer expression does not compile: {problem}")
+        return f"timer expression does not compile: {problem}" if problem else None
+    return None

@@ -7,9 +7,10 @@ fired) so the caller can project the new state and queue notices.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.specs.defaults import BoundaryEvent, EndEvent
@@ -71,7 +72,7 @@ class StepResult:
 def _utc(now: datetime) -> datetime:
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    return now.astimezone(timezone.utc)
+    return now.astimezone(UTC)
 
 
 def _properties(task_spec: Any) -> Mapping[str, str]:

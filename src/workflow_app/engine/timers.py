@@ -9,7 +9,7 @@ serializer; nothing in SpiffWorkflow is patched.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
@@ -33,25 +33,25 @@ class ClockedScriptEngine(PythonScriptEngine):
 
     def current_time(self) -> datetime:
         """The instant set for this operation, or the wall clock when none was set."""
-        return self.now or datetime.now(timezone.utc)
+        return self.now or datetime.now(UTC)
 
 
 def _now(my_task: Any) -> datetime:
     engine = my_task.workflow.script_engine
     if isinstance(engine, ClockedScriptEngine):
         return engine.current_time()
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _to_utc_iso(value: Any) -> str:
     """Normalise an evaluated timeDate expression (ISO text or datetime) to UTC ISO text."""
     if isinstance(value, datetime):
-        moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
     else:
         moment = TimerEventDefinition.parse_time_or_duration(str(value))
         if not isinstance(moment, datetime):
             raise ValueError(f"timeDate must be a date-time, got {value!r}")
-    return moment.astimezone(timezone.utc).isoformat()
+    return moment.astimezone(UTC).isoformat()
 
 
 class ClockedTimeDateEventDefinition(TimeDateEventDefinition):

@@ -1,0 +1,228 @@
+"""The `workflow-app` command: check models, set up the database, demo data, sweep
+timers, verify the audit chain, and report / list / complete from a script."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any
+
+import click
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from .config import Settings
+from .engine import FormValidationError
+from .services import audit, demo, hazards, tasks
+from .services.errors import ServiceError
+from .services.setup import check_models, init_db
+from .services.sweep import sweep
+from .store.database import make_engine, make_session_factory, transaction
+from .store.models import Organisation, User
+
+
+class Context:
+    """Settings, engine and session factory, created on first use."""
+
+    def __init__(self) -> None:
+        self.settings = Settings.from_env()
+
+    @cached_property
+    def engine(self) -> Any:
+        return make_engine(self.settings.database_url)
+
+    @cached_property
+    def factory(self) -> sessionmaker[Session]:
+        return make_session_factory(self.engine)
+
+
+def _now(value: str | None) -> datetime:
+    if not value:
+        return datetime.now(UTC)
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise click.BadParameter("give a time zone, e.g. 2026-11-25T09:00:00+08:00", param_hint="--now")
+    return moment
+
+
+def _fields(pairs: tuple[str, ...], json_text: str | None) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(json_text) if json_text else {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise click.BadParameter(f"expected name=value, got {pair!r}", param_hint="--field")
+        data[key] = value
+    return data
+
+
+def _user(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise click.ClickException(f"no user {username!r}")
+    return user
+
+
+def _fail(exc: Exception) -> None:
+    if isinstance(exc, FormValidationError):
+        lines = [f"  {e.field_id}: {e.message}" for e in exc.errors]
+        raise click.ClickException("invalid form data, nothing was changed:\n" + "\n".join(lines))
+    raise click.ClickException(f"{type(exc).__name__}: {exc}")
+
+
+pass_context = click.make_pass_decorator(Context, ensure=True)
+now_option = click.option("--now", "now_text", help="act at this ISO 8601 instant (default: now)")
+field_option = click.option("--field", "fields", multiple=True, help="form field as name=value (repeatable)")
+json_option = click.option("--json", "json_text", help="form fields as a JSON object")
+
+
+@click.group()
+def main() -> None:
+    """隐患闭环管理 — hazard closed-loop workflow."""
+
+
+@main.command()
+@pass_context
+def check(ctx: Context) -> None:
+    """Validate every BPMN model; exit non-zero naming the file and element of each fault."""
+    results = check_models(ctx.settings.bpmn_dir)
+    if not results:
+        raise click.ClickException(f"no .bpmn files in {ctx.settings.bpmn_dir}")
+    for path, error in results:
+        click.echo(f"ok    {path.name}" if error is None else f"FAIL  {error}")
+    if any(error for _, error in results):
+        sys.exit(1)
+
+
+@main.command("init-db")
+@pass_context
+def init_db_command(ctx: Context) -> None:
+    """Migrate the database to the newest schema and deploy the models in bpmn/."""
+    for version in init_db(ctx.engine, ctx.factory, ctx.settings.bpmn_dir, datetime.now(UTC)):
+        click.echo(f"model {version.process_id} v{version.version} ({version.file_name})")
+    click.echo(f"database ready: {ctx.engine.url.render_as_string(hide_password=True)}")
+
+
+@main.command("demo")
+@now_option
+@pass_context
+def demo_command(ctx: Context, now_text: str | None) -> None:
+    """Set up the database and load the demo zone (safe to run again)."""
+    now = _now(now_text)
+    init_db(ctx.engine, ctx.factory, ctx.settings.bpmn_dir, now)
+    with click.progressbar(length=len(demo.STAGES) * 2, label="demo hazards") as bar:
+        def progress(steps: Any) -> Any:
+            for step in steps:
+                yield step
+                bar.update(1)
+        created = demo.seed(ctx.factory, now, progress)
+    fired = sweep(ctx.factory, now)
+    click.echo("demo data created" if created else "demo data already present: nothing changed")
+    click.echo(f"timers fired: {len(fired)}")
+    with transaction(ctx.factory) as session:
+        for user in demo.demo_users(session):
+            click.echo(f"  {user.username:<16} {user.role:<11} {user.organisation}")
+    click.echo(f"every demo account's password: {demo.DEMO_PASSWORD}")
+
+
+@main.command("sweep")
+@now_option
+@pass_context
+def sweep_command(ctx: Context, now_text: str | None) -> None:
+    """Fire every timer due at --now and print what fired."""
+    fired = sweep(ctx.factory, _now(now_text))
+    for firing in fired:
+        click.echo(f"{firing.hazard_code}  {firing.notice:<10} {firing.timer}  due {firing.due_at.isoformat()}")
+    click.echo(f"{len(fired)} timer(s) fired")
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """The audit log."""
+
+
+@audit_group.command("verify")
+@pass_context
+def audit_verify(ctx: Context) -> None:
+    """Recompute the hash chain; exit 1 naming each edited or deleted row."""
+    with transaction(ctx.factory) as session:
+        problems = audit.verify_chain(session)
+    for problem in problems:
+        click.echo(f"audit row {problem.entry_id if problem.entry_id is not None else '-'}: {problem.message}")
+    if problems:
+        sys.exit(1)
+    click.echo("audit log intact")
+
+
+@main.group("hazard")
+def hazard_group() -> None:
+    """Report and list hazards."""
+
+
+@hazard_group.command("report")
+@click.option("--user", "username", required=True, help="act as this user")
+@click.option("--enterprise", "enterprise_code", required=True, help="enterprise code, e.g. E001")
+@field_option
+@json_option
+@now_option
+@pass_context
+def hazard_report(ctx: Context, username: str, enterprise_code: str, fields: tuple[str, ...],
+                  json_text: str | None, now_text: str | None) -> None:
+    """Report a hazard of an enterprise (fields of the model's start form)."""
+    try:
+        with transaction(ctx.factory) as session:
+            enterprise = session.scalar(select(Organisation).where(Organisation.code == enterprise_code))
+            if enterprise is None:
+                raise click.ClickException(f"no enterprise {enterprise_code!r}")
+            reported = hazards.report_hazard(session, _user(session, username), enterprise.id,
+                                             _fields(fields, json_text), _now(now_text))
+    except (ServiceError, FormValidationError) as exc:
+        _fail(exc)
+    click.echo(f"{reported.code} id={reported.hazard_id} status={reported.status}")
+
+
+@hazard_group.command("list")
+@click.option("--user", "username", required=True, help="list as this user sees")
+@pass_context
+def hazard_list(ctx: Context, username: str) -> None:
+    """Hazards the user may see, newest first."""
+    with transaction(ctx.factory) as session:
+        for h in hazards.list_hazards(session, _user(session, username)):
+            click.echo(f"{h.code}  {h.level:<7} {h.status:<14} {h.enterprise.name}  {h.title}")
+
+
+@main.group("task")
+def task_group() -> None:
+    """List and complete inbox tasks."""
+
+
+@task_group.command("list")
+@click.option("--user", "username", required=True, help="list this user's inbox")
+@pass_context
+def task_list(ctx: Context, username: str) -> None:
+    """Open tasks the user may act on, earliest due first."""
+    with transaction(ctx.factory) as session:
+        for task in tasks.open_tasks(session, _user(session, username)):
+            due = task.due_on.isoformat() if task.due_on else "-"
+            click.echo(f"{task.task_id}  {task.name:<12} hazard={task.hazard_id} due={due}")
+
+
+@task_group.command("complete")
+@click.argument("task_id")
+@click.option("--user", "username", required=True, help="act as this user")
+@field_option
+@json_option
+@now_option
+@pass_context
+def task_complete(ctx: Context, task_id: str, username: str, fields: tuple[str, ...], json_text: str | None,
+                  now_text: str | None) -> None:
+    """Complete a task with its form's fields."""
+    try:
+        with transaction(ctx.factory) as session:
+            task = tasks.complete_task(session, _user(session, username), task_id, _fields(fields, json_text),
+                                       _now(now_text))
+            name = task.name
+    except (ServiceError, FormValidationError) as exc:
+        _fail(exc)
+    click.echo(f"completed: {name}")

@@ -1,0 +1,184 @@
+"""Demo data: a fictional development zone with towns, departments, about twenty
+enterprises over the plan's focus sectors, users for every role, and hazards at every
+stage of the loop, some of them overdue. All names, phones and addresses are invented."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.security import generate_password_hash
+
+from ..engine.calendar import SHANGHAI
+from ..store.database import transaction
+from ..store.models import InboxTask, Organisation, Sector, User
+from . import tasks
+from .hazards import report_hazard
+
+DEMO_PASSWORD = "demo-2026"
+
+TOWNS = [("T01", "东湖街道"), ("T02", "西岭镇"), ("T03", "南港镇")]
+DEPARTMENTS = [
+    ("D-EM", "开发区应急管理分局", [("hazchem", "危险化学品", True), ("fireworks", "烟花爆竹", True),
+                                  ("industry", "工贸", False)]),
+    ("D-CON", "开发区建设管理局", [("construction", "建筑施工", True), ("gas", "燃气", True)]),
+    ("D-TRA", "开发区交通运输局", [("transport", "交通运输（含道路）", False)]),
+    ("D-FIRE", "开发区消防救援大队", [("fire", "消防", False)]),
+    ("D-ECO", "开发区经济发展局", [("new_forms", "新业态新领域", False)]),
+]
+ENTERPRISES = [
+    ("hazchem", "瑞丰化工有限公司"), ("hazchem", "恒远精细化学品有限公司"), ("hazchem", "北辰石化储运有限公司"),
+    ("fireworks", "鸿禧烟花爆竹批发有限公司"), ("industry", "华越铝业有限公司"), ("industry", "金穗粮油加工有限公司"),
+    ("industry", "东岳机械制造有限公司"), ("industry", "新材纺织有限公司"), ("construction", "宏建建设集团有限公司"),
+    ("construction", "安居市政工程有限公司"), ("gas", "清源燃气有限公司"), ("gas", "暖居液化气供应站"),
+    ("transport", "通达物流有限公司"), ("transport", "顺安危货运输有限公司"), ("fire", "星河商业广场管理有限公司"),
+    ("fire", "悦来宾馆"), ("new_forms", "速达即时配送站"), ("new_forms", "云仓电商物流园"),
+    ("industry", "盛世木业有限公司"), ("hazchem", "蓝海涂料有限公司"),
+]
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    """A demo account to print for the person who ran `demo`."""
+
+    username: str
+    display_name: str
+    role: str
+    organisation: str
+
+
+def _add_user(session: Session, username: str, name: str, role: str, org: Organisation) -> None:
+    session.add(User(username=username, display_name=name, role=role, organisation_id=org.id,
+                     password_hash=generate_password_hash(DEMO_PASSWORD)))
+
+
+def _seed_organisations(session: Session) -> list[Organisation]:
+    office = Organisation(code="OFFICE", name="示范经济开发区安委会办公室", kind="office")
+    session.add(office)
+    session.flush()
+    _add_user(session, "office", "周安平（安委办）", "office", office)
+    towns = []
+    for code, name in TOWNS:
+        town = Organisation(code=code, name=name, kind="town")
+        session.add(town)
+        session.flush()
+        towns.append(town)
+        _add_user(session, f"town{code[-1]}", f"{name}安监员", "town", town)
+    for code, name, sectors in DEPARTMENTS:
+        department = Organisation(code=code, name=name, kind="department")
+        session.add(department)
+        session.flush()
+        _add_user(session, code.lower().replace("d-", "dept-"), f"{name}监管员", "department", department)
+        for sector_code, sector_name, high_risk in sectors:
+            session.add(Sector(code=sector_code, name=sector_name, high_risk=high_risk, department_id=department.id))
+    enterprises = []
+    for index, (sector_code, name) in enumerate(ENTERPRISES, start=1):
+        town = towns[index % len(towns)]
+        enterprise = Organisation(code=f"E{index:03d}", name=name, kind="enterprise", sector_code=sector_code,
+                                  town_id=town.id, address=f"{town.name}示范路{index * 7}号")
+        session.add(enterprise)
+        session.flush()
+        enterprises.append(enterprise)
+        _add_user(session, f"e{index:03d}", f"{name}主要负责人", "enterprise", enterprise)
+        _add_user(session, f"e{index:03d}-safety", f"{name}安全管理员", "enterprise", enterprise)
+    return enterprises
+
+
+def demo_users(session: Session) -> list[DemoUser]:
+    """Every account, as printed after `demo`."""
+    rows = session.scalars(select(User).order_by(User.id))
+    return [DemoUser(u.username, u.display_name, u.role, u.organisation.name) for u in rows]
+
+
+STAGES = ["triage", "plan", "review", "rectifying", "overdue", "verifying", "closed", "rejected"]
+
+
+def _plan(deadline: datetime) -> dict[str, Any]:
+    return {"responsible_person": "王责任", "rectification_measures": "更换老化部件，完善操作规程并组织培训",
+            "rectification_funds": "3.5", "rectification_deadline": deadline.date().isoformat(),
+            "emergency_plan": "整改期间设置警戒区，专人值守，配备应急器材"}
+
+
+def _act(session: Session, hazard_id: int, data: dict[str, Any], when: datetime, avoid: int | None = None) -> None:
+    """Complete the hazard's open task as the first user of the acting organisation (not `avoid`)."""
+    task = session.scalar(select(InboxTask).where(InboxTask.hazard_id == hazard_id, InboxTask.completed_at.is_(None)))
+    if task is None:
+        return
+    users = session.scalars(select(User).where(User.organisation_id == task.organisation_id,
+                                               User.role == task.role).order_by(User.id)).all()
+    actor = next(u for u in users if u.id != avoid)
+    tasks.complete_task(session, actor, task.task_id, data, when)
+
+
+def _advance(session: Session, hazard_id: int, stage: str, level: str, now: datetime) -> None:
+    """Walk one hazard's loop forward to `stage`, acting as the right users."""
+    def act(data: dict[str, Any], when: datetime, avoid: int | None = None) -> None:
+        _act(session, hazard_id, data, when, avoid)
+
+    if stage in ("triage", "rejected"):
+        if stage == "rejected":
+            act({"triage_decision": "duplicate", "hazard_level": level, "triage_opinion": "与已登记隐患重复"}, now)
+        return
+    if stage != "plan":
+        _rectify_and_verify(session, hazard_id, stage, level, now)
+
+
+def _rectify_and_verify(session: Session, hazard_id: int, stage: str, level: str, now: datetime) -> None:
+    def act(data: dict[str, Any], when: datetime, avoid: int | None = None) -> None:
+        _act(session, hazard_id, data, when, avoid)
+
+    overdue = stage == "overdue"
+    deadline = now - timedelta(days=12) if overdue else now + timedelta(days=20)
+    if level == "general":
+        act({"rectification_mode": "planned"}, now - timedelta(days=30))
+    act(_plan(deadline), now - timedelta(days=29))
+    if stage == "review":
+        return
+    if level == "major":
+        act({"review_decision": "approve", "review_opinion": "方案可行，同意实施"}, now - timedelta(days=28))
+    if stage in ("rectifying", "overdue"):
+        return
+    act({"rectification_result": "已完成整改并自查", "rectified_on": (now - timedelta(days=3)).date().isoformat()},
+        now - timedelta(days=3))
+    if stage == "closed":
+        rectifier = session.scalar(select(InboxTask.completed_by_id).where(
+            InboxTask.hazard_id == hazard_id, InboxTask.bpmn_id == "Task_Rectify"))
+        act({"verification_result": "passed", "verification_opinion": "现场核查，整改到位"}, now - timedelta(days=1),
+            avoid=rectifier)
+
+
+HAZARD_TITLES = ["储罐区可燃气体报警器失效", "受限空间作业未审批", "消防通道堵塞", "配电箱未接地",
+                 "安全出口指示灯损坏", "吊装作业无专人监护", "粉尘清扫制度未落实", "特种作业人员无证上岗"]
+
+
+def seed(factory: sessionmaker[Session], now: datetime, progress: Callable[[Iterator[int]], Iterator[int]]
+         | None = None) -> bool:
+    """Create the demo zone once; False (and nothing changed) when it exists already."""
+    with transaction(factory) as session:
+        if session.scalar(select(Organisation).where(Organisation.code == "OFFICE")) is not None:
+            return False
+        enterprises = _seed_organisations(session)
+        enterprise_ids = [e.id for e in enterprises]
+    rng = random.Random(2023)
+    plan = [(stage, level) for stage in STAGES for level in ("general", "major")]
+    steps = iter(range(len(plan)))
+    for index in progress(steps) if progress else steps:
+        stage, level = plan[index]
+        with transaction(factory) as session:
+            enterprise_id = rng.choice(enterprise_ids)
+            reporter = session.scalar(select(User).where(User.organisation_id == enterprise_id))
+            public = stage in ("triage", "rejected")
+            found = (now - timedelta(days=31)).astimezone(SHANGHAI).date().isoformat()
+            data = {"source": "public_report" if public else rng.choice(["self_inspection", "enforcement"]),
+                    "hazard_level": level, "category": rng.choice(["equipment", "violation", "management"]),
+                    "title": rng.choice(HAZARD_TITLES), "description": "现场检查发现，详见照片和说明。",
+                    "location": rng.choice(["一号车间", "储罐区", "仓库", "办公楼"]), "found_on": found}
+            reported = report_hazard(session, None if public else reporter, enterprise_id, data,
+                                     now - timedelta(days=31))
+            _advance(session, reported.hazard_id, stage, level, now)
+    return True

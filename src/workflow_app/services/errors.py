@@ -1,0 +1,21 @@
+"""Errors the use cases raise; the web, API and CLI turn each into a clear message."""
+
+
+class ServiceError(Exception):
+    """Base of the errors a caller is expected to show to a person."""
+
+
+class NotFoundError(ServiceError):
+    """No such object, or one the actor may not see (the two are never told apart)."""
+
+
+class PermissionDeniedError(ServiceError):
+    """The actor may see the object but not do this to it."""
+
+
+class ConflictError(ServiceError):
+    """Someone else changed the object first; nothing was changed by this request."""
+
+
+class InvalidInputError(ServiceError):
+    """Input that no form validates (e.g. an unknown enterprise)."""

@@ -1,0 +1,84 @@
+"""Report a hazard (start its loop) and read hazards as the actor may see them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..engine import ProcessInstance
+from ..store.models import Hazard, Organisation, ProcessInstanceRow, User
+from . import audit
+from .errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from .instances import apply_step, compress_state
+from .model_registry import latest_version, process_model
+from .roles import may_report_for, visible_hazards
+
+HAZARD_PROCESS = "hazard_lifecycle"
+PUBLIC_SOURCES = ("public_report", "whistleblower")
+
+
+@dataclass(frozen=True)
+class ReportedHazard:
+    """What a reporter gets back: the new hazard's id, code and status."""
+
+    hazard_id: int
+    code: str
+    status: str
+
+
+def report_hazard(session: Session, actor: User | None, enterprise_id: int, data: dict[str, Any],
+                  now: datetime) -> ReportedHazard:
+    """Start the loop for a hazard of an enterprise; `actor` None is an anonymous public report.
+
+    `data` is validated against the start form of the deployed model; nothing is
+    written when it is invalid.
+    """
+    enterprise = session.get(Organisation, enterprise_id)
+    if enterprise is None or enterprise.kind != "enterprise":
+        raise InvalidInputError(f"no enterprise with id {enterprise_id}")
+    if actor is None:
+        if data.get("source") not in PUBLIC_SOURCES:
+            raise PermissionDeniedError("an anonymous report must be a public report or a whistleblower report")
+    elif not may_report_for(session, actor, enterprise):
+        raise PermissionDeniedError("you may not report hazards of this enterprise")
+    version = latest_version(session, HAZARD_PROCESS)
+    instance, result = ProcessInstance.start(process_model(version), data, now)
+    values = instance.data
+    row = ProcessInstanceRow(model_version=version, state=b"", status="running", started_at=now, updated_at=now)
+    session.add(row)
+    session.flush()
+    hazard = Hazard(
+        code="pending", instance_id=row.id, enterprise=enterprise, title=values["title"],
+        description=values["description"], location=values["location"], category=values["category"],
+        source=values["source"], level=values["hazard_level"], status="reported",
+        found_on=date.fromisoformat(values["found_on"]), reported_at=now,
+        reported_by_id=actor.id if actor else None, updated_at=now,
+    )
+    session.add(hazard)
+    session.flush()
+    hazard.code = f"YH{now.year}{hazard.id:06d}"
+    row.state = compress_state(instance.state())
+    apply_step(session, row, instance, hazard, result, now, actor)
+    audit.record(session, actor, "report_hazard", "hazard", hazard.id,
+                 {"code": hazard.code, "enterprise": enterprise.name, "data": values}, now)
+    return ReportedHazard(hazard.id, hazard.code, hazard.status)
+
+
+def get_hazard(session: Session, actor: User, hazard_id: int) -> Hazard:
+    """One hazard the actor may see; any other id is simply not found."""
+    hazard = session.scalar(visible_hazards(select(Hazard), actor).where(Hazard.id == hazard_id))
+    if hazard is None:
+        raise NotFoundError(f"hazard {hazard_id} not found")
+    return hazard
+
+
+def list_hazards(session: Session, actor: User, status: str | None = None, limit: int = 100) -> list[Hazard]:
+    """Hazards the actor may see, newest first."""
+    query = visible_hazards(select(Hazard), actor).order_by(Hazard.id.desc()).limit(limit)
+    if status:
+        query = query.where(Hazard.status == status)
+    return list(session.scalars(query))

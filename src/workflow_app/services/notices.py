@@ -1,0 +1,40 @@
+"""Queue notices in the outbox, in the same transaction as the event that causes them.
+
+Each notice has an idempotency key (the timer occurrence and the recipient), so the
+same firing can never queue the same notice twice; sending happens elsewhere.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from ..engine import FiredTimer
+from ..store.models import Hazard, Notice
+from .roles import acting_organisation_id
+
+SUBJECTS = {
+    "reminder": "隐患整改即将到期：{code} {title}（整改时限 {deadline}）",
+    "overdue": "隐患整改已逾期：{code} {title}（整改时限 {deadline}）",
+    "escalation": "隐患逾期未整改，升级督办：{code} {title}（整改时限 {deadline}）",
+}
+
+
+def queue_for_timer(session: Session, hazard: Hazard, instance_id: int, fired: FiredTimer, now: datetime) -> None:
+    """Queue one notice per recipient named on the timer (camunda property `notify`)."""
+    kind = fired.properties.get("notice", "timer")
+    if kind == "overdue" and hazard.overdue_since is None:
+        hazard.overdue_since = fired.fire_at
+    if kind == "escalation" and hazard.escalated_at is None:
+        hazard.escalated_at = now
+    subject = SUBJECTS.get(kind, fired.name + "：{code} {title}").format(
+        code=hazard.code, title=hazard.title, deadline=hazard.rectification_deadline or "—")
+    body = f"{subject}\n企业：{hazard.enterprise.name}\n隐患部位：{hazard.location}\n触发：{fired.name}"
+    recipients = {acting_organisation_id(session, role.strip(), hazard.enterprise)
+                  for role in fired.properties.get("notify", "enterprise").split(",") if role.strip()}
+    for org_id in sorted(recipients):
+        session.add(Notice(
+            idempotency_key=f"timer:{instance_id}:{fired.task_id}:{org_id}", channel="in_app", kind=kind,
+            recipient_org_id=org_id, hazard_id=hazard.id, subject=subject, body=body, created_at=now,
+        ))

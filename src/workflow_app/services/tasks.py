@@ -1,0 +1,82 @@
+"""The inbox: list the tasks an actor may act on, and complete one."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from ..engine import FormSpec
+from ..store.models import Hazard, InboxTask, ProcessInstanceRow, User
+from . import audit
+from .errors import ConflictError, NotFoundError, PermissionDeniedError
+from .instances import apply_step, restore
+from .model_registry import process_model
+from .roles import may_act
+
+
+def open_tasks(session: Session, actor: User, limit: int = 200) -> list[InboxTask]:
+    """Tasks waiting for the actor's role and organisation, earliest due first."""
+    query = (select(InboxTask)
+             .where(InboxTask.completed_at.is_(None), InboxTask.role == actor.role,
+                    InboxTask.organisation_id == actor.organisation_id)
+             .where((InboxTask.assignee_id.is_(None)) | (InboxTask.assignee_id == actor.id))
+             .order_by(InboxTask.due_on.is_(None), InboxTask.due_on, InboxTask.id).limit(limit))
+    return list(session.scalars(query))
+
+
+def task_form(session: Session, actor: User, task_id: str) -> tuple[InboxTask, FormSpec]:
+    """An open task the actor may act on, with the form it declares."""
+    task = _task_for(session, actor, task_id)
+    row = session.get(ProcessInstanceRow, task.instance_id)
+    assert row is not None
+    return task, process_model(row.model_version).forms.get(task.bpmn_id, FormSpec(key=""))
+
+
+def _task_for(session: Session, actor: User, task_id: str) -> InboxTask:
+    task = session.scalar(select(InboxTask).where(InboxTask.task_id == task_id))
+    if task is None or not (task.role == actor.role and task.organisation_id == actor.organisation_id):
+        raise NotFoundError(f"task {task_id} not found")
+    if task.completed_at is not None:
+        raise ConflictError(f"task {task_id} was already completed at {task.completed_at.isoformat()}")
+    if not may_act(actor, task):
+        raise PermissionDeniedError("this task is assigned to someone else")
+    return task
+
+
+def complete_task(session: Session, actor: User, task_id: str, data: dict[str, Any], now: datetime) -> InboxTask:
+    """Complete one task with form data, in the caller's transaction.
+
+    The instance row is locked (FOR UPDATE on PostgreSQL; SQLite's single writer) and
+    its version checked on write: of two people completing the same task, one wins and
+    the other gets ConflictError; nothing of the loser's submission is kept.
+    """
+    task = _task_for(session, actor, task_id)
+    row = session.scalar(select(ProcessInstanceRow).where(ProcessInstanceRow.id == task.instance_id)
+                         .with_for_update())
+    session.refresh(task)
+    if task.completed_at is not None:
+        raise ConflictError(f"task {task_id} was completed by someone else meanwhile")
+    assert row is not None
+    hazard = session.scalar(select(Hazard).where(Hazard.instance_id == row.id))
+    assert hazard is not None
+    instance = restore(row)
+    view = next((t for t in instance.ready_user_tasks() if t.task_id == task_id), None)
+    if view is None:
+        raise ConflictError(f"task {task_id} is no longer waiting")
+    excluded = view.properties.get("exclude_actor")
+    if excluded and instance.data.get(excluded) == actor.id:
+        raise PermissionDeniedError("验收人不能是整改人：请由企业内其他人员验收")
+    recorded = view.properties.get("record_actor_as")
+    result = instance.complete_task(task_id, data, now, {recorded: actor.id} if recorded else None)
+    try:
+        apply_step(session, row, instance, hazard, result, now, actor)
+    except StaleDataError as exc:
+        raise ConflictError("the hazard was changed by someone else meanwhile; reload and try again") from exc
+    submitted = {k: instance.data.get(k) for k in data}
+    audit.record(session, actor, "complete_task", "hazard", hazard.id,
+                 {"task": view.bpmn_id, "name": view.name, "data": submitted, "status": hazard.status}, now)
+    return task

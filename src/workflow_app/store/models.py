@@ -1,0 +1,261 @@
+"""SQLAlchemy 2 typed models: organisations, users, model versions, instances and their
+projections (inbox, timers), hazards, the audit log and the notice outbox."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores instants as UTC and always returns aware UTC datetimes, on SQLite too.
+
+    SQLite keeps no time zone: without this an aware value would be stored as its local
+    wall time and come back naive.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where an instant is stored")
+        moment: datetime = value.astimezone(UTC)
+        return moment.replace(tzinfo=None) if dialect.name == "sqlite" else moment
+
+    def process_result_value(self, value: Any, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        moment: datetime = value
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with stable constraint names (Alembic needs them on SQLite)."""
+
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+class Sector(Base):
+    """An industry sector and the department that supervises it (管行业必须管安全)."""
+
+    __tablename__ = "sectors"
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    high_risk: Mapped[bool] = mapped_column(Boolean, default=False)
+    department_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+
+
+class Organisation(Base):
+    """An enterprise, a town/street, a department or the safety committee office."""
+
+    __tablename__ = "organisations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20), index=True)  # enterprise | town | department | office
+    # a Sector code; no foreign key, because sectors in turn name their department
+    sector_code: Mapped[str | None] = mapped_column(String(40), index=True)
+    town_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    address: Mapped[str | None] = mapped_column(String(300))
+
+
+class User(Base):
+    """A person who signs in; acts for one organisation in one role."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(20))  # enterprise | department | town | office
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    organisation: Mapped[Organisation] = relationship(lazy="joined")
+
+
+class ModelVersion(Base):
+    """One deployed version of a BPMN model: its XML and serialized spec, stored once."""
+
+    __tablename__ = "model_versions"
+    __table_args__ = (UniqueConstraint("process_id", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_id: Mapped[str] = mapped_column(String(100))
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    file_name: Mapped[str] = mapped_column(String(200))
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    xml: Mapped[str] = mapped_column(Text)
+    spec_json: Mapped[str] = mapped_column(Text)
+    serializer_version: Mapped[str] = mapped_column(String(20))
+    deployed_at: Mapped[datetime]
+
+
+class ProcessInstanceRow(Base):
+    """A running or finished instance: its own state (compressed JSON) and a version counter."""
+
+    __tablename__ = "process_instances"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), index=True)
+    state: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(20), default="running", index=True)  # running | completed
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    started_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+    model_version: Mapped[ModelVersion] = relationship(lazy="joined")
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class InboxTask(Base):
+    """Projection of a user task: who may act on it, by when, and who did.
+
+    Rows stay after completion (completed_at set) so that a late second submission is
+    told who completed the task, and the hazard page can list the steps taken.
+    """
+
+    __tablename__ = "inbox_tasks"
+    __table_args__ = (Index("ix_inbox_tasks_open", "organisation_id", "role", "completed_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[str] = mapped_column(String(36), unique=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), index=True)
+    hazard_id: Mapped[int | None] = mapped_column(ForeignKey("hazards.id"), index=True)
+    bpmn_id: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200))
+    lane: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(20))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    due_on: Mapped[date | None] = mapped_column(Date, index=True)
+    created_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+    completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class TimerRow(Base):
+    """Projection of a waiting timer: the sweep reads only rows with fire_at <= now."""
+
+    __tablename__ = "timers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[str] = mapped_column(String(36), unique=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), index=True)
+    bpmn_id: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200))
+    fire_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class TimerFiring(Base):
+    """One firing of one timer occurrence; the unique key makes a second firing impossible."""
+
+    __tablename__ = "timer_firings"
+    __table_args__ = (UniqueConstraint("instance_id", "timer_task_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"))
+    timer_task_id: Mapped[str] = mapped_column(String(36))
+    bpmn_id: Mapped[str] = mapped_column(String(100))
+    notice_kind: Mapped[str | None] = mapped_column(String(40))
+    due_at: Mapped[datetime]
+    fired_at: Mapped[datetime]
+
+
+class Hazard(Base):
+    """The business record of one hazard (隐患), kept in step with its process instance."""
+
+    __tablename__ = "hazards"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(30), unique=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), unique=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    location: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(20))
+    source: Mapped[str] = mapped_column(String(20))
+    level: Mapped[str] = mapped_column(String(10), index=True)  # general | major
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    found_on: Mapped[date] = mapped_column(Date)
+    reported_at: Mapped[datetime]
+    reported_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    responsible_person: Mapped[str | None] = mapped_column(String(50))
+    rectification_measures: Mapped[str | None] = mapped_column(Text)
+    rectification_funds: Mapped[float | None] = mapped_column(Numeric(14, 2))
+    rectification_deadline: Mapped[date | None] = mapped_column(Date, index=True)
+    emergency_plan: Mapped[str | None] = mapped_column(Text)
+    supervision_listed: Mapped[bool] = mapped_column(Boolean, default=False)
+    overdue_since: Mapped[datetime | None]
+    escalated_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+    enterprise: Mapped[Organisation] = relationship(lazy="joined", foreign_keys=[enterprise_id])
+
+
+class AuditEntry(Base):
+    """Append-only log; each row's hash covers its content and the previous row's hash."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor_name: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(60))
+    object_type: Mapped[str] = mapped_column(String(40))
+    object_id: Mapped[str] = mapped_column(String(60), index=True)
+    detail: Mapped[dict] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditHead(Base):
+    """The chain's newest hash; writers lock this one row so the chain never forks."""
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class Notice(Base):
+    """Outbox of notices; the idempotency key makes queuing the same notice twice impossible."""
+
+    __tablename__ = "notices"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    channel: Mapped[str] = mapped_column(String(20), default="in_app")
+    kind: Mapped[str] = mapped_column(String(40))
+    recipient_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    hazard_id: Mapped[int | None] = mapped_column(ForeignKey("hazards.id"))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
