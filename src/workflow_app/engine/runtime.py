@@ -7,7 +7,7 @@ fired) so the caller can project the new state and queue notices.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -98,8 +98,12 @@ class ProcessInstance:
         return instance, instance._run_engine_steps(StepResult())
 
     @classmethod
-    def restore(cls, model: ProcessModel, state: str, spec_text: str) -> ProcessInstance:
-        """Restore an instance from its stored state onto the model's spec."""
+    def restore(cls, model: ProcessModel, state: str, spec_text: Callable[[], str]) -> ProcessInstance:
+        """Restore an instance from its stored state onto the model's spec.
+
+        `spec_text` gives the stored spec JSON; it is called only when the state was
+        written by an older serializer and must be migrated together with its spec.
+        """
         workflow = load_state(state, model.spec, model.subprocess_specs, spec_text)
         engine = ClockedScriptEngine()
         workflow.script_engine = engine

@@ -10,6 +10,7 @@ globals are never changed.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from copy import deepcopy
 from typing import Any
 from uuid import UUID
@@ -106,7 +107,7 @@ def dump_state(workflow: BpmnWorkflow) -> str:
     return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
 
 
-def load_state(text: str, spec: Any, subprocess_specs: dict[str, Any], spec_text: str) -> BpmnWorkflow:
+def load_state(text: str, spec: Any, subprocess_specs: dict[str, Any], spec_text: Callable[[], str]) -> BpmnWorkflow:
     """Restore a workflow from `dump_state`'s output onto its (shared) spec objects.
 
     State written by an older SpiffWorkflow is first migrated by SpiffWorkflow's own
@@ -116,7 +117,7 @@ def load_state(text: str, spec: Any, subprocess_specs: dict[str, Any], spec_text
     document = json.loads(text)
     registry = _SERIALIZER.registry
     if document.get("serializer_version") != SERIALIZER_VERSION:
-        stored_spec = json.loads(spec_text)
+        stored_spec = json.loads(spec_text())
         document["spec"] = stored_spec["spec"]
         document["subprocess_specs"] = stored_spec["subprocess_specs"]
         _SERIALIZER.migrate(document)

@@ -31,7 +31,8 @@ def compress_state(state: str) -> bytes:
 def restore(row: ProcessInstanceRow) -> ProcessInstance:
     """The engine instance of a stored row."""
     state = zlib.decompress(row.state).decode("utf-8")
-    return ProcessInstance.restore(process_model(row.model_version), state, row.model_version.spec_json)
+    version = row.model_version
+    return ProcessInstance.restore(process_model(version), state, lambda: version.spec_json)
 
 
 def apply_step(session: Session, row: ProcessInstanceRow, instance: ProcessInstance, hazard: Hazard,

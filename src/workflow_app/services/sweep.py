@@ -58,7 +58,7 @@ def sweep(factory: sessionmaker[Session], now: datetime, limit: int = 1000) -> l
 
 def _fire_instance(session: Session, instance_id: int, now: datetime) -> list[Firing]:
     row = session.scalar(select(ProcessInstanceRow).where(ProcessInstanceRow.id == instance_id)
-                         .with_for_update(skip_locked=True))
+                         .with_for_update(skip_locked=True, of=ProcessInstanceRow))
     if row is None or row.status != "running":
         return []
     hazard = session.scalar(select(Hazard).where(Hazard.instance_id == row.id))

@@ -56,7 +56,7 @@ def complete_task(session: Session, actor: User, task_id: str, data: dict[str, A
     """
     task = _task_for(session, actor, task_id)
     row = session.scalar(select(ProcessInstanceRow).where(ProcessInstanceRow.id == task.instance_id)
-                         .with_for_update())
+                         .with_for_update(of=ProcessInstanceRow))
     session.refresh(task)
     if task.completed_at is not None:
         raise ConflictError(f"task {task_id} was completed by someone else meanwhile")

@@ -114,8 +114,8 @@ class ModelVersion(Base):
     name: Mapped[str] = mapped_column(String(200))
     file_name: Mapped[str] = mapped_column(String(200))
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
-    xml: Mapped[str] = mapped_column(Text)
-    spec_json: Mapped[str] = mapped_column(Text)
+    xml: Mapped[str] = mapped_column(Text, deferred=True)
+    spec_json: Mapped[str] = mapped_column(Text, deferred=True)
     serializer_version: Mapped[str] = mapped_column(String(20))
     deployed_at: Mapped[datetime]
 
@@ -132,7 +132,7 @@ class ProcessInstanceRow(Base):
     started_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
-    model_version: Mapped[ModelVersion] = relationship(lazy="joined")
+    model_version: Mapped[ModelVersion] = relationship()
 
     __mapper_args__ = {"version_id_col": version}
 

@@ -1,0 +1,98 @@
+"""Fixtures: a database on SQLite and on PostgreSQL, a small zone, users per role, a clock."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.security import generate_password_hash
+
+from workflow_app.services.setup import init_db
+from workflow_app.store.database import make_engine, make_session_factory, transaction
+from workflow_app.store.models import Organisation, Sector, User
+
+BPMN_DIR = Path(__file__).resolve().parents[1] / "bpmn"
+POSTGRES_URL = os.environ.get("WORKFLOW_APP_TEST_POSTGRES_URL")
+T0 = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
+
+
+def _postgres_engine() -> Engine:
+    if not POSTGRES_URL:
+        pytest.skip("WORKFLOW_APP_TEST_POSTGRES_URL is not set")
+    engine = make_engine(POSTGRES_URL)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    return engine
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A migrated database with the models in bpmn/ deployed, on each backend."""
+    db = make_engine(f"sqlite:///{tmp_path / 'test.db'}") if request.param == "sqlite" else _postgres_engine()
+    init_db(db, make_session_factory(db), BPMN_DIR, T0)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def factory(engine: Engine) -> sessionmaker[Session]:
+    """Session factory bound to the test database."""
+    return make_session_factory(engine)
+
+
+@dataclass
+class Zone:
+    """The ids of a minimal zone: office, a town, a department, two enterprises, their users."""
+
+    office: User
+    town: User
+    department: User
+    other_department: User
+    principal: User
+    safety_officer: User
+    outsider: User
+    enterprise_id: int
+    other_enterprise_id: int
+
+
+def _org(session: Session, code: str, kind: str, **extra: object) -> Organisation:
+    org = Organisation(code=code, name=f"{code}单位", kind=kind, **extra)
+    session.add(org)
+    session.flush()
+    return org
+
+
+def _user(session: Session, username: str, role: str, org: Organisation) -> User:
+    user = User(username=username, display_name=f"{username}姓名", role=role, organisation_id=org.id,
+                password_hash=generate_password_hash("pw"))
+    session.add(user)
+    session.flush()
+    return user
+
+
+@pytest.fixture
+def zone(factory: sessionmaker[Session]) -> Zone:
+    """A small zone: one enterprise in the industry sector with two users, one in transport."""
+    with transaction(factory) as s:
+        office = _org(s, "OFFICE", "office")
+        town = _org(s, "T1", "town")
+        dept = _org(s, "D1", "department")
+        other_dept = _org(s, "D2", "department")
+        s.add_all([Sector(code="industry", name="工贸", department_id=dept.id),
+                   Sector(code="transport", name="交通运输", department_id=other_dept.id)])
+        ent = _org(s, "E1", "enterprise", sector_code="industry", town_id=town.id)
+        other = _org(s, "E2", "enterprise", sector_code="transport", town_id=town.id)
+        return Zone(
+            office=_user(s, "office", "office", office), town=_user(s, "town", "town", town),
+            department=_user(s, "dept", "department", dept),
+            other_department=_user(s, "dept2", "department", other_dept),
+            principal=_user(s, "boss", "enterprise", ent), safety_officer=_user(s, "safety", "enterprise", ent),
+            outsider=_user(s, "outsider", "enterprise", other), enterprise_id=ent.id, other_enterprise_id=other.id,
+        )

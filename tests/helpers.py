@@ -1,0 +1,62 @@
+"""Steps of the loop used by several tests."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from workflow_app.services import hazards, tasks
+from workflow_app.store.database import transaction
+from workflow_app.store.models import AuditEntry, Hazard, InboxTask, Notice, ProcessInstanceRow, User
+
+REPORT = {"source": "self_inspection", "hazard_level": "major", "category": "equipment", "title": "储罐区报警器失效",
+          "description": "可燃气体报警器不报警", "location": "储罐区", "found_on": "2026-11-01"}
+PLAN = {"responsible_person": "王五", "rectification_measures": "更换报警器", "rectification_funds": "2.5",
+        "rectification_deadline": "2026-11-20", "emergency_plan": "设置警戒区"}
+
+
+def report(factory: sessionmaker[Session], actor: User | None, enterprise_id: int, now: datetime,
+           **overrides: Any) -> int:
+    """Report a hazard and return its id."""
+    with transaction(factory) as s:
+        return hazards.report_hazard(s, actor, enterprise_id, {**REPORT, **overrides}, now).hazard_id
+
+
+def open_task(factory: sessionmaker[Session], hazard_id: int) -> InboxTask:
+    """The hazard's one open task."""
+    with transaction(factory) as s:
+        return s.scalars(select(InboxTask).where(InboxTask.hazard_id == hazard_id,
+                                                 InboxTask.completed_at.is_(None))).one()
+
+
+def complete(factory: sessionmaker[Session], actor: User, hazard_id: int, data: dict[str, Any],
+             now: datetime) -> str:
+    """Complete the hazard's open task as `actor`; return the task's bpmn id."""
+    task = open_task(factory, hazard_id)
+    with transaction(factory) as s:
+        tasks.complete_task(s, actor, task.task_id, data, now)
+    return task.bpmn_id
+
+
+def hazard(factory: sessionmaker[Session], hazard_id: int) -> Hazard:
+    """The hazard as stored now."""
+    with transaction(factory) as s:
+        row = s.get(Hazard, hazard_id)
+        assert row is not None
+        return row
+
+
+def snapshot(factory: sessionmaker[Session], hazard_id: int) -> tuple[Any, ...]:
+    """Everything a failed request must leave untouched."""
+    with transaction(factory) as s:
+        h = s.get(Hazard, hazard_id)
+        assert h is not None
+        row = s.get(ProcessInstanceRow, h.instance_id)
+        assert row is not None
+        open_ids = sorted(s.scalars(select(InboxTask.task_id).where(InboxTask.hazard_id == hazard_id,
+                                                                    InboxTask.completed_at.is_(None))))
+        return (row.state, row.version, h.status, tuple(open_ids), s.scalar(select(func.count(AuditEntry.id))),
+                s.scalar(select(func.count(Notice.id))))
