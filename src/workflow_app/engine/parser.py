@@ -127,6 +127,7 @@ def load_model(xml: bytes | str, file_name: str, process_id: str | None = None) 
         document = etree.fromstring(raw, parser=etree.XMLParser(resolve_entities=False, no_network=True))
     except etree.XMLSyntaxError as exc:
         raise ModelError(file_name, None, f"not well-formed XML: {exc.msg}", exc.lineno) from exc
+    _check_sequence_flows(document, file_name)
     parser = ModelParser(validator=_schema_validator())
     try:
         parser.add_bpmn_xml(etree.ElementTree(document), filename=file_name)
@@ -154,6 +155,21 @@ def model_from_specs(spec: Any, subprocess_specs: dict[str, Any], file_name: str
         if isinstance(task_spec, UserTask | FormStartEvent) and form is not None:
             model.forms[task_spec.bpmn_id] = form_from_spiff(form)
     return model
+
+
+BPMN_NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
+
+
+def _check_sequence_flows(document: Any, file_name: str) -> None:
+    """Every sequence flow must start and end at an element of its own process."""
+    for process in document.iterfind(".//bpmn:process", BPMN_NS):
+        ids = {element.get("id") for element in process.iter() if element.get("id")}
+        for flow in process.iterfind(".//bpmn:sequenceFlow", BPMN_NS):
+            for end in ("sourceRef", "targetRef"):
+                if flow.get(end) not in ids:
+                    raise ModelError(file_name, flow.get("id"),
+                                     f"sequence flow {end} {flow.get(end)!r} names no element of the process",
+                                     flow.sourceline)
 
 
 def _only_executable_process(parser: ModelParser, file_name: str) -> str:

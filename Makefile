@@ -1,0 +1,26 @@
+# One command each: `make demo` (install, set up SQLite, load demo data) and `make test`.
+VENV ?= .venv
+PYTHON ?= python3
+# The PostgreSQL half of the suite; set it empty to run on SQLite only.
+WORKFLOW_APP_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+export WORKFLOW_APP_TEST_POSTGRES_URL
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e ".[dev]"
+	touch $@
+
+.PHONY: install demo test bench
+install: $(VENV)/.installed
+
+demo: install
+	$(VENV)/bin/workflow-app demo
+
+test: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/workflow-app check
+	$(VENV)/bin/pytest
+
+bench: install
+	$(VENV)/bin/python bench/lifecycle.py

@@ -1,0 +1,60 @@
+"""The workflow-app command, run as a user would (on a SQLite file)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from click.testing import CliRunner
+from conftest import BPMN_DIR
+
+from workflow_app.cli import main
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKFLOW_APP_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    runner = CliRunner()
+    return lambda *args: runner.invoke(main, list(args), catch_exceptions=False)
+
+
+def test_check_names_file_and_element_of_a_broken_model(run, tmp_path, monkeypatch):
+    assert run("check").exit_code == 0
+    broken_dir = tmp_path / "bpmn"
+    broken_dir.mkdir()
+    shutil.copy(BPMN_DIR / "hazard_lifecycle.bpmn", broken_dir)
+    text = (BPMN_DIR / "hazard_lifecycle.bpmn").read_text(encoding="utf-8")
+    (broken_dir / "broken.bpmn").write_text(text.replace("review_decision == 'approve'", "review_decision ==", 1),
+                                            encoding="utf-8")
+    monkeypatch.setenv("WORKFLOW_APP_BPMN_DIR", str(broken_dir))
+    result = run("check")
+    assert result.exit_code == 1
+    assert "broken.bpmn" in result.output and "Gateway_ReviewDecision" in result.output
+
+
+def test_demo_report_complete_sweep_and_audit_from_the_command_line(run):
+    first = run("demo", "--now", "2026-11-25T09:00:00+08:00")
+    assert first.exit_code == 0 and "demo data created" in first.output and "demo-2026" in first.output
+    again = run("demo", "--now", "2026-11-25T09:00:00+08:00")
+    assert "nothing changed" in again.output
+
+    reported = run("hazard", "report", "--user", "e005", "--enterprise", "E005", "--field", "source=self_inspection",
+                   "--field", "hazard_level=general", "--field", "category=management", "--field", "title=台账缺失",
+                   "--field", "description=未建立隐患台账", "--field", "location=办公室", "--field",
+                   "found_on=2026-11-24", "--now", "2026-11-25T10:00:00+08:00")
+    assert reported.exit_code == 0, reported.output
+    code = reported.output.split()[0]
+    listed = run("task", "list", "--user", "e005").output
+    task_id = next(line.split()[0] for line in listed.splitlines() if "确定整改方式" in line)
+
+    refused = run("task", "complete", task_id, "--user", "e005", "--field", "rectification_mode=someday")
+    assert refused.exit_code == 1 and "rectification_mode" in refused.output
+    done = run("task", "complete", task_id, "--user", "e005", "--field", "rectification_mode=planned")
+    assert done.exit_code == 0 and "确定整改方式" in done.output
+    assert code in run("hazard", "list", "--user", "e005").output
+    assert code not in run("hazard", "list", "--user", "e006").output
+
+    swept = run("sweep", "--now", "2027-06-01T00:00:00+08:00")
+    assert swept.exit_code == 0 and "timer(s) fired" in swept.output
+    assert run("sweep", "--now", "2027-06-01T00:00:00+08:00").output.strip() == "0 timer(s) fired"
+    assert run("audit", "verify").exit_code == 0

@@ -1,0 +1,71 @@
+"""Boundary timers on the rectification task fire through the sweep at an explicit now, once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from conftest import T0
+from helpers import PLAN, complete, hazard, report
+from sqlalchemy import select
+
+from workflow_app.services.sweep import sweep
+from workflow_app.store.database import transaction
+from workflow_app.store.models import Notice, TimerFiring
+
+# PLAN's deadline is Friday 2026-11-20 (Shanghai): reminder 3 working days before at 09:00,
+# overdue at midnight after it, escalation 5 working days after at 09:00.
+REMINDER = datetime(2026, 11, 17, 1, 0, tzinfo=UTC)
+OVERDUE = datetime(2026, 11, 20, 16, 0, tzinfo=UTC)
+ESCALATION = datetime(2026, 11, 27, 1, 0, tzinfo=UTC)
+
+
+def _rectifying(factory, zone) -> int:
+    hid = report(factory, zone.principal, zone.enterprise_id, T0)
+    complete(factory, zone.principal, hid, PLAN, T0)
+    complete(factory, zone.department, hid, {"review_decision": "approve", "review_opinion": "同意"}, T0)
+    return hid
+
+
+def _notices(factory, hid):
+    with transaction(factory) as s:
+        return [(n.kind, n.recipient_org_id) for n in s.scalars(select(Notice).where(Notice.hazard_id == hid)
+                                                               .order_by(Notice.id))]
+
+
+def test_each_timer_fires_at_its_instant_exactly_once(factory, zone):
+    hid = _rectifying(factory, zone)
+    ent, dept, office = zone.principal.organisation_id, zone.department.organisation_id, zone.office.organisation_id
+
+    assert sweep(factory, REMINDER - timedelta(seconds=1)) == []
+    fired = sweep(factory, REMINDER)
+    assert [(f.notice, f.due_at) for f in fired] == [("reminder", REMINDER)]
+    assert sweep(factory, REMINDER) == []
+    assert _notices(factory, hid) == [("reminder", ent)]
+
+    assert [f.notice for f in sweep(factory, OVERDUE)] == ["overdue"]
+    assert hazard(factory, hid).overdue_since == OVERDUE
+    assert [f.notice for f in sweep(factory, ESCALATION + timedelta(days=3))] == ["escalation"]
+    assert sweep(factory, ESCALATION + timedelta(days=30)) == []
+    assert sorted(_notices(factory, hid)[1:]) == sorted([("overdue", ent), ("overdue", dept),
+                                                         ("escalation", office), ("escalation", dept)])
+    assert hazard(factory, hid).escalated_at == ESCALATION + timedelta(days=3)
+
+
+def test_a_sweep_after_downtime_fires_everything_that_fell_due_once(factory, zone):
+    hid = _rectifying(factory, zone)
+    fired = sweep(factory, ESCALATION + timedelta(days=10))
+    assert sorted(f.notice for f in fired) == ["escalation", "overdue", "reminder"]
+    assert sweep(factory, ESCALATION + timedelta(days=10)) == []
+    with transaction(factory) as s:
+        assert len(s.scalars(select(TimerFiring)).all()) == 3
+    assert len(_notices(factory, hid)) == 5
+
+
+def test_completing_rectification_in_time_cancels_the_remaining_timers(factory, zone):
+    hid = _rectifying(factory, zone)
+    sweep(factory, REMINDER)
+    complete(factory, zone.principal, hid, {"rectification_result": "已完成", "rectified_on": "2026-11-18"},
+             REMINDER + timedelta(days=1))
+    assert sweep(factory, ESCALATION + timedelta(days=30)) == []
+    assert [kind for kind, _ in _notices(factory, hid)] == ["reminder"]
+    assert hazard(factory, hid).overdue_since is None
