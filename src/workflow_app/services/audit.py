@@ -1,4 +1,4 @@
-"""The append-only audit log: every row's hash covers its content and its predecessor.
+"""The append-only audit log: every row's hash covers its content and its predecessor's hash.
 
 Writers lock the single `audit_head` row, so concurrent transactions on PostgreSQL
 append one after the other and the chain never forks (SQLite has one writer anyway).
@@ -22,11 +22,11 @@ from ..store.models import AuditEntry, AuditHead, User
 GENESIS = "0" * 64
 
 
-def _digest(prev_hash: str, entry_id: int, at: datetime, actor_id: int | None, actor_name: str,
+def _digest(prev_hash: str, at: datetime, actor_id: int | None, actor_name: str,
             action: str, object_type: str, object_id: str, detail: dict[str, Any]) -> str:
     moment = at if at.tzinfo else at.replace(tzinfo=UTC)
     canonical = json.dumps(
-        [prev_hash, entry_id, moment.astimezone(UTC).isoformat(), actor_id, actor_name,
+        [prev_hash, moment.astimezone(UTC).isoformat(), actor_id, actor_name,
          action, object_type, object_id, detail],
         ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str,
     )
@@ -44,12 +44,11 @@ def record(session: Session, actor: User | None, action: str, object_type: str, 
     entry = AuditEntry(
         at=now, actor_id=actor.id if actor else None, actor_name=actor.display_name if actor else "系统",
         action=action, object_type=object_type, object_id=str(object_id), detail=detail,
-        prev_hash=head.last_hash, hash="pending",
+        prev_hash=head.last_hash,
     )
-    session.add(entry)
-    session.flush()  # assigns entry.id, which the hash covers (a deleted row leaves a gap)
-    entry.hash = _digest(entry.prev_hash, entry.id, entry.at, entry.actor_id, entry.actor_name,
+    entry.hash = _digest(entry.prev_hash, entry.at, entry.actor_id, entry.actor_name,
                          entry.action, entry.object_type, entry.object_id, entry.detail)
+    session.add(entry)
     head.last_hash = entry.hash
     return entry
 
@@ -70,7 +69,7 @@ def verify_chain(session: Session) -> list[ChainProblem]:
         if entry.prev_hash != expected_prev:
             problems.append(ChainProblem(entry.id, "previous hash does not match: a row before it was "
                                                    "deleted or changed"))
-        recomputed = _digest(entry.prev_hash, entry.id, entry.at, entry.actor_id, entry.actor_name,
+        recomputed = _digest(entry.prev_hash, entry.at, entry.actor_id, entry.actor_name,
                              entry.action, entry.object_type, entry.object_id, entry.detail)
         if recomputed != entry.hash:
             problems.append(ChainProblem(entry.id, "content does not match its hash: the row was edited"))
