@@ -187,7 +187,7 @@ class ProcessInstance:
     def _ready_user_task(self, task_id: str) -> Any:
         try:
             task = self.workflow.get_task_from_id(UUID(task_id))
-        except (ValueError, TaskNotReadyError, WorkflowException, KeyError) as exc:
+        except (ValueError, WorkflowException, KeyError) as exc:
             raise TaskNotReadyError(f"no task {task_id} in this instance") from exc
         if task is None or not isinstance(task.task_spec, UserTask) or task.state != TaskState.READY:
             raise TaskNotReadyError(f"task {task_id} is not waiting for a person")

@@ -8,6 +8,7 @@ import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -117,9 +118,7 @@ def _act(session: Session, hazard_id: int, data: dict[str, Any], when: datetime,
 
 def _advance(session: Session, hazard_id: int, stage: str, level: str, now: datetime) -> None:
     """Walk one hazard's loop forward to `stage`, acting as the right users."""
-    def act(data: dict[str, Any], when: datetime, avoid: int | None = None) -> None:
-        _act(session, hazard_id, data, when, avoid)
-
+    act = partial(_act, session, hazard_id)
     if stage in ("triage", "rejected"):
         if stage == "rejected":
             act({"triage_decision": "duplicate", "hazard_level": level, "triage_opinion": "与已登记隐患重复"}, now)
@@ -129,8 +128,8 @@ def _advance(session: Session, hazard_id: int, stage: str, level: str, now: date
 
 
 def _rectify_and_verify(session: Session, hazard_id: int, stage: str, level: str, now: datetime) -> None:
-    def act(data: dict[str, Any], when: datetime, avoid: int | None = None) -> None:
-        _act(session, hazard_id, data, when, avoid)
+    """Plan, review, rectify and verify as far as `stage` asks."""
+    act = partial(_act, session, hazard_id)
 
     overdue = stage == "overdue"
     deadline = now - timedelta(days=12) if overdue else now + timedelta(days=20)

@@ -13,7 +13,7 @@ from ..engine import ProcessInstance
 from ..store.models import Hazard, Organisation, ProcessInstanceRow, User
 from . import audit
 from .errors import InvalidInputError, NotFoundError, PermissionDeniedError
-from .instances import apply_step, compress_state
+from .instances import apply_step
 from .model_registry import latest_version, process_model
 from .roles import may_report_for, visible_hazards
 
@@ -61,7 +61,6 @@ def report_hazard(session: Session, actor: User | None, enterprise_id: int, data
     session.add(hazard)
     session.flush()
     hazard.code = f"YH{now.year}{hazard.id:06d}"
-    row.state = compress_state(instance.state())
     apply_step(session, row, instance, hazard, result, now, actor)
     audit.record(session, actor, "report_hazard", "hazard", hazard.id,
                  {"code": hazard.code, "enterprise": enterprise.name, "data": values}, now)
