@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..store.database import transaction
-from ..store.models import Hazard, ProcessInstanceRow, TimerRow
+from ..store.models import TimerRow
 from . import audit
-from .instances import apply_step, restore
+from .instances import apply_step, load_locked
 
 log = logging.getLogger(__name__)
 
@@ -57,15 +57,12 @@ def sweep(factory: sessionmaker[Session], now: datetime, limit: int = 1000) -> l
 
 
 def _fire_instance(session: Session, instance_id: int, now: datetime) -> list[Firing]:
-    row = session.scalar(select(ProcessInstanceRow).where(ProcessInstanceRow.id == instance_id)
-                         .with_for_update(skip_locked=True, of=ProcessInstanceRow))
-    if row is None or row.status != "running":
+    loaded = load_locked(session, instance_id, skip_locked=True)
+    if loaded is None or loaded.row.status != "running":
         return []
-    hazard = session.scalar(select(Hazard).where(Hazard.instance_id == row.id))
-    assert hazard is not None
-    instance = restore(row)
-    result = instance.fire_due_timers(now)
-    apply_step(session, row, instance, hazard, result, now)
+    hazard = loaded.hazard
+    result = loaded.instance.fire_due_timers(now)
+    apply_step(session, loaded.row, loaded.instance, hazard, result, now, before=loaded.projected)
     for fired in result.fired_timers:
         audit.record(session, None, "timer_fired", "hazard", hazard.id,
                      {"timer": fired.bpmn_id, "name": fired.name, "due_at": fired.fire_at.isoformat()}, now)

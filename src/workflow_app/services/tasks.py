@@ -10,10 +10,10 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..engine import FormSpec
-from ..store.models import Hazard, InboxTask, ProcessInstanceRow, User
+from ..store.models import InboxTask, ProcessInstanceRow, User
 from . import audit
 from .errors import ConflictError, NotFoundError, PermissionDeniedError
-from .instances import apply_step, restore
+from .instances import apply_step, load_locked
 from .model_registry import process_model
 from .roles import may_act
 
@@ -55,25 +55,19 @@ def complete_task(session: Session, actor: User, task_id: str, data: dict[str, A
     the other gets ConflictError; nothing of the loser's submission is kept.
     """
     task = _task_for(session, actor, task_id)
-    row = session.scalar(select(ProcessInstanceRow).where(ProcessInstanceRow.id == task.instance_id)
-                         .with_for_update(of=ProcessInstanceRow))
-    session.refresh(task)
-    if task.completed_at is not None:
-        raise ConflictError(f"task {task_id} was completed by someone else meanwhile")
-    assert row is not None
-    hazard = session.scalar(select(Hazard).where(Hazard.instance_id == row.id))
-    assert hazard is not None
-    instance = restore(row)
+    loaded = load_locked(session, task.instance_id)
+    assert loaded is not None
+    instance, hazard = loaded.instance, loaded.hazard
     view = next((t for t in instance.ready_user_tasks() if t.task_id == task_id), None)
-    if view is None:
-        raise ConflictError(f"task {task_id} is no longer waiting")
+    if view is None:  # completed by someone else while we waited for the lock
+        raise ConflictError(f"task {task_id} was completed by someone else meanwhile")
     excluded = view.properties.get("exclude_actor")
     if excluded and instance.data.get(excluded) == actor.id:
         raise PermissionDeniedError("验收人不能是整改人：请由企业内其他人员验收")
     recorded = view.properties.get("record_actor_as")
     result = instance.complete_task(task_id, data, now, {recorded: actor.id} if recorded else None)
     try:
-        apply_step(session, row, instance, hazard, result, now, actor)
+        apply_step(session, loaded.row, instance, hazard, result, now, actor, loaded.projected)
     except StaleDataError as exc:
         raise ConflictError("the hazard was changed by someone else meanwhile; reload and try again") from exc
     submitted = {k: instance.data.get(k) for k in data}
