@@ -14,8 +14,11 @@ $(VENV)/.installed: pyproject.toml
 .PHONY: install demo test bench
 install: $(VENV)/.installed
 
+PORT ?= 8000
+
 demo: install
 	$(VENV)/bin/workflow-app demo
+	$(VENV)/bin/workflow-app serve --port $(PORT)
 
 test: install
 	$(VENV)/bin/ruff check .
@@ -24,3 +27,4 @@ test: install
 
 bench: install
 	$(VENV)/bin/python bench/lifecycle.py
+	$(VENV)/bin/python bench/inbox.py

@@ -46,7 +46,8 @@ def test_malformed_xml_is_refused_with_a_line(broken):
 
 
 def test_model_declares_forms_lanes_and_timers(model):
-    assert set(model.start_form.field_ids()) == set(REPORT)
+    assert set(model.start_form.field_ids()) == {*REPORT, "photos_before"}
+    assert model.start_form.fields[-1].type == "file"
     plan = model.forms["Task_PlanRectification"]
     assert [f.label for f in plan.fields][:2] == ["整改责任人", "整改措施"]
     assert all(f.required for f in plan.fields)

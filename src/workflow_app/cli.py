@@ -126,6 +126,22 @@ def demo_command(ctx: Context, now_text: str | None) -> None:
     click.echo(f"every demo account's password: {demo.DEMO_PASSWORD}")
 
 
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
+@click.option("--port", default=8000, show_default=True, help="port to listen on")
+@click.option("--threads", default=8, show_default=True, help="worker threads")
+@pass_context
+def serve_command(ctx: Context, host: str, port: int, threads: int) -> None:
+    """Serve the web app with the waitress WSGI server."""
+    from waitress import serve
+
+    from .web import create_app
+
+    app = create_app(ctx.settings, ctx.factory)
+    click.echo(f"serving on http://{host}:{port}/  (Ctrl+C to stop)")
+    serve(app, host=host, port=port, threads=threads, max_request_body_size=app.config["MAX_CONTENT_LENGTH"])
+
+
 @main.command("sweep")
 @now_option
 @pass_context

@@ -20,6 +20,10 @@ class Settings:
     """WORKFLOW_APP_SECRET_KEY: signs session cookies; required to serve, never committed."""
     bpmn_dir: Path
     """WORKFLOW_APP_BPMN_DIR: the process models deployed by init-db; default ./bpmn of the project."""
+    instance_dir: Path
+    """WORKFLOW_APP_INSTANCE_DIR: evidence photos and compiled translations; default ./instance."""
+    secure_cookies: bool
+    """WORKFLOW_APP_SECURE_COOKIES: 1 to send cookies over HTTPS only (set it behind TLS)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -29,4 +33,6 @@ class Settings:
             database_url=environ.get("WORKFLOW_APP_DATABASE_URL", default_db),
             secret_key=environ.get("WORKFLOW_APP_SECRET_KEY"),
             bpmn_dir=Path(environ.get("WORKFLOW_APP_BPMN_DIR", PROJECT_ROOT / "bpmn")),
+            instance_dir=Path(environ.get("WORKFLOW_APP_INSTANCE_DIR", Path.cwd() / "instance")).resolve(),
+            secure_cookies=environ.get("WORKFLOW_APP_SECURE_COOKIES", "") in ("1", "true", "yes"),
         )

@@ -14,8 +14,10 @@ from typing import Any
 
 from .errors import FieldError, FormValidationError
 
-FIELD_TYPES = ("string", "long", "double", "boolean", "date", "enum")
-"""Camunda's built-in form field types plus ``double`` for amounts of money."""
+FIELD_TYPES = ("string", "long", "double", "boolean", "date", "enum", "file")
+"""Camunda's built-in form field types plus ``double`` for amounts of money and ``file``
+for photos: its value is the list of the attached files' SHA-256 content hashes (the
+application stores the files; the process data only names them)."""
 
 CONSTRAINTS = ("required", "readonly", "minlength", "maxlength", "min", "max")
 
@@ -58,6 +60,10 @@ class FormSpec:
     def field_ids(self) -> list[str]:
         """The ids of the declared fields, in order."""
         return [f.id for f in self.fields]
+
+    def file_field_ids(self) -> list[str]:
+        """The ids of the fields that hold photos."""
+        return [f.id for f in self.fields if f.type == "file"]
 
 
 def form_from_spiff(form: Any) -> FormSpec:
@@ -120,7 +126,7 @@ def _field_problems(spiff_field: Any, field_ids: set[str]) -> list[str]:
 
 
 def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
+    return value is None or value == [] or (isinstance(value, str) and not value.strip())
 
 
 class _Invalid(ValueError):
@@ -182,8 +188,21 @@ def _clean_number(spec: FieldSpec, value: Any) -> int | float:
     return number
 
 
+def _clean_files(spec: FieldSpec, value: Any) -> list[str]:
+    hashes = [value] if isinstance(value, str) else value
+    if not isinstance(hashes, list) or not all(isinstance(h, str) and _is_sha256(h) for h in hashes):
+        raise _Invalid("not_a_file", f"{spec.label}应为已上传的文件")
+    if "max" in spec.limits and len(hashes) > spec.limits["max"]:
+        raise _Invalid("too_many_files", f"{spec.label}最多{int(spec.limits['max'])}个文件")
+    return list(dict.fromkeys(hashes))
+
+
+def _is_sha256(text: str) -> bool:
+    return len(text) == 64 and all(c in "0123456789abcdef" for c in text)
+
+
 _CLEANERS = {"string": _clean_string, "enum": _clean_enum, "boolean": _clean_boolean, "date": _clean_date,
-             "long": _clean_number, "double": _clean_number}
+             "long": _clean_number, "double": _clean_number, "file": _clean_files}
 
 
 def validate_submission(form: FormSpec, data: dict[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from ..engine import ProcessInstance
 from ..store.models import Hazard, Organisation, ProcessInstanceRow, User
 from . import audit
 from .errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from .evidence import Uploads, check_known, file_hashes
 from .instances import apply_step
 from .model_registry import latest_version, process_model
 from .roles import may_report_for, visible_hazards
@@ -31,11 +32,13 @@ class ReportedHazard:
 
 
 def report_hazard(session: Session, actor: User | None, enterprise_id: int, data: dict[str, Any],
-                  now: datetime) -> ReportedHazard:
+                  now: datetime, uploads: Uploads | None = None, reporter: tuple[str, str] | None = None,
+                  ) -> ReportedHazard:
     """Start the loop for a hazard of an enterprise; `actor` None is an anonymous public report.
 
     `data` is validated against the start form of the deployed model; nothing is
-    written when it is invalid.
+    written when it is invalid. `uploads` are photos for its file fields; `reporter` is a
+    public reporter's (name, contact), kept for the office only.
     """
     enterprise = session.get(Organisation, enterprise_id)
     if enterprise is None or enterprise.kind != "enterprise":
@@ -46,7 +49,8 @@ def report_hazard(session: Session, actor: User | None, enterprise_id: int, data
     elif not may_report_for(session, actor, enterprise):
         raise PermissionDeniedError("you may not report hazards of this enterprise")
     version = latest_version(session, HAZARD_PROCESS)
-    instance, result = ProcessInstance.start(process_model(version), data, now)
+    model = process_model(version)
+    instance, result = ProcessInstance.start(model, uploads.merged_into(data) if uploads else data, now)
     values = instance.data
     row = ProcessInstanceRow(model_version=version, state=b"", status="running", started_at=now, updated_at=now)
     session.add(row)
@@ -57,10 +61,15 @@ def report_hazard(session: Session, actor: User | None, enterprise_id: int, data
         source=values["source"], level=values["hazard_level"], status="reported",
         found_on=date.fromisoformat(values["found_on"]), reported_at=now,
         reported_by_id=actor.id if actor else None, updated_at=now,
+        reporter_name=(reporter[0] or None) if reporter else None,
+        reporter_contact=(reporter[1] or None) if reporter else None,
     )
     session.add(hazard)
     session.flush()
     hazard.code = f"YH{now.year}{hazard.id:06d}"
+    check_known(session, hazard.id, file_hashes(values, model.start_form.file_field_ids()), uploads)
+    if uploads:
+        uploads.save(session, actor, hazard.id, now)
     apply_step(session, row, instance, hazard, result, now, actor)
     audit.record(session, actor, "report_hazard", "hazard", hazard.id,
                  {"code": hazard.code, "enterprise": enterprise.name, "data": values}, now)

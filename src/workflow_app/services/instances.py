@@ -141,7 +141,8 @@ def _sync_inbox(session: Session, row: ProcessInstanceRow, data: dict[str, Any],
             continue
         role = role_of_lane(view.lane)
         session.add(InboxTask(
-            task_id=view.task_id, instance_id=row.id, hazard_id=hazard.id, bpmn_id=view.bpmn_id,
+            task_id=view.task_id, instance_id=row.id, hazard_id=hazard.id, enterprise_id=hazard.enterprise_id,
+            bpmn_id=view.bpmn_id,
             name=view.name, lane=view.lane, role=role,
             organisation_id=acting_organisation_id(session, role, hazard.enterprise),
             due_on=_due_on(view.properties, data), created_at=now,

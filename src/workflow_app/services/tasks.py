@@ -11,8 +11,9 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ..engine import FormSpec
 from ..store.models import InboxTask, ProcessInstanceRow, User
-from . import audit
+from . import audit, evidence
 from .errors import ConflictError, NotFoundError, PermissionDeniedError
+from .evidence import Uploads
 from .instances import apply_step, load_locked
 from .model_registry import process_model
 from .roles import may_act
@@ -30,13 +31,14 @@ def open_tasks(session: Session, actor: User, limit: int = 200) -> list[InboxTas
 
 def task_form(session: Session, actor: User, task_id: str) -> tuple[InboxTask, FormSpec]:
     """An open task the actor may act on, with the form it declares."""
-    task = _task_for(session, actor, task_id)
+    task = actionable_task(session, actor, task_id)
     row = session.get(ProcessInstanceRow, task.instance_id)
     assert row is not None
     return task, process_model(row.model_version).forms.get(task.bpmn_id, FormSpec(key=""))
 
 
-def _task_for(session: Session, actor: User, task_id: str) -> InboxTask:
+def actionable_task(session: Session, actor: User, task_id: str) -> InboxTask:
+    """An open task `actor` may act on; any other task id is simply not found."""
     task = session.scalar(select(InboxTask).where(InboxTask.task_id == task_id))
     if task is None or not (task.role == actor.role and task.organisation_id == actor.organisation_id):
         raise NotFoundError(f"task {task_id} not found")
@@ -47,14 +49,16 @@ def _task_for(session: Session, actor: User, task_id: str) -> InboxTask:
     return task
 
 
-def complete_task(session: Session, actor: User, task_id: str, data: dict[str, Any], now: datetime) -> InboxTask:
+def complete_task(session: Session, actor: User, task_id: str, data: dict[str, Any], now: datetime,
+                  uploads: Uploads | None = None) -> InboxTask:
     """Complete one task with form data, in the caller's transaction.
 
     The instance row is locked (FOR UPDATE on PostgreSQL; SQLite's single writer) and
     its version checked on write: of two people completing the same task, one wins and
     the other gets ConflictError; nothing of the loser's submission is kept.
+    `uploads` are photos for the form's file fields, stored only if the step succeeds.
     """
-    task = _task_for(session, actor, task_id)
+    task = actionable_task(session, actor, task_id)
     loaded = load_locked(session, task.instance_id)
     assert loaded is not None
     instance, hazard = loaded.instance, loaded.hazard
@@ -65,7 +69,13 @@ def complete_task(session: Session, actor: User, task_id: str, data: dict[str, A
     if excluded and instance.data.get(excluded) == actor.id:
         raise PermissionDeniedError("验收人不能是整改人：请由企业内其他人员验收")
     recorded = view.properties.get("record_actor_as")
+    if uploads:
+        data = uploads.merged_into(data)
     result = instance.complete_task(task_id, data, now, {recorded: actor.id} if recorded else None)
+    evidence.check_known(session, hazard.id, evidence.file_hashes(instance.data, view.form.file_field_ids()),
+                         uploads)
+    if uploads:
+        uploads.save(session, actor, hazard.id, now)
     try:
         apply_step(session, loaded.row, instance, hazard, result, now, actor, loaded.projected)
     except StaleDataError as exc:

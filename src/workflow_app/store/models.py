@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -145,11 +146,23 @@ class InboxTask(Base):
     """
 
     __tablename__ = "inbox_tasks"
-    __table_args__ = (Index("ix_inbox_tasks_open", "organisation_id", "role", "completed_at"),)
+    __table_args__ = (
+        Index("ix_inbox_tasks_open", "organisation_id", "role", "completed_at"),
+        # the inbox pages read open tasks only: partial indexes keep them small and ordered by due date
+        Index("ix_inbox_tasks_open_group", "organisation_id", "role", "due_on",
+              sqlite_where=text("completed_at IS NULL"), postgresql_where=text("completed_at IS NULL")),
+        Index("ix_inbox_tasks_open_enterprise", "enterprise_id", "due_on",
+              sqlite_where=text("completed_at IS NULL"), postgresql_where=text("completed_at IS NULL")),
+        Index("ix_inbox_tasks_open_due", "due_on",
+              sqlite_where=text("completed_at IS NULL"), postgresql_where=text("completed_at IS NULL")),
+        Index("ix_inbox_tasks_open_assignee", "assignee_id", "due_on",
+              sqlite_where=text("completed_at IS NULL"), postgresql_where=text("completed_at IS NULL")),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     task_id: Mapped[str] = mapped_column(String(36), unique=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), index=True)
     hazard_id: Mapped[int | None] = mapped_column(ForeignKey("hazards.id"), index=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
     bpmn_id: Mapped[str] = mapped_column(String(100))
     name: Mapped[str] = mapped_column(String(200))
     lane: Mapped[str] = mapped_column(String(100))
@@ -160,6 +173,8 @@ class InboxTask(Base):
     created_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    hazard: Mapped[Hazard | None] = relationship(lazy="raise")
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id], lazy="raise")
 
 
 class TimerRow(Base):
@@ -206,6 +221,9 @@ class Hazard(Base):
     found_on: Mapped[date] = mapped_column(Date)
     reported_at: Mapped[datetime]
     reported_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # a public reporter's own name and contact, if given: shown to the safety committee office only
+    reporter_name: Mapped[str | None] = mapped_column(String(50))
+    reporter_contact: Mapped[str | None] = mapped_column(String(100))
     responsible_person: Mapped[str | None] = mapped_column(String(50))
     rectification_measures: Mapped[str | None] = mapped_column(Text)
     rectification_funds: Mapped[float | None] = mapped_column(Numeric(14, 2))
@@ -259,3 +277,23 @@ class Notice(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+
+
+class Evidence(Base):
+    """A photo attached to a hazard (before or after rectification), stored by content hash.
+
+    The file lives under the instance folder at evidence/<sha256[:2]>/<sha256>; the same
+    picture attached twice to one hazard is one row.
+    """
+
+    __tablename__ = "evidence"
+    __table_args__ = (UniqueConstraint("hazard_id", "sha256"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hazard_id: Mapped[int] = mapped_column(ForeignKey("hazards.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    media_type: Mapped[str] = mapped_column(String(40))
+    size: Mapped[int] = mapped_column(Integer)
+    original_name: Mapped[str] = mapped_column(String(200))
+    stage: Mapped[str] = mapped_column(String(60))  # the form field it was attached through
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[datetime]

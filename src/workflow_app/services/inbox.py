@@ -1,0 +1,127 @@
+"""The inbox pages: open tasks by tab, filtered, sorted by due date, a page at a time, with counts.
+
+Tabs: `todo` (tasks my role and organisation act on, unclaimed or claimed by me), `mine`
+(claimed by me) and, for supervisors, `watch` (every open task in what they oversee: a
+department its sectors' enterprises, a town its territory, the office all). Open tasks
+are served by partial indexes on `completed_at IS NULL`; sorting by due date puts
+undated tasks last on every database by reading the dated ones first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import ColumnElement, Select, and_, func, select, update
+from sqlalchemy.orm import Session
+
+from ..store.models import Hazard, InboxTask, Organisation, Sector, User
+from .errors import ConflictError, InvalidInputError
+from .tasks import actionable_task
+
+TABS = ("todo", "mine", "watch")
+PER_PAGE = 20
+
+
+@dataclass(frozen=True)
+class InboxQuery:
+    """What the user asked to see."""
+
+    tab: str = "todo"
+    status: str | None = None
+    level: str | None = None
+    source: str | None = None
+    enterprise_id: int | None = None
+    overdue: bool = False
+    page: int = 1
+    per_page: int = PER_PAGE
+
+
+@dataclass
+class InboxPage:
+    """One page of tasks (with their hazards), the count of every tab and of this tab."""
+
+    query: InboxQuery
+    rows: list[tuple[InboxTask, Hazard]]
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return self.counts.get(self.query.tab, 0)
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.query.per_page))
+
+
+def tabs_for(user: User) -> tuple[str, ...]:
+    """The tabs a user has: enterprises oversee nothing beyond their own tasks."""
+    return TABS if user.role != "enterprise" else ("todo", "mine")
+
+
+def _tab_condition(user: User, tab: str) -> ColumnElement[bool]:
+    if tab == "mine":
+        return InboxTask.assignee_id == user.id
+    if tab == "todo":
+        return and_(InboxTask.role == user.role, InboxTask.organisation_id == user.organisation_id,
+                    (InboxTask.assignee_id.is_(None)) | (InboxTask.assignee_id == user.id))
+    if user.role == "office":
+        return InboxTask.id.is_not(None)
+    if user.role == "town":
+        return InboxTask.enterprise_id.in_(select(Organisation.id).where(Organisation.town_id == user.organisation_id))
+    supervised = select(Sector.code).where(Sector.department_id == user.organisation_id)
+    return InboxTask.enterprise_id.in_(select(Organisation.id).where(Organisation.sector_code.in_(supervised)))
+
+
+def _filtered(query: Select, user: User, wanted: InboxQuery, tab: str, today: date) -> Select:
+    query = query.where(InboxTask.completed_at.is_(None), _tab_condition(user, tab))
+    if wanted.enterprise_id is not None:
+        query = query.where(InboxTask.enterprise_id == wanted.enterprise_id)
+    if wanted.overdue:
+        query = query.where(InboxTask.due_on < today)
+    hazard_filters = [column == value for column, value in
+                      ((Hazard.status, wanted.status), (Hazard.level, wanted.level), (Hazard.source, wanted.source))
+                      if value]
+    if hazard_filters:
+        query = query.join(Hazard, Hazard.id == InboxTask.hazard_id).where(*hazard_filters)
+    return query
+
+
+def inbox_page(session: Session, user: User, wanted: InboxQuery, today: date) -> InboxPage:
+    """The page of `wanted` for `user`, `today` deciding what is overdue (Asia/Shanghai date)."""
+    if wanted.tab not in tabs_for(user):
+        raise InvalidInputError(f"unknown tab {wanted.tab!r}")
+    counts = {tab: session.scalar(_filtered(select(func.count(InboxTask.id)), user, wanted, tab, today)) or 0
+              for tab in tabs_for(user)}
+    base = _filtered(select(InboxTask.id), user, wanted, wanted.tab, today)
+    offset = (max(wanted.page, 1) - 1) * wanted.per_page
+    dated_count = session.scalar(select(func.count()).select_from(
+        base.where(InboxTask.due_on.is_not(None)).subquery())) or 0
+    ids = list(session.scalars(base.where(InboxTask.due_on.is_not(None))
+                               .order_by(InboxTask.due_on, InboxTask.id).offset(offset).limit(wanted.per_page)))
+    if len(ids) < wanted.per_page:
+        ids += session.scalars(base.where(InboxTask.due_on.is_(None)).order_by(InboxTask.id)
+                               .offset(max(0, offset - dated_count)).limit(wanted.per_page - len(ids)))
+    found = {task.id: (task, hazard) for task, hazard in session.execute(
+        select(InboxTask, Hazard).join(Hazard, Hazard.id == InboxTask.hazard_id).where(InboxTask.id.in_(ids)))}
+    return InboxPage(wanted, [found[i] for i in ids if i in found], counts)
+
+
+def claim(session: Session, user: User, task_id: str) -> InboxTask:
+    """Take a task of my group so colleagues see it is being handled; a task claimed by another is a conflict."""
+    task = actionable_task(session, user, task_id)
+    taken = session.execute(update(InboxTask).where(InboxTask.id == task.id, InboxTask.assignee_id.is_(None))
+                            .values(assignee_id=user.id).execution_options(synchronize_session=False))
+    session.refresh(task)
+    if taken.rowcount == 0 and task.assignee_id != user.id:  # type: ignore[attr-defined]
+        raise ConflictError("该任务已被他人认领")
+    return task
+
+
+def release(session: Session, user: User, task_id: str) -> InboxTask:
+    """Give a task I claimed back to my group."""
+    task = actionable_task(session, user, task_id)
+    if task.assignee_id != user.id:
+        raise ConflictError("只能退回自己认领的任务")
+    task.assignee_id = None
+    return task

@@ -1,0 +1,66 @@
+"""The Flask web app: sign-in, the task inbox, task forms from the BPMN, hazard pages,
+evidence photos, the process diagram and the public report page.
+
+Views only translate between HTTP and the services; every rule lives in services/.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..config import PROJECT_ROOT, Settings
+from ..services.evidence import EvidenceStore
+from ..store.database import make_engine, make_session_factory
+from . import auth, errors, hazard_views, i18n, inbox_views, labels, public_views, task_views
+
+log = logging.getLogger(__name__)
+MAX_REQUEST_BYTES = 80 * 1024 * 1024
+"""Largest request body (a form with up to nine photos); Flask answers 413 beyond it."""
+
+
+def create_app(settings: Settings | None = None, factory: sessionmaker[Session] | None = None,
+               clock: Callable[[], datetime] | None = None) -> Flask:
+    """Build the app; `factory` and `clock` let tests run it on their own database and time."""
+    settings = settings or Settings.from_env()
+    app = Flask(__name__, template_folder=str(PROJECT_ROOT / "templates"),
+                static_folder=str(PROJECT_ROOT / "static"), instance_path=str(settings.instance_dir))
+    secret = settings.secret_key
+    if not secret:
+        log.warning("WORKFLOW_APP_SECRET_KEY is not set: using a random key, sign-ins end when the app restarts")
+        secret = secrets.token_hex(32)
+    app.config.update(
+        SECRET_KEY=secret, MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+        SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies, REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SECURE=settings.secure_cookies,
+    )
+    app.extensions["workflow_app"] = AppServices(
+        factory=factory or make_session_factory(make_engine(settings.database_url)),
+        evidence=EvidenceStore(Path(settings.instance_dir) / "evidence"),
+        clock=clock or (lambda: datetime.now(UTC)),
+    )
+    CSRFProtect(app)
+    i18n.init_app(app)
+    labels.init_app(app)
+    auth.init_app(app)
+    errors.init_app(app)
+    for blueprint in (auth.bp, inbox_views.bp, task_views.bp, hazard_views.bp, public_views.bp):
+        app.register_blueprint(blueprint)
+    return app
+
+
+class AppServices:
+    """What views need besides the request: sessions, the evidence store and the clock."""
+
+    def __init__(self, factory: sessionmaker[Session], evidence: EvidenceStore, clock: Callable[[], datetime]):
+        self.factory = factory
+        self.evidence = evidence
+        self.clock = clock

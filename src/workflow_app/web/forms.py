@@ -1,0 +1,62 @@
+"""Read a BPMN-declared form from a request, and say its errors in the user's language."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+from flask_babel import get_locale, gettext
+from flask_babel import lazy_gettext as _l
+
+from ..engine import FieldError, FormSpec
+from ..services.evidence import EvidenceStore, Photo, Uploads, check_photo
+
+ENGLISH_ERRORS = {
+    "required": _l("%(label)s为必填项"),
+    "too_long": _l("%(label)s过长"),
+    "too_short": _l("%(label)s过短"),
+    "not_an_option": _l("%(label)s的取值无效"),
+    "not_a_boolean": _l("%(label)s应为是或否"),
+    "not_a_date": _l("%(label)s应为日期（YYYY-MM-DD）"),
+    "not_a_number": _l("%(label)s应为数字"),
+    "too_small": _l("%(label)s过小"),
+    "too_large": _l("%(label)s过大"),
+    "not_a_file": _l("%(label)s应为已上传的文件"),
+    "too_many_files": _l("%(label)s文件过多"),
+}
+
+
+def submitted_values(form: FormSpec) -> dict[str, Any]:
+    """The declared, non-file fields as typed (blank ones left out; a checkbox absent is false)."""
+    values: dict[str, Any] = {}
+    for spec in form.fields:
+        if spec.type == "file":
+            continue
+        if spec.type == "boolean":
+            values[spec.id] = "true" if request.form.get(spec.id) else "false"
+        elif request.form.get(spec.id, "").strip():
+            values[spec.id] = request.form[spec.id]
+    return values
+
+
+def submitted_photos(form: FormSpec, store: EvidenceStore) -> Uploads:
+    """The photos of every file field, each checked (InvalidInputError on the first bad one)."""
+    by_field: dict[str, list[Photo]] = {}
+    for field_id in form.file_field_ids():
+        files = [f for f in request.files.getlist(field_id) if f.filename]
+        by_field[field_id] = [check_photo(f.read(), f.filename or "photo") for f in files]
+    return Uploads(store, by_field)
+
+
+def error_messages(form: FormSpec, errors: list[FieldError]) -> dict[str, str]:
+    """Field id → message in the user's language (the engine speaks zh-CN)."""
+    labels = {f.id: f.label for f in form.fields}
+    english = str(get_locale()) == "en"
+    messages: dict[str, str] = {}
+    for error in errors:
+        if english and error.code in ENGLISH_ERRORS:
+            label = gettext(labels.get(error.field_id, error.field_id))
+            messages.setdefault(error.field_id, str(ENGLISH_ERRORS[error.code]) % {"label": label})
+        else:
+            messages.setdefault(error.field_id, error.message)
+    return messages

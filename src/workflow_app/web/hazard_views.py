@@ -1,0 +1,120 @@
+"""Hazard pages: the list, reporting, one hazard with history, photos and its diagram."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import login_required
+from sqlalchemy import select
+
+from ..diagram import render_svg
+from ..engine import FormValidationError
+from ..services import audit, evidence, hazards
+from ..services.errors import InvalidInputError
+from ..services.model_registry import latest_version, process_model
+from ..store.models import InboxTask, Organisation, ProcessInstanceRow
+from .context import app_services, me, now, unit_of_work
+from .forms import error_messages, submitted_photos, submitted_values
+
+bp = Blueprint("hazards", __name__)
+
+
+@bp.get("/hazards")
+@login_required
+def index() -> str:
+    status = request.args.get("status") or None
+    with unit_of_work() as session:
+        found = hazards.list_hazards(session, me(), status=status, limit=200)
+    return render_template("hazards.html", hazards=found, status=status)
+
+
+def _reportable_enterprises(session) -> list[tuple[int, str]]:  # type: ignore[no-untyped-def]
+    user = me()
+    query = select(Organisation.id, Organisation.name).where(Organisation.kind == "enterprise")
+    if user.role == "enterprise":
+        query = query.where(Organisation.id == user.organisation_id)
+    elif user.role == "town":
+        query = query.where(Organisation.town_id == user.organisation_id)
+    return [(row.id, row.name) for row in session.execute(query.order_by(Organisation.name))]
+
+
+@bp.route("/hazards/new", methods=["GET", "POST"])
+@login_required
+def new() -> str | Response | tuple[str, int]:
+    with unit_of_work() as session:
+        form = process_model(latest_version(session, hazards.HAZARD_PROCESS)).start_form
+        enterprises = _reportable_enterprises(session)
+    if request.method == "GET":
+        return render_template("report.html", form=form, enterprises=enterprises, values={}, errors={})
+    values = submitted_values(form)
+    enterprise_id = request.form.get("enterprise_id", "")
+    try:
+        uploads = submitted_photos(form, app_services().evidence)
+        if not enterprise_id.isdigit():
+            raise InvalidInputError(_("请选择企业"))
+        with unit_of_work() as session:
+            reported = hazards.report_hazard(session, me(), int(enterprise_id), values, now(), uploads)
+    except FormValidationError as invalid:
+        return render_template("report.html", form=form, enterprises=enterprises, values=values,
+                               errors=error_messages(form, invalid.errors)), 422
+    except InvalidInputError as refused:
+        return render_template("report.html", form=form, enterprises=enterprises, values=values,
+                               errors={"_form": str(refused)}), 422
+    flash(_("已上报隐患 %(code)s", code=reported.code), "info")
+    return redirect(url_for("hazards.show", hazard_id=reported.hazard_id))
+
+
+@bp.get("/hazards/<int:hazard_id>")
+@login_required
+def show(hazard_id: int) -> str:
+    user = me()
+    with unit_of_work() as session:
+        hazard = hazards.get_hazard(session, user, hazard_id)
+        steps = list(session.scalars(select(InboxTask).where(InboxTask.hazard_id == hazard.id)
+                                     .order_by(InboxTask.id)))
+        photos = evidence.for_hazard(session, hazard.id)
+        history = audit.history(session, "hazard", hazard.id)
+    open_steps = [t for t in steps if t.completed_at is None]
+    return render_template("hazard.html", hazard=hazard, open_steps=open_steps, photos=photos, history=history,
+                           sees_reporter=user.role == "office")
+
+
+@bp.get("/hazards/<int:hazard_id>/diagram.svg")
+@login_required
+def diagram(hazard_id: int) -> Response:
+    with unit_of_work() as session:
+        hazard = hazards.get_hazard(session, me(), hazard_id)
+        row = session.get(ProcessInstanceRow, hazard.instance_id)
+        assert row is not None
+        xml = row.model_version.xml
+        steps = list(session.execute(select(InboxTask.bpmn_id, InboxTask.completed_at)
+                                     .where(InboxTask.hazard_id == hazard.id)))
+    current = {s.bpmn_id for s in steps if s.completed_at is None}
+    done = {s.bpmn_id for s in steps if s.completed_at is not None} - current
+    response = Response(render_svg(xml, current=current, done=done), mimetype="image/svg+xml")
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/photos/<int:photo_id>")
+@login_required
+def photo(photo_id: int) -> Response:
+    return _send_photo(photo_id, thumbnail=False)
+
+
+@bp.get("/photos/<int:photo_id>/thumb")
+@login_required
+def thumbnail(photo_id: int) -> Response:
+    return _send_photo(photo_id, thumbnail=True)
+
+
+def _send_photo(photo_id: int, thumbnail: bool) -> Response:
+    with unit_of_work() as session:
+        found = evidence.visible_photo(session, me(), photo_id)
+    store = app_services().evidence
+    path = store.thumbnail_path(found.sha256) if thumbnail else store.path(found.sha256)
+    response = send_file(path, mimetype="image/jpeg" if thumbnail else found.media_type, max_age=0,
+                         etag=found.sha256 + ("-t" if thumbnail else ""))
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

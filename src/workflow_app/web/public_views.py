@@ -1,0 +1,107 @@
+"""The public report page (举报): anyone may report a hazard without an account.
+
+The report enters the office's triage. A reporter's name and contact are optional and
+shown to the office only. Abuse limits: a per-address rate limit, a hidden field that
+only robots fill, and the photo limits every upload has.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict, deque
+from dataclasses import replace
+
+from flask import Blueprint, abort, render_template, request
+from flask_babel import gettext as _
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from ..engine import FormSpec, FormValidationError, validate_submission
+from ..services import hazards
+from ..services.errors import InvalidInputError
+from ..services.model_registry import latest_version, process_model
+from ..store.models import Organisation
+from .context import app_services, now, unit_of_work
+from .forms import error_messages, submitted_photos, submitted_values
+
+bp = Blueprint("public", __name__)
+REPORTS_PER_HOUR = 5
+
+
+class RateLimit:
+    """At most `limit` events per key in a sliding window, in this process.
+
+    Several processes each keep their own window: behind a load balancer the effective
+    limit is multiplied by the number of processes (acceptable for abuse damping).
+    """
+
+    def __init__(self, limit: int, window_seconds: float):
+        self.limit, self.window = limit, window_seconds
+        self._events: dict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def allow(self, key: str) -> bool:
+        moment = time.monotonic()
+        with self._lock:
+            events = self._events[key]
+            while events and events[0] <= moment - self.window:
+                events.popleft()
+            if len(events) >= self.limit:
+                return False
+            events.append(moment)
+            return True
+
+
+limiter = RateLimit(REPORTS_PER_HOUR, 3600)
+
+
+def public_form(start_form: FormSpec) -> FormSpec:
+    """The start form without the level (triage sets it) and with only the public sources."""
+    fields = []
+    for spec in start_form.fields:
+        if spec.id == "hazard_level":
+            continue
+        if spec.id == "source":
+            spec = replace(spec, options=tuple(o for o in spec.options if o[0] in hazards.PUBLIC_SOURCES))
+        fields.append(spec)
+    return replace(start_form, fields=tuple(fields))
+
+
+def _page(form: FormSpec, enterprises: list[tuple[int, str]], values: dict, errors: dict[str, str],
+          status: int = 200) -> tuple[str, int]:
+    return render_template("public_report.html", form=form, enterprises=enterprises, values=values,
+                           errors=errors, reporter=(request.form.get("reporter_name", ""),
+                                                    request.form.get("reporter_contact", ""))), status
+
+
+@bp.route("/report", methods=["GET", "POST"])
+def report() -> tuple[str, int] | Response:
+    with unit_of_work() as session:
+        form = public_form(process_model(latest_version(session, hazards.HAZARD_PROCESS)).start_form)
+        enterprises = [(r.id, r.name) for r in session.execute(
+            select(Organisation.id, Organisation.name).where(Organisation.kind == "enterprise")
+            .order_by(Organisation.name))]
+    if request.method == "GET":
+        return _page(form, enterprises, {}, {})
+    if request.form.get("website"):  # the hidden field: only robots fill it
+        abort(400)
+    if not limiter.allow(request.remote_addr or "unknown"):
+        abort(429)
+    values = submitted_values(form)
+    try:
+        validate_submission(form, values)  # the public choices first (only public sources)
+        uploads = submitted_photos(form, app_services().evidence)
+        enterprise_id = request.form.get("enterprise_id", "")
+        if not enterprise_id.isdigit():
+            raise InvalidInputError(_("请选择被举报的企业"))
+        reporter = (request.form.get("reporter_name", "").strip()[:50],
+                    request.form.get("reporter_contact", "").strip()[:100])
+        with unit_of_work() as session:
+            reported = hazards.report_hazard(session, None, int(enterprise_id), {**values, "hazard_level": "general"},
+                                             now(), uploads, reporter)
+    except FormValidationError as invalid:
+        return _page(form, enterprises, values, error_messages(form, invalid.errors), 422)
+    except InvalidInputError as refused:
+        return _page(form, enterprises, values, {"_form": str(refused)}, 422)
+    return render_template("public_thanks.html", code=reported.code), 201
