@@ -12,7 +12,7 @@ from pathlib import Path
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Blueprint, Flask, redirect, request, session
-from flask_babel import Babel, get_locale
+from flask_babel import Babel
 from werkzeug.wrappers import Response
 
 from ..config import PROJECT_ROOT
@@ -52,7 +52,7 @@ def init_app(app: Flask) -> None:
                       BABEL_TRANSLATION_DIRECTORIES=str(compiled))
     Babel(app, locale_selector=select_locale)
     app.register_blueprint(bp)
-    app.jinja_env.globals.update(LANGUAGES=LANGUAGES, get_locale=get_locale)
+    app.jinja_env.globals.update(LANGUAGES=LANGUAGES, current_language=select_locale)
 
 
 @bp.post("/lang/<code>")
