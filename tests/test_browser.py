@@ -74,20 +74,25 @@ class Walk:
     """The user's hands: sign in, fill fields, submit, and a screenshot per step."""
 
     def __init__(self, driver, base_url: str):  # type: ignore[no-untyped-def]
+        from selenium.common.exceptions import WebDriverException
         from selenium.webdriver.common.by import By
-        from selenium.webdriver.support import expected_conditions
         from selenium.webdriver.support.ui import Select, WebDriverWait
 
         self.driver, self.base_url, self.by, self.select = driver, base_url, By, Select
-        self.wait, self.stale = WebDriverWait(driver, 10), expected_conditions.staleness_of
+        # while a page is being replaced Chromium may answer with errors: keep polling through them
+        self.wait = WebDriverWait(driver, 10, ignored_exceptions=(WebDriverException,))
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         self.shots = 0
 
     def click(self, css: str) -> None:
-        """Click and wait for the next page to replace this one."""
-        page = self.driver.find_element(self.by.TAG_NAME, "html")
-        self.driver.find_element(self.by.CSS_SELECTOR, css).click()
-        self.wait.until(self.stale(page))
+        self.navigate(lambda: self.driver.find_element(self.by.CSS_SELECTOR, css).click())
+
+    def navigate(self, action) -> None:  # type: ignore[no-untyped-def]
+        """Do `action` and wait until the next page has replaced this one and finished loading."""
+        self.driver.execute_script("window.__old_page = true")
+        action()
+        self.wait.until(lambda d: d.execute_script(
+            "return !window.__old_page && document.readyState === 'complete'"))
 
     def open(self, path: str) -> None:
         self.driver.get(self.base_url + path)
@@ -118,9 +123,7 @@ class Walk:
 
     def open_first_task(self, name: str) -> None:
         self.open("/inbox")
-        page = self.driver.find_element(self.by.TAG_NAME, "html")
-        self.driver.find_element(self.by.LINK_TEXT, name).click()
-        self.wait.until(self.stale(page))
+        self.navigate(lambda: self.driver.find_element(self.by.LINK_TEXT, name).click())
 
     def text(self) -> str:
         return str(self.driver.find_element(self.by.TAG_NAME, "body").text)
