@@ -3,7 +3,9 @@ timers, verify the audit chain, and report / list / complete from a script."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sys
 from datetime import UTC, datetime
 from functools import cached_property
@@ -132,14 +134,75 @@ def demo_command(ctx: Context, now_text: str | None) -> None:
 @click.option("--threads", default=8, show_default=True, help="worker threads")
 @pass_context
 def serve_command(ctx: Context, host: str, port: int, threads: int) -> None:
-    """Serve the web app with the waitress WSGI server."""
+    """Serve the web app with the waitress WSGI server (and the scheduler, unless WORKFLOW_APP_SCHEDULER=0)."""
     from waitress import serve
 
+    from .scheduling import build_scheduler
     from .web import create_app
 
     app = create_app(ctx.settings, ctx.factory)
+    scheduler = build_scheduler(ctx.settings, ctx.factory, blocking=False) if ctx.settings.scheduler_in_serve else None
+    if scheduler is not None:
+        scheduler.start()
+        click.echo(f"scheduler: sweep and dispatch every {ctx.settings.sweep_seconds} s")
     click.echo(f"serving on http://{host}:{port}/  (Ctrl+C to stop)")
-    serve(app, host=host, port=port, threads=threads, max_request_body_size=app.config["MAX_CONTENT_LENGTH"])
+    try:
+        serve(app, host=host, port=port, threads=threads, max_request_body_size=app.config["MAX_CONTENT_LENGTH"])
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=True)
+
+
+@main.command("scheduler")
+@pass_context
+def scheduler_command(ctx: Context) -> None:
+    """Run only the scheduler (sweep and dispatch) until SIGTERM or Ctrl+C; stops between runs."""
+    from .scheduling import build_scheduler
+
+    scheduler = build_scheduler(ctx.settings, ctx.factory, blocking=True)
+    signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
+    click.echo(f"scheduler: sweep and dispatch every {ctx.settings.sweep_seconds} s (SIGTERM stops it)")
+    with contextlib.suppress(KeyboardInterrupt):
+        scheduler.start()
+    click.echo("scheduler stopped")
+
+
+@main.group("notices")
+def notices_group() -> None:
+    """The notice outbox."""
+
+
+@notices_group.command("list")
+@click.option("--status", type=click.Choice(["pending", "sent", "parked"]), help="only notices in this state")
+@click.option("--limit", default=50, show_default=True)
+@pass_context
+def notices_list(ctx: Context, status: str | None, limit: int) -> None:
+    """Newest notices first: id, state, channel, attempts, recipient, subject, last error."""
+    from .store.models import Notice
+
+    with transaction(ctx.factory) as session:
+        query = select(Notice, Organisation.name).join(Organisation, Organisation.id == Notice.recipient_org_id)
+        if status:
+            query = query.where(Notice.status == status)
+        for notice, recipient in session.execute(query.order_by(Notice.id.desc()).limit(limit)):
+            error = f"  ! {notice.last_error}" if notice.last_error else ""
+            click.echo(f"{notice.id:>6} {notice.status:<8} {notice.channel:<8} {notice.attempts:>2}x  "
+                       f"{recipient}  {notice.subject}{error}")
+
+
+@notices_group.command("retry")
+@click.argument("notice_ids", nargs=-1, type=int)
+@click.option("--all-parked", is_flag=True, help="retry every parked notice")
+@pass_context
+def notices_retry(ctx: Context, notice_ids: tuple[int, ...], all_parked: bool) -> None:
+    """Queue parked notices again (by id, or --all-parked)."""
+    from .services.dispatch import retry_parked
+
+    if not notice_ids and not all_parked:
+        raise click.UsageError("give notice ids or --all-parked")
+    with transaction(ctx.factory) as session:
+        count = retry_parked(session, None if all_parked else list(notice_ids))
+    click.echo(f"{count} notice(s) queued again")
 
 
 @main.command("sweep")

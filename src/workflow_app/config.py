@@ -4,10 +4,23 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where and how to send e-mail (WORKFLOW_APP_SMTP_*)."""
+
+    host: str
+    port: int = 25
+    security: str = "starttls"  # starttls | ssl | none
+    username: str | None = None
+    password: str | None = None
+    sender: str = "hazard-loop@localhost"
+    timeout: float = 15.0
 
 
 @dataclass(frozen=True)
@@ -24,6 +37,12 @@ class Settings:
     """WORKFLOW_APP_INSTANCE_DIR: evidence photos and compiled translations; default ./instance."""
     secure_cookies: bool
     """WORKFLOW_APP_SECURE_COOKIES: 1 to send cookies over HTTPS only (set it behind TLS)."""
+    sweep_seconds: int = 60
+    """WORKFLOW_APP_SWEEP_SECONDS: how often timers are swept and notices dispatched."""
+    scheduler_in_serve: bool = True
+    """WORKFLOW_APP_SCHEDULER: 0 to run no scheduler inside `serve` (run `workflow-app scheduler` instead)."""
+    smtp: SmtpSettings = field(default_factory=lambda: SmtpSettings(host=""))
+    """WORKFLOW_APP_SMTP_HOST, _PORT, _SECURITY (starttls|ssl|none), _USERNAME, _PASSWORD, _SENDER."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -35,4 +54,13 @@ class Settings:
             bpmn_dir=Path(environ.get("WORKFLOW_APP_BPMN_DIR", PROJECT_ROOT / "bpmn")),
             instance_dir=Path(environ.get("WORKFLOW_APP_INSTANCE_DIR", Path.cwd() / "instance")).resolve(),
             secure_cookies=environ.get("WORKFLOW_APP_SECURE_COOKIES", "") in ("1", "true", "yes"),
+            sweep_seconds=int(environ.get("WORKFLOW_APP_SWEEP_SECONDS", "60")),
+            scheduler_in_serve=environ.get("WORKFLOW_APP_SCHEDULER", "1") not in ("0", "false", "no"),
+            smtp=SmtpSettings(
+                host=environ.get("WORKFLOW_APP_SMTP_HOST", ""), port=int(environ.get("WORKFLOW_APP_SMTP_PORT", "25")),
+                security=environ.get("WORKFLOW_APP_SMTP_SECURITY", "starttls"),
+                username=environ.get("WORKFLOW_APP_SMTP_USERNAME") or None,
+                password=environ.get("WORKFLOW_APP_SMTP_PASSWORD") or None,
+                sender=environ.get("WORKFLOW_APP_SMTP_SENDER", "hazard-loop@localhost"),
+            ),
         )

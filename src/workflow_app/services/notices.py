@@ -1,7 +1,8 @@
 """Queue notices in the outbox, in the same transaction as the event that causes them.
 
-Each notice has an idempotency key (the timer occurrence and the recipient), so the
-same firing can never queue the same notice twice; sending happens elsewhere.
+Each notice has an idempotency key (the timer occurrence, the recipient and the channel),
+so the same firing can never queue the same notice twice. In-app notices are delivered
+by being written; e-mail and webhook notices wait in the outbox for the dispatcher.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from ..engine import FiredTimer
-from ..store.models import Hazard, Notice
+from ..store.models import Hazard, Notice, Organisation
 from .roles import acting_organisation_id
 
 SUBJECTS = {
@@ -34,7 +35,17 @@ def queue_for_timer(session: Session, hazard: Hazard, instance_id: int, fired: F
     recipients = {acting_organisation_id(session, role.strip(), hazard.enterprise)
                   for role in fired.properties.get("notify", "enterprise").split(",") if role.strip()}
     for org_id in sorted(recipients):
-        session.add(Notice(
-            idempotency_key=f"timer:{instance_id}:{fired.task_id}:{org_id}", channel="in_app", kind=kind,
-            recipient_org_id=org_id, hazard_id=hazard.id, subject=subject, body=body, created_at=now,
-        ))
+        organisation = session.get(Organisation, org_id)
+        assert organisation is not None
+        for channel in channels_of(organisation):
+            delivered = channel == "in_app"
+            session.add(Notice(
+                idempotency_key=f"timer:{instance_id}:{fired.task_id}:{org_id}:{channel}", channel=channel,
+                kind=kind, recipient_org_id=org_id, hazard_id=hazard.id, subject=subject, body=body, created_at=now,
+                status="sent" if delivered else "pending", sent_at=now if delivered else None,
+            ))
+
+
+def channels_of(organisation: Organisation) -> list[str]:
+    """Where an organisation's notices go: always in the app, and by e-mail / webhook if it has them."""
+    return ["in_app"] + (["email"] if organisation.email else []) + (["webhook"] if organisation.webhook_url else [])

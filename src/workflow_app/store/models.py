@@ -88,6 +88,8 @@ class Organisation(Base):
     sector_code: Mapped[str | None] = mapped_column(String(40), index=True)
     town_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
     address: Mapped[str | None] = mapped_column(String(300))
+    email: Mapped[str | None] = mapped_column(String(200))  # notices by e-mail go here
+    webhook_url: Mapped[str | None] = mapped_column(String(500))  # a WeCom / DingTalk group robot
 
 
 class User(Base):
@@ -262,21 +264,44 @@ class AuditHead(Base):
 
 
 class Notice(Base):
-    """Outbox of notices; the idempotency key makes queuing the same notice twice impossible."""
+    """Outbox of notices; the idempotency key makes queuing the same notice twice impossible.
+
+    `pending` notices are sent by the dispatcher, which leases a batch (`lease_until`) so
+    two dispatchers never send the same one at once; a failure is retried at
+    `next_attempt_at` with growing delays and, after the last attempt, `parked` for the
+    office to see and retry. In-app notices are delivered when queued (`sent`).
+    """
 
     __tablename__ = "notices"
+    __table_args__ = (Index("ix_notices_due", "status", "next_attempt_at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
-    channel: Mapped[str] = mapped_column(String(20), default="in_app")
+    channel: Mapped[str] = mapped_column(String(20), default="in_app")  # in_app | email | webhook
     kind: Mapped[str] = mapped_column(String(40))
     recipient_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
     hazard_id: Mapped[int | None] = mapped_column(ForeignKey("hazards.id"))
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)  # pending | sent | parked
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime | None]
+    lease_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    read_at: Mapped[datetime | None]  # in-app: when someone of the recipient organisation opened it
+
+
+class JobRun(Base):
+    """The last run of a scheduled job (sweep, dispatch), for /healthz across processes."""
+
+    __tablename__ = "job_runs"
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    duration_ms: Mapped[float | None] = mapped_column(Numeric(12, 1))
+    processed: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 class Evidence(Base):

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ..config import PROJECT_ROOT, Settings
 from ..services.evidence import EvidenceStore
 from ..store.database import make_engine, make_session_factory
-from . import auth, errors, hazard_views, i18n, inbox_views, labels, public_views, task_views
+from . import auth, errors, hazard_views, i18n, inbox_views, labels, notice_views, public_views, task_views
 
 log = logging.getLogger(__name__)
 MAX_REQUEST_BYTES = 80 * 1024 * 1024
@@ -45,14 +45,15 @@ def create_app(settings: Settings | None = None, factory: sessionmaker[Session] 
     app.extensions["workflow_app"] = AppServices(
         factory=factory or make_session_factory(make_engine(settings.database_url)),
         evidence=EvidenceStore(Path(settings.instance_dir) / "evidence"),
-        clock=clock or (lambda: datetime.now(UTC)),
+        clock=clock or (lambda: datetime.now(UTC)), sweep_seconds=settings.sweep_seconds,
     )
     CSRFProtect(app)
     i18n.init_app(app)
     labels.init_app(app)
     auth.init_app(app)
     errors.init_app(app)
-    for blueprint in (auth.bp, inbox_views.bp, task_views.bp, hazard_views.bp, public_views.bp):
+    notice_views.init_app(app)
+    for blueprint in (auth.bp, inbox_views.bp, task_views.bp, hazard_views.bp, public_views.bp, notice_views.bp):
         app.register_blueprint(blueprint)
     return app
 
@@ -60,7 +61,9 @@ def create_app(settings: Settings | None = None, factory: sessionmaker[Session] 
 class AppServices:
     """What views need besides the request: sessions, the evidence store and the clock."""
 
-    def __init__(self, factory: sessionmaker[Session], evidence: EvidenceStore, clock: Callable[[], datetime]):
+    def __init__(self, factory: sessionmaker[Session], evidence: EvidenceStore, clock: Callable[[], datetime],
+                 sweep_seconds: int):
         self.factory = factory
         self.evidence = evidence
         self.clock = clock
+        self.sweep_seconds = sweep_seconds

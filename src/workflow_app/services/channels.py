@@ -1,0 +1,103 @@
+"""Delivery channels for outbox notices: e-mail over SMTP and a webhook for group robots.
+
+Every message carries the notice's idempotency key (e-mail Message-ID, webhook header
+and body), so a receiver can drop the second copy of a retry whose first copy arrived
+but whose acknowledgement was lost.
+"""
+
+from __future__ import annotations
+
+import json
+import smtplib
+import ssl
+import urllib.request
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from typing import Protocol
+
+from ..config import SmtpSettings
+from ..store.models import Notice, Organisation
+
+
+class DeliveryError(Exception):
+    """A channel could not deliver a notice; the dispatcher retries later."""
+
+
+class Channel(Protocol):
+    """Sends one notice to one organisation, or raises DeliveryError."""
+
+    name: str
+
+    def send(self, notice: Notice, recipient: Organisation) -> None: ...
+
+
+class EmailChannel:
+    """E-mail over SMTP; the Message-ID is derived from the idempotency key."""
+
+    name = "email"
+
+    def __init__(self, settings: SmtpSettings):
+        self.settings = settings
+
+    def send(self, notice: Notice, recipient: Organisation) -> None:
+        if not self.settings.host:
+            raise DeliveryError("e-mail is not configured (WORKFLOW_APP_SMTP_HOST)")
+        if not recipient.email:
+            raise DeliveryError(f"{recipient.name} has no e-mail address")
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = self.settings.sender, recipient.email, notice.subject
+        message["Date"] = format_datetime(notice.created_at)
+        message["Message-ID"] = make_msgid(idstring=notice.idempotency_key.replace(":", "."), domain="hazard-loop")
+        message["X-Idempotency-Key"] = notice.idempotency_key
+        message.set_content(notice.body)
+        try:
+            with self._connect() as smtp:
+                if self.settings.username:
+                    smtp.login(self.settings.username, self.settings.password or "")
+                smtp.send_message(message)
+        except (OSError, smtplib.SMTPException) as exc:
+            raise DeliveryError(f"SMTP {self.settings.host}:{self.settings.port}: {exc}") from exc
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.settings
+        if s.security == "ssl":
+            return smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=ssl.create_default_context())
+        smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+        if s.security == "starttls":
+            smtp.starttls(context=ssl.create_default_context())
+        return smtp
+
+
+class WebhookChannel:
+    """POST a markdown message that WeCom and DingTalk group robots both accept."""
+
+    name = "webhook"
+
+    def __init__(self, timeout: float = 10.0):
+        self.timeout = timeout
+
+    def send(self, notice: Notice, recipient: Organisation) -> None:
+        if not recipient.webhook_url:
+            raise DeliveryError(f"{recipient.name} has no webhook")
+        text = f"### {notice.subject}\n\n" + notice.body.replace("\n", "\n\n")
+        payload = {"msgtype": "markdown", "markdown": {"title": notice.subject, "content": text, "text": text},
+                   "idempotency_key": notice.idempotency_key}
+        request = urllib.request.Request(
+            recipient.webhook_url, data=json.dumps(payload, ensure_ascii=False).encode("utf-8"), method="POST",
+            headers={"Content-Type": "application/json; charset=utf-8", "Idempotency-Key": notice.idempotency_key})
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                answer = response.read(4096)
+        except OSError as exc:  # URLError and HTTPError are OSErrors
+            raise DeliveryError(f"webhook {recipient.webhook_url}: {exc}") from exc
+        _check_robot_answer(answer)
+
+
+def _check_robot_answer(answer: bytes) -> None:
+    """Group robots answer 200 with {"errcode": n}; a non-zero code is a failure."""
+    try:
+        body = json.loads(answer or b"{}")
+    except ValueError:
+        return
+    if isinstance(body, dict) and body.get("errcode", 0) not in (0, "0"):
+        raise DeliveryError(f"webhook refused the message: {body.get('errmsg') or body}")

@@ -1,0 +1,157 @@
+"""Notices leave through real channels: an SMTP server on loopback and a local webhook
+receiver; delivered once, retried with backoff when a channel fails, then parked."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from email import message_from_bytes, policy
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from aiosmtpd.controller import Controller
+from conftest import T0
+from helpers import PLAN, complete, report
+from sqlalchemy import select
+
+from workflow_app.config import SmtpSettings
+from workflow_app.services.channels import EmailChannel, WebhookChannel
+from workflow_app.services.dispatch import MAX_ATTEMPTS, dispatch, retry_delay, retry_parked
+from workflow_app.services.sweep import sweep
+from workflow_app.store.database import transaction
+from workflow_app.store.models import Notice, Organisation
+
+OVERDUE = T0.replace(month=11, day=20, hour=16)  # midnight after the PLAN deadline, Shanghai
+
+
+class Mailbox:
+    """aiosmtpd handler keeping every message it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def mailbox() -> Iterator[tuple[Mailbox, int]]:
+    box, port = Mailbox(), _free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield box, port
+    controller.stop()
+
+
+class Receiver(ThreadingHTTPServer):
+    """A webhook endpoint that records bodies and answers with a configurable status."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict] = []
+        self.status = 200
+        super().__init__(("127.0.0.1", 0), _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: Receiver
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's hook name)
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        body["_header_key"] = self.headers["Idempotency-Key"]
+        self.server.bodies.append(body)
+        self.send_response(self.server.status)
+        self.end_headers()
+        self.wfile.write(b'{"errcode":0,"errmsg":"ok"}')
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    server = Receiver()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+
+
+def _channels(smtp_port: int) -> dict:
+    return {"email": EmailChannel(SmtpSettings(host="127.0.0.1", port=smtp_port, security="none",
+                                               sender="yh@zone.example")),
+            "webhook": WebhookChannel(timeout=5)}
+
+
+def _overdue_hazard(factory, zone, email: str | None, webhook: str | None) -> int:
+    with transaction(factory) as s:
+        s.get(Organisation, zone.enterprise_id).email = email
+        s.get(Organisation, zone.department.organisation_id).webhook_url = webhook
+    hid = report(factory, zone.principal, zone.enterprise_id, T0)
+    complete(factory, zone.principal, hid, PLAN, T0)
+    complete(factory, zone.department, hid, {"review_decision": "approve", "review_opinion": "同意"}, T0)
+    sweep(factory, OVERDUE)
+    return hid
+
+
+def _statuses(factory) -> dict[str, str]:
+    with transaction(factory) as s:
+        return {n.channel: n.status for n in s.scalars(select(Notice).where(Notice.kind == "overdue"))}
+
+
+def test_overdue_notice_goes_by_email_and_webhook_exactly_once(factory, zone, mailbox, receiver):
+    box, port = mailbox
+    url = f"http://127.0.0.1:{receiver.server_port}/robot"
+    _overdue_hazard(factory, zone, "safety@e1.example", url)
+    assert _statuses(factory) == {"in_app": "sent", "email": "pending", "webhook": "pending"}
+    report_ = dispatch(factory, _channels(port), OVERDUE)
+    assert len(report_.sent) == 3 and not report_.retrying
+    assert _statuses(factory) == {"in_app": "sent", "email": "sent", "webhook": "sent"}
+    subjects = sorted(str(m["Subject"]) for m in box.messages)  # the reminder and the overdue notice
+    assert len(subjects) == 2 and "隐患整改已逾期" in subjects[1] and "即将到期" in subjects[0]
+    assert all(m["To"] == "safety@e1.example" and m["X-Idempotency-Key"].endswith(":email") for m in box.messages)
+    [robot] = receiver.bodies
+    assert robot["msgtype"] == "markdown" and "隐患整改已逾期" in robot["markdown"]["content"]
+    assert robot["markdown"]["text"] == robot["markdown"]["content"] and robot["_header_key"].endswith(":webhook")
+    again = dispatch(factory, _channels(port), OVERDUE + timedelta(hours=1))
+    assert again.sent == [] and len(box.messages) == 2 and len(receiver.bodies) == 1
+
+
+def test_a_failing_channel_is_retried_with_backoff_then_parked_then_retried_by_hand(factory, zone, mailbox,
+                                                                                   receiver):
+    _, port = mailbox
+    receiver.status = 500
+    _overdue_hazard(factory, zone, None, f"http://127.0.0.1:{receiver.server_port}/robot")
+    moment = OVERDUE
+    for attempt in range(1, MAX_ATTEMPTS):
+        assert len(dispatch(factory, _channels(port), moment).retrying) == 1
+        assert dispatch(factory, _channels(port), moment).retrying == []  # not before its next attempt
+        moment += retry_delay(attempt)
+    assert len(dispatch(factory, _channels(port), moment).parked) == 1
+    assert _statuses(factory)["webhook"] == "parked"
+    assert len(receiver.bodies) == MAX_ATTEMPTS
+    with transaction(factory) as s:
+        parked = s.scalars(select(Notice).where(Notice.status == "parked")).one()
+        assert "500" in (parked.last_error or "")
+        assert retry_parked(s) == 1
+    receiver.status = 200
+    assert len(dispatch(factory, _channels(port), moment).sent) == 1
+    assert _statuses(factory)["webhook"] == "sent"
+
+
+def test_email_without_smtp_settings_is_retried_not_lost(factory, zone):
+    _overdue_hazard(factory, zone, "safety@e1.example", None)
+    channels = {"email": EmailChannel(SmtpSettings(host="")), "webhook": WebhookChannel()}
+    result = dispatch(factory, channels, OVERDUE)
+    assert len(result.retrying) == 2  # the reminder and the overdue notice to the enterprise
+    with transaction(factory) as s:
+        for notice in s.scalars(select(Notice).where(Notice.channel == "email")):
+            assert notice.status == "pending" and "not configured" in (notice.last_error or "")
