@@ -28,3 +28,4 @@ test: install
 bench: install
 	$(VENV)/bin/python bench/lifecycle.py
 	$(VENV)/bin/python bench/inbox.py
+	$(VENV)/bin/python bench/sweep.py
