@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session, contains_eager
 
 from ..engine import ProcessInstance, StepResult, UserTaskView
@@ -136,17 +136,13 @@ def _sync_inbox(session: Session, row: ProcessInstanceRow, data: dict[str, Any],
     if gone := before - ready_ids:
         session.execute(update(InboxTask).where(InboxTask.task_id.in_(gone))
                         .values(completed_at=now, completed_by_id=actor.id if actor else None))
-    for view in ready:
-        if view.task_id in before:
-            continue
-        role = role_of_lane(view.lane)
-        session.add(InboxTask(
-            task_id=view.task_id, instance_id=row.id, hazard_id=hazard.id, enterprise_id=hazard.enterprise_id,
-            bpmn_id=view.bpmn_id,
-            name=view.name, lane=view.lane, role=role,
-            organisation_id=acting_organisation_id(session, role, hazard.enterprise),
-            due_on=_due_on(view.properties, data), created_at=now,
-        ))
+    rows = [{"task_id": view.task_id, "instance_id": row.id, "hazard_id": hazard.id,
+             "enterprise_id": hazard.enterprise_id, "bpmn_id": view.bpmn_id, "name": view.name, "lane": view.lane,
+             "role": role_of_lane(view.lane), "due_on": _due_on(view.properties, data), "created_at": now,
+             "organisation_id": acting_organisation_id(session, role_of_lane(view.lane), hazard.enterprise)}
+            for view in ready if view.task_id not in before]
+    if rows:  # Core insert: new projection rows need none of the ORM's bookkeeping
+        session.execute(insert(InboxTask.__table__), rows)
 
 
 def _sync_timers(session: Session, row: ProcessInstanceRow, instance: ProcessInstance,
@@ -154,6 +150,7 @@ def _sync_timers(session: Session, row: ProcessInstanceRow, instance: ProcessIns
     waiting = instance.waiting_timers()
     if gone := before - {t.task_id for t in waiting}:
         session.execute(delete(TimerRow).where(TimerRow.task_id.in_(gone)))
-    session.add_all(TimerRow(task_id=view.task_id, instance_id=row.id, bpmn_id=view.bpmn_id, name=view.name,
-                             fire_at=view.fire_at)
-                    for view in waiting if view.task_id not in before)
+    rows = [{"task_id": view.task_id, "instance_id": row.id, "bpmn_id": view.bpmn_id, "name": view.name,
+             "fire_at": view.fire_at} for view in waiting if view.task_id not in before]
+    if rows:
+        session.execute(insert(TimerRow.__table__), rows)
