@@ -212,7 +212,7 @@ def sweep_command(ctx: Context, now_text: str | None) -> None:
     """Fire every timer due at --now and print what fired."""
     fired = sweep(ctx.factory, _now(now_text))
     for firing in fired:
-        click.echo(f"{firing.hazard_code}  {firing.notice:<10} {firing.timer}  due {firing.due_at.isoformat()}")
+        click.echo(f"{firing.code}  {firing.notice:<10} {firing.timer}  due {firing.due_at.isoformat()}")
     click.echo(f"{len(fired)} timer(s) fired")
 
 

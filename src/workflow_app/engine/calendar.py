@@ -65,7 +65,50 @@ def working_days_after(deadline: date | str, count: int) -> str:
     return datetime.combine(day, NOTICE_HOUR, SHANGHAI).isoformat()
 
 
+def at_notice_hour(day: date | str) -> str:
+    """09:00 Shanghai on `day`, or on the next working day if it is not one (ISO)."""
+    current = as_date(day)
+    while not is_working_day(current):
+        current += timedelta(days=1)
+    return datetime.combine(current, NOTICE_HOUR, SHANGHAI).isoformat()
+
+
+def weekly_dispatch_at(start: date | str, week: int) -> str:
+    """When the `week`-th weekly dispatch (周调度) goes out, counting from 0 at `start`."""
+    return at_notice_hour(as_date(start) + timedelta(weeks=int(week)))
+
+
+def more_weeks(start: date | str, week: int, until: date | str) -> bool:
+    """Whether the `week`-th dispatch still falls on or before the date `until`."""
+    return as_date(weekly_dispatch_at(start, week)) <= as_date(until)
+
+
+def monthly_bulletin_at(start: date | str, month: int) -> str:
+    """The first working day of the `month`-th month after the one `start` falls in (月通报)."""
+    first = as_date(start).replace(day=1)
+    index = first.month - 1 + int(month) + 1
+    return at_notice_hour(first.replace(year=first.year + index // 12, month=index % 12 + 1))
+
+
+def bulletin_period(start: date | str, month: int) -> str:
+    """The month (YYYY-MM) the `month`-th bulletin reports on: the one before it goes out."""
+    first = as_date(start).replace(day=1)
+    index = first.month - 1 + int(month)
+    return f"{first.year + index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def more_months(start: date | str, month: int, until: date | str) -> bool:
+    """Whether the `month`-th bulletin still falls on or before the date `until`."""
+    return as_date(monthly_bulletin_at(start, month)) <= as_date(until)
+
+
 SCRIPT_FUNCTIONS = {
+    "at_notice_hour": at_notice_hour,
+    "weekly_dispatch_at": weekly_dispatch_at,
+    "more_weeks": more_weeks,
+    "monthly_bulletin_at": monthly_bulletin_at,
+    "more_months": more_months,
+    "bulletin_period": bulletin_period,
     "deadline_passed_at": deadline_passed_at,
     "working_days_before": working_days_before,
     "working_days_after": working_days_after,

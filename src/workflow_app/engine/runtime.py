@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
 from uuid import UUID
 
@@ -37,6 +38,8 @@ class UserTaskView:
     lane: str
     form: FormSpec
     properties: Mapping[str, str]
+    task_data: Mapping[str, Any] = field(default_factory=dict)
+    """The task's own data (e.g. the unit of one instance of a multi-instance task)."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,8 @@ class FiredTimer:
     name: str
     fire_at: datetime
     properties: Mapping[str, str]
+    attached_to: str | None = None
+    """The bpmn id of the activity a boundary timer is attached to (None for other timers)."""
 
 
 @dataclass
@@ -67,12 +72,22 @@ class StepResult:
 
     completed: list[str] = field(default_factory=list)
     fired_timers: list[FiredTimer] = field(default_factory=list)
+    submitted: dict[str, Any] = field(default_factory=dict)
+    """The validated form data of the completed user task (cleaned values)."""
 
 
 def _utc(now: datetime) -> datetime:
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     return now.astimezone(UTC)
+
+
+def _attached_to(task: Any) -> str | None:
+    """A boundary event's activity: its sibling under the boundary split that is not an event."""
+    if not isinstance(task.task_spec, BoundaryEvent) or task.parent is None:
+        return None
+    return next((c.task_spec.bpmn_id for c in task.parent.children if not isinstance(c.task_spec, BoundaryEvent)),
+                None)
 
 
 def _properties(task_spec: Any) -> Mapping[str, str]:
@@ -88,12 +103,17 @@ class ProcessInstance:
         self._engine = engine
 
     @classmethod
-    def start(cls, model: ProcessModel, data: dict[str, Any], now: datetime) -> tuple[ProcessInstance, StepResult]:
-        """Start the model with `data` validated against its start form, then run engine steps."""
+    def start(cls, model: ProcessModel, data: dict[str, Any], now: datetime,
+              extra: dict[str, Any] | None = None) -> tuple[ProcessInstance, StepResult]:
+        """Start the model with `data` validated against its start form, then run engine steps.
+
+        `extra` is data the application adds beside the form (e.g. the units taking part).
+        """
         cleaned = validate_submission(model.start_form, data)
         engine = ClockedScriptEngine(_utc(now))
         workflow = BpmnWorkflow(model.spec, model.subprocess_specs, script_engine=engine)
         workflow.task_tree.data.update(cleaned)
+        workflow.task_tree.data.update(extra or {})
         instance = cls(model, workflow, engine)
         return instance, instance._run_engine_steps(StepResult())
 
@@ -130,7 +150,7 @@ class ProcessInstance:
             UserTaskView(
                 task_id=str(task.id), bpmn_id=task.task_spec.bpmn_id, name=task.task_spec.bpmn_name or "",
                 lane=task.task_spec.lane or "", form=self.model.forms.get(task.task_spec.bpmn_id, FormSpec(key="")),
-                properties=_properties(task.task_spec),
+                properties=_properties(task.task_spec), task_data=MappingProxyType(task.data),
             )
             for task in self.workflow.get_tasks(state=TaskState.READY)
             if isinstance(task.task_spec, UserTask)
@@ -150,6 +170,11 @@ class ProcessInstance:
                 fire_at=datetime.fromisoformat(due), properties=_properties(task.task_spec),
             ))
         return views
+
+    def completed_bpmn_ids(self) -> set[str]:
+        """The bpmn ids of every element completed so far."""
+        return {task.task_spec.bpmn_id for task in self.workflow.get_tasks(state=TaskState.COMPLETED)
+                if task.task_spec.bpmn_id}
 
     def reached_end_properties(self) -> Mapping[str, str]:
         """camunda:properties of the end event the process finished on (empty if running)."""
@@ -173,7 +198,7 @@ class ProcessInstance:
         self._engine.now = _utc(now)
         task.data.update(cleaned)
         task.data.update(extra or {})
-        result = StepResult()
+        result = StepResult(submitted=cleaned)
         self._guarded(task.task_spec.bpmn_id, task.run)
         result.completed.append(task.task_spec.bpmn_id)
         return self._run_engine_steps(result)
@@ -204,6 +229,7 @@ class ProcessInstance:
                     task_id=str(task.id), bpmn_id=task.task_spec.bpmn_id, name=task.task_spec.bpmn_name or "",
                     fire_at=datetime.fromisoformat(due) if due else self._engine.current_time(),
                     properties=_properties(task.task_spec),
+                    attached_to=_attached_to(task),
                 ))
 
         self._guarded("engine", lambda: self.workflow.do_engine_steps(did_complete_task=did_complete))

@@ -14,6 +14,7 @@ from ..store.models import Hazard, Organisation, ProcessInstanceRow, User
 from . import audit
 from .errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from .evidence import Uploads, check_known, file_hashes
+from .hazard_subject import HazardSubject
 from .instances import apply_step
 from .model_registry import latest_version, process_model
 from .roles import may_report_for, visible_hazards
@@ -70,7 +71,7 @@ def report_hazard(session: Session, actor: User | None, enterprise_id: int, data
     check_known(session, hazard.id, file_hashes(values, model.start_form.file_field_ids()), uploads)
     if uploads:
         uploads.save(session, actor, hazard.id, now)
-    apply_step(session, row, instance, hazard, result, now, actor)
+    apply_step(session, row, instance, HazardSubject(hazard), result, now, actor)
     audit.record(session, actor, "report_hazard", "hazard", hazard.id,
                  {"code": hazard.code, "enterprise": enterprise.name, "data": values}, now)
     return ReportedHazard(hazard.id, hazard.code, hazard.status)

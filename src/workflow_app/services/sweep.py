@@ -21,6 +21,7 @@ from ..store.database import transaction
 from ..store.models import TimerRow
 from . import audit
 from .instances import apply_step, load_locked
+from .subjects import subject_of
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 class Firing:
     """One timer fired by a sweep."""
 
-    hazard_code: str
+    code: str
     timer: str
     notice: str
     due_at: datetime
@@ -60,11 +61,11 @@ def _fire_instance(session: Session, instance_id: int, now: datetime) -> list[Fi
     loaded = load_locked(session, instance_id, skip_locked=True)
     if loaded is None or loaded.row.status != "running":
         return []
-    hazard = loaded.hazard
+    subject = subject_of(loaded.record)
     result = loaded.instance.fire_due_timers(now)
-    apply_step(session, loaded.row, loaded.instance, hazard, result, now, before=loaded.projected)
+    apply_step(session, loaded.row, loaded.instance, subject, result, now, before=loaded.projected)
     for fired in result.fired_timers:
-        audit.record(session, None, "timer_fired", "hazard", hazard.id,
+        audit.record(session, None, "timer_fired", subject.audit_type, subject.audit_id,
                      {"timer": fired.bpmn_id, "name": fired.name, "due_at": fired.fire_at.isoformat()}, now)
-    return [Firing(hazard.code, fired.name, fired.properties.get("notice", ""), fired.fire_at)
+    return [Firing(subject.code, fired.name, fired.properties.get("notice", ""), fired.fire_at)
             for fired in result.fired_timers]

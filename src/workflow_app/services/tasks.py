@@ -10,13 +10,14 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..engine import FormSpec
-from ..store.models import InboxTask, ProcessInstanceRow, User
+from ..store.models import Hazard, InboxTask, ProcessInstanceRow, User
 from . import audit, evidence
 from .errors import ConflictError, NotFoundError, PermissionDeniedError
 from .evidence import Uploads
 from .instances import apply_step, load_locked
 from .model_registry import process_model
 from .roles import may_act
+from .subjects import subject_of
 
 
 def open_tasks(session: Session, actor: User, limit: int = 200) -> list[InboxTask]:
@@ -61,7 +62,7 @@ def complete_task(session: Session, actor: User, task_id: str, data: dict[str, A
     task = actionable_task(session, actor, task_id)
     loaded = load_locked(session, task.instance_id)
     assert loaded is not None
-    instance, hazard = loaded.instance, loaded.hazard
+    instance, record = loaded.instance, loaded.record
     view = next((t for t in instance.ready_user_tasks() if t.task_id == task_id), None)
     if view is None:  # completed by someone else while we waited for the lock
         raise ConflictError(f"task {task_id} was completed by someone else meanwhile")
@@ -72,15 +73,18 @@ def complete_task(session: Session, actor: User, task_id: str, data: dict[str, A
     if uploads:
         data = uploads.merged_into(data)
     result = instance.complete_task(task_id, data, now, {recorded: actor.id} if recorded else None)
-    evidence.check_known(session, hazard.id, evidence.file_hashes(instance.data, view.form.file_field_ids()),
-                         uploads)
-    if uploads:
-        uploads.save(session, actor, hazard.id, now)
+    if isinstance(record, Hazard):
+        evidence.check_known(session, record.id, evidence.file_hashes(instance.data, view.form.file_field_ids()),
+                             uploads)
+        if uploads:
+            uploads.save(session, actor, record.id, now)
+    subject = subject_of(record)
     try:
-        apply_step(session, loaded.row, instance, hazard, result, now, actor, loaded.projected)
+        apply_step(session, loaded.row, instance, subject, result, now, actor, loaded.projected)
     except StaleDataError as exc:
-        raise ConflictError("the hazard was changed by someone else meanwhile; reload and try again") from exc
-    submitted = {k: instance.data.get(k) for k in data}
-    audit.record(session, actor, "complete_task", "hazard", hazard.id,
-                 {"task": view.bpmn_id, "name": view.name, "data": submitted, "status": hazard.status}, now)
+        raise ConflictError("the record was changed by someone else meanwhile; reload and try again") from exc
+    submitted = {k: result.submitted.get(k) for k in data}
+    subject.task_completed(session, view, submitted, actor, now)
+    audit.record(session, actor, "complete_task", subject.audit_type, subject.audit_id,
+                 {"task": view.bpmn_id, "name": view.name, "data": submitted, "status": subject.status}, now)
     return task

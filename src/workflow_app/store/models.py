@@ -164,7 +164,9 @@ class InboxTask(Base):
     task_id: Mapped[str] = mapped_column(String(36), unique=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), index=True)
     hazard_id: Mapped[int | None] = mapped_column(ForeignKey("hazards.id"), index=True)
-    enterprise_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    period: Mapped[str | None] = mapped_column(String(20))  # a campaign task's week or month (W03, 2023-06)
     bpmn_id: Mapped[str] = mapped_column(String(100))
     name: Mapped[str] = mapped_column(String(200))
     lane: Mapped[str] = mapped_column(String(100))
@@ -322,3 +324,35 @@ class Evidence(Base):
     stage: Mapped[str] = mapped_column(String(60))  # the form field it was attached through
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     uploaded_at: Mapped[datetime]
+
+
+class Campaign(Base):
+    """A campaign (专项行动) run from campaign.bpmn with its own parameters (dates, units)."""
+
+    __tablename__ = "campaigns"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    year: Mapped[int] = mapped_column(Integer)
+    params: Mapped[dict] = mapped_column(JSON)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default="running")  # running | closed
+    phase: Mapped[str] = mapped_column(String(30))
+    started_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+
+
+class CampaignSubmission(Base):
+    """What a unit filed in a campaign: its action plan and contact (附表4) or a weekly table (附表1/2)."""
+
+    __tablename__ = "campaign_submissions"
+    __table_args__ = (UniqueConstraint("campaign_id", "organisation_id", "kind", "period"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    kind: Mapped[str] = mapped_column(String(20))  # plan | weekly | bulletin | report | summary
+    period: Mapped[str] = mapped_column(String(20))
+    data: Mapped[dict] = mapped_column(JSON)
+    submitted_at: Mapped[datetime]
+    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
