@@ -216,6 +216,54 @@ def sweep_command(ctx: Context, now_text: str | None) -> None:
     click.echo(f"{len(fired)} timer(s) fired")
 
 
+@main.group("campaign")
+def campaign_group() -> None:
+    """Campaigns (专项行动) run from bpmn/campaign.bpmn."""
+
+
+@campaign_group.command("start")
+@click.option("--config", "config_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="the campaign's parameters (TOML), e.g. campaigns/2023.toml")
+@now_option
+@pass_context
+def campaign_start(ctx: Context, config_path: str, now_text: str | None) -> None:
+    """Start a campaign from its parameters file."""
+    from pathlib import Path
+
+    from .services.campaigns import CampaignConfig, start_campaign
+
+    try:
+        config = CampaignConfig.load(Path(config_path))
+        with transaction(ctx.factory) as session:
+            campaign = start_campaign(session, None, config, _now(now_text))
+            towns, departments = len(campaign.params["towns"]), len(campaign.params["departments"])
+    except (ServiceError, FormValidationError) as exc:
+        _fail(exc)
+    click.echo(f"campaign {config.code} started: {config.name} ({towns} towns, {departments} departments)")
+
+
+@campaign_group.command("status")
+@click.argument("code")
+@pass_context
+def campaign_status_command(ctx: Context, code: str) -> None:
+    """A campaign's phase timeline, who filed each week, and its running counts."""
+    from .services.campaigns import PHASE_NAMES, campaign_status
+
+    try:
+        with transaction(ctx.factory) as session:
+            status = campaign_status(session, code)
+    except ServiceError as exc:
+        _fail(exc)
+    click.echo(f"{status.campaign.name}  [{status.campaign.status}]")
+    for phase, deadline, state in status.phases:
+        mark = {"past": "✓", "current": "▶", "future": " "}[state]
+        click.echo(f"  {mark} {PHASE_NAMES[phase]:<16} until {deadline}")
+    for period, units in status.periods.items():
+        missing = "、".join(units["missing"]) or "—"
+        click.echo(f"  {period}: {len(units['filed'])} filed, missing: {missing}")
+    click.echo("  hazards since start: " + ", ".join(f"{k} {v}" for k, v in status.counts.items()))
+
+
 @main.group("audit")
 def audit_group() -> None:
     """The audit log."""

@@ -1,0 +1,153 @@
+"""Campaigns (专项行动): start one from a parameters file, report its state, prefill unit forms."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..engine import ProcessInstance
+from ..store.models import Campaign, Hazard, InboxTask, Organisation, ProcessInstanceRow, Sector, User
+from . import audit
+from .campaign_subject import PHASES
+from .errors import InvalidInputError, NotFoundError
+from .instances import apply_step
+from .model_registry import latest_version, process_model
+from .subjects import subject_of
+
+CAMPAIGN_PROCESS = "campaign"
+PHASE_FIELDS = ("mobilization_end", "self_inspection_end", "enforcement_end", "summary_end")
+PHASE_NAMES = {"mobilization": "动员部署", "self_inspection": "企业自查自改和部门帮扶", "enforcement": "部门精准执法",
+               "summary": "总结提高"}
+
+
+@dataclass(frozen=True)
+class CampaignConfig:
+    """A campaign's parameters, as read from its TOML file."""
+
+    code: str
+    name: str
+    year: int
+    dates: dict[str, str]
+    towns: list[str] | None  # organisation codes; None means all
+    departments: list[str] | None
+
+    @classmethod
+    def load(cls, path: Path) -> CampaignConfig:
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+            dates = {**{k: str(v) for k, v in raw["phases"].items()},
+                     **{k: str(raw[k]) for k in ("dispatch_start", "report_1_on", "report_2_on")}}
+            return cls(code=str(raw["code"]), name=str(raw["name"]), year=int(raw["year"]), dates=dates,
+                       towns=_units(raw.get("towns", "all")), departments=_units(raw.get("departments", "all")))
+        except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise InvalidInputError(f"{path}: not a campaign parameters file: {type(exc).__name__}: {exc}") from exc
+
+    def start_form_data(self) -> dict[str, Any]:
+        return {"campaign_name": self.name, "year": str(self.year), **self.dates}
+
+
+def _units(value: Any) -> list[str] | None:
+    if value == "all":
+        return None
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    raise ValueError(f"units must be \"all\" or a list of organisation codes, not {value!r}")
+
+
+def _unit_ids(session: Session, kind: str, codes: list[str] | None) -> list[int]:
+    query = select(Organisation.id, Organisation.code).where(Organisation.kind == kind).order_by(Organisation.code)
+    found = dict((code, id_) for id_, code in session.execute(query))
+    if codes is None:
+        return list(found.values())
+    if missing := [c for c in codes if c not in found]:
+        raise InvalidInputError(f"no {kind} with code(s) {', '.join(missing)}")
+    return [found[c] for c in codes]
+
+
+def start_campaign(session: Session, actor: User | None, config: CampaignConfig, now: datetime) -> Campaign:
+    """Start a campaign from its parameters (validated by the model's start form); one per code."""
+    if session.scalar(select(Campaign.id).where(Campaign.code == config.code)) is not None:
+        raise InvalidInputError(f"campaign {config.code} already exists")
+    ordered = [date.fromisoformat(config.dates[k]) for k in PHASE_FIELDS]
+    if ordered != sorted(ordered):
+        raise InvalidInputError("phase deadlines must follow each other: " + ", ".join(PHASE_FIELDS))
+    units = {"towns": _unit_ids(session, "town", config.towns),
+             "departments": _unit_ids(session, "department", config.departments)}
+    version = latest_version(session, CAMPAIGN_PROCESS)
+    instance, result = ProcessInstance.start(process_model(version), config.start_form_data(), now, units)
+    row = ProcessInstanceRow(model_version=version, state=b"", status="running", started_at=now, updated_at=now)
+    session.add(row)
+    session.flush()
+    campaign = Campaign(code=config.code, name=config.name, year=config.year, instance_id=row.id, status="running",
+                        phase="mobilization", started_at=now, updated_at=now,
+                        params={**config.dates, **units})
+    session.add(campaign)
+    session.flush()
+    apply_step(session, row, instance, subject_of(campaign), result, now, actor)
+    audit.record(session, actor, "start_campaign", "campaign", campaign.id,
+                 {"code": campaign.code, "name": campaign.name, "params": campaign.params}, now)
+    return campaign
+
+
+@dataclass
+class CampaignStatus:
+    """A campaign's timeline, who filed what each period, and its running counts."""
+
+    campaign: Campaign
+    phases: list[tuple[str, str, str]]  # (phase, deadline, past | current | future)
+    periods: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # period → filed / missing unit names
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def campaign_status(session: Session, code: str) -> CampaignStatus:
+    campaign = session.scalar(select(Campaign).where(Campaign.code == code))
+    if campaign is None:
+        raise NotFoundError(f"no campaign {code}")
+    current = PHASES.index(campaign.phase) if campaign.status == "running" else len(PHASES)
+    phases = [(phase, campaign.params[f"{phase}_end"],
+               "past" if i < current else "current" if i == current else "future") for i, phase in enumerate(PHASES)]
+    names = {org_id: name for org_id, name in session.execute(select(Organisation.id, Organisation.name))}
+    periods: dict[str, dict[str, list[str]]] = {}
+    weekly = session.execute(select(InboxTask.period, InboxTask.organisation_id, InboxTask.completed_at)
+                             .where(InboxTask.campaign_id == campaign.id,
+                                    InboxTask.bpmn_id.in_(("Task_TownWeekly", "Task_DepartmentWeekly")))
+                             .order_by(InboxTask.period))
+    for period, org_id, completed_at in weekly:
+        slot = periods.setdefault(period or "", {"filed": [], "missing": []})
+        slot["filed" if completed_at else "missing"].append(names.get(org_id, str(org_id)))
+    return CampaignStatus(campaign, phases, periods, running_counts(session, campaign))
+
+
+def running_counts(session: Session, campaign: Campaign) -> dict[str, int]:
+    """Hazards reported since the campaign started: found, major, closed, overdue now."""
+    since = campaign.started_at
+    base = select(func.count(Hazard.id)).where(Hazard.reported_at >= since)
+    return {
+        "found": session.scalar(base) or 0,
+        "major": session.scalar(base.where(Hazard.level == "major")) or 0,
+        "closed": session.scalar(base.where(Hazard.status == "closed")) or 0,
+        "overdue": session.scalar(base.where(Hazard.overdue_since.is_not(None), Hazard.status != "closed")) or 0,
+    }
+
+
+def weekly_figures(session: Session, unit: Organisation, since: datetime) -> dict[str, int]:
+    """What the system already knows for a unit's 附表1/2 row: its enterprises and their hazards."""
+    if unit.kind == "town":
+        enterprises = select(Organisation.id).where(Organisation.town_id == unit.id)
+    else:
+        sectors = select(Sector.code).where(Sector.department_id == unit.id)
+        enterprises = select(Organisation.id).where(Organisation.sector_code.in_(sectors))
+    hazards = select(func.count(Hazard.id)).where(Hazard.enterprise_id.in_(enterprises), Hazard.reported_at >= since)
+    return {
+        "enterprises_covered": session.scalar(select(func.count()).select_from(enterprises.subquery())) or 0,
+        "hazards_found": session.scalar(hazards) or 0,
+        "major_found": session.scalar(hazards.where(Hazard.level == "major")) or 0,
+        "rectified": session.scalar(hazards.where(Hazard.status == "closed")) or 0,
+        "overdue": session.scalar(hazards.where(Hazard.overdue_since.is_not(None), Hazard.status != "closed")) or 0,
+    }
