@@ -114,3 +114,36 @@ def test_a_campaign_code_runs_once_and_bad_parameters_are_refused(factory, units
     (tmp_path / "broken.toml").write_text("code = ", encoding="utf-8")
     with pytest.raises(InvalidInputError, match="not a campaign parameters file"):
         CampaignConfig.load(tmp_path / "broken.toml")
+
+
+def test_units_file_their_weekly_table_on_the_web_with_known_figures_prefilled(factory, units, zone, tmp_path):
+    from conftest import BPMN_DIR
+    from helpers import report
+    from web_support import csrf, sign_in
+
+    from workflow_app.config import Settings
+    from workflow_app.web import create_app
+
+    report(factory, zone.principal, zone.enterprise_id, datetime(2023, 5, 15, 1, tzinfo=UTC), found_on="2023-05-14")
+    _campaign(factory, "2023.toml")
+    dispatch = datetime(2023, 5, 26, 2, tzinfo=UTC)
+    sweep(factory, dispatch)
+    settings = Settings(database_url="unused://", secret_key="t", bpmn_dir=BPMN_DIR, instance_dir=tmp_path / "i",
+                        secure_cookies=False)
+    client = create_app(settings, factory, clock=lambda: dispatch).test_client()
+    sign_in(client, "town")
+    inbox = client.get("/inbox").get_data(as_text=True)
+    assert "镇街报送周调度表（附表1）" in inbox and "重大事故隐患专项排查整治2023行动" in inbox and "W01" in inbox
+    with transaction(factory) as s:
+        task = s.scalars(select(InboxTask).where(InboxTask.bpmn_id == "Task_TownWeekly",
+                                                 InboxTask.organisation_id == units["town"].organisation_id)).one()
+    page = client.get(f"/tasks/{task.task_id}").get_data(as_text=True)
+    assert 'name="enterprises_covered" type="number" inputmode="decimal" value="2"' in page  # E1 and E2 in T1
+    assert 'name="hazards_found" type="number" inputmode="decimal" value="1"' in page
+    response = client.post(f"/tasks/{task.task_id}", data={**WEEKLY, "csrf_token": csrf(client, "/inbox")})
+    assert response.status_code == 302 and response.headers["Location"] == "/campaigns/2023"
+    campaign_page = client.get("/campaigns/2023").get_data(as_text=True)
+    assert "W01" in campaign_page and 'data-phase="self_inspection"' in campaign_page
+    enterprise = client.application.test_client()
+    sign_in(enterprise, "boss")
+    assert enterprise.get("/campaigns/2023").status_code == 404

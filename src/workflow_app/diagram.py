@@ -48,14 +48,20 @@ class Box:
 
     @classmethod
     def of(cls, bounds: ET.Element) -> Box:
-        return cls(*(float(bounds.get(k, "0")) for k in ("x", "y", "width", "height")))
+        """The rectangle of a dc:Bounds element; a non-numeric coordinate is a ValueError saying which."""
+        try:
+            return cls(*(float(bounds.get(k, "0")) for k in ("x", "y", "width", "height")))
+        except ValueError:
+            raise ValueError(f"diagram bounds are not numbers: {dict(bounds.attrib)}") from None
 
     @property
     def cx(self) -> float:
+        """Horizontal centre."""
         return self.x + self.width / 2
 
     @property
     def cy(self) -> float:
+        """Vertical centre."""
         return self.y + self.height / 2
 
 
@@ -74,8 +80,9 @@ def render_svg(xml: bytes | str, current: Collection[str] = (), done: Collection
     ys: list[float] = []
     for shape in plane.findall("bpmndi:BPMNShape", NS):
         box = _bounds(shape)
-        xs += [box.x, box.x + box.width]
-        ys += [box.y, box.y + box.height]
+        for corner in (box, _label_box(shape) or box):
+            xs += [corner.x, corner.x + corner.width]
+            ys += [corner.y, corner.y + corner.height]
         ref = shape.get("bpmnElement", "")
         _draw_shape(svg, ref, _tag(semantic.get(ref)), semantic.get(ref), box, shape, _state(ref, current, done))
     for edge in plane.findall("bpmndi:BPMNEdge", NS):
@@ -91,6 +98,7 @@ def render_svg(xml: bytes | str, current: Collection[str] = (), done: Collection
 
 
 def _parse(xml: bytes | str) -> ET.Element:
+    """The document's root; expat neither fetches external entities nor reads external DTDs."""
     try:
         return ET.fromstring(xml)
     except ET.ParseError as exc:
@@ -98,19 +106,23 @@ def _parse(xml: bytes | str) -> ET.Element:
 
 
 def _process_name(root: ET.Element) -> str:
+    """The accessible name of the drawing: the process's name, else its id."""
     process = root.find("bpmn:process", NS)
     return (process.get("name") or process.get("id") or "BPMN") if process is not None else "BPMN"
 
 
 def _tag(element: ET.Element | None) -> str:
+    """The local BPMN tag (``userTask``, ``lane``...) of a semantic element, "" if it is missing."""
     return element.tag.rsplit("}", 1)[-1] if element is not None else ""
 
 
 def _state(ref: str, current: Collection[str], done: Collection[str]) -> str:
+    """The extra CSS class of an element: current wins over done."""
     return " current" if ref in current else " done" if ref in done else ""
 
 
 def _bounds(shape: ET.Element) -> Box:
+    """The bounds of a BPMNShape, which BPMNDI requires."""
     bounds = shape.find("dc:Bounds", NS)
     if bounds is None:
         raise ValueError(f"diagram shape {shape.get('id')!r} has no bounds")
@@ -118,17 +130,20 @@ def _bounds(shape: ET.Element) -> Box:
 
 
 def _label_box(di_element: ET.Element) -> Box | None:
+    """Where the modeller placed the element's label, if anywhere."""
     bounds = di_element.find("bpmndi:BPMNLabel/dc:Bounds", NS)
     return Box.of(bounds) if bounds is not None else None
 
 
 def _sub(parent: ET.Element, tag: str, **attributes: object) -> ET.Element:
+    """Append an SVG element; ``class_``/``text_anchor`` style keywords become ``class``/``text-anchor``."""
     return ET.SubElement(parent, f"{{{SVG_NS}}}{tag}",
                          {k.rstrip("_").replace("_", "-"): f"{v:g}" if isinstance(v, float) else str(v)
                           for k, v in attributes.items()})
 
 
 def _defs(svg: ET.Element) -> None:
+    """The embedded stylesheet and the arrowhead marker of sequence flows."""
     _sub(svg, "style").text = STYLE
     marker = _sub(_sub(svg, "defs"), "marker", id="arrow", viewBox="0 0 10 10", refX=10, refY=5, markerWidth=7,
                   markerHeight=7, orient="auto-start-reverse")
@@ -137,6 +152,7 @@ def _defs(svg: ET.Element) -> None:
 
 def _draw_shape(svg: ET.Element, ref: str, tag: str, element: ET.Element | None, box: Box, di_element: ET.Element,
                 state: str) -> None:
+    """One shape group, classed by kind and state, its figure chosen by the semantic element's tag."""
     name = element.get("name", "") if element is not None else ""
     if tag in ("participant", "lane"):
         group = _sub(svg, "g", class_=f"shape {'pool' if tag == 'participant' else 'lane'}{state}")
@@ -162,6 +178,7 @@ def _draw_shape(svg: ET.Element, ref: str, tag: str, element: ET.Element | None,
 
 
 def _event(group: ET.Element, tag: str, element: ET.Element | None, box: Box) -> None:
+    """A circle; doubled for intermediate and boundary events, with a clock for timers."""
     radius = min(box.width, box.height) / 2
     _sub(group, "circle", class_="outline", cx=box.cx, cy=box.cy, r=radius)
     if tag in ("intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent"):
@@ -173,6 +190,7 @@ def _event(group: ET.Element, tag: str, element: ET.Element | None, box: Box) ->
 
 
 def _gateway(group: ET.Element, tag: str, box: Box) -> None:
+    """A diamond, marked X when exclusive and + when parallel."""
     corners = ((box.cx, box.y), (box.x + box.width, box.cy), (box.cx, box.y + box.height), (box.x, box.cy))
     _sub(group, "polygon", points=" ".join(f"{x:g},{y:g}" for x, y in corners))
     d = box.width / 5
@@ -188,6 +206,7 @@ def _gateway(group: ET.Element, tag: str, box: Box) -> None:
 
 
 def _outside_label(group: ET.Element, name: str, box: Box, di_element: ET.Element) -> None:
+    """An event's or gateway's name: at its BPMNLabel bounds, else below the shape."""
     if not name:
         return
     label = _label_box(di_element)
@@ -199,6 +218,7 @@ def _outside_label(group: ET.Element, name: str, box: Box, di_element: ET.Elemen
 
 def _draw_edge(svg: ET.Element, flow: ET.Element | None, points: list[tuple[float, float]],
                di_element: ET.Element) -> None:
+    """A sequence flow: an arrowed polyline, its name at its BPMNLabel bounds, else by its middle segment."""
     if len(points) < 2:
         return
     group = _sub(svg, "g", class_="edge")
@@ -207,12 +227,13 @@ def _draw_edge(svg: ET.Element, flow: ET.Element | None, points: list[tuple[floa
     name = flow.get("name", "") if flow is not None else ""
     if name:
         label = _label_box(di_element)
-        middle = points[len(points) // 2 - 1]
-        x, y = (label.cx, label.cy) if label is not None else (middle[0] + 4, middle[1] - 6)
+        (x1, y1), (x2, y2) = points[(len(points) - 1) // 2: (len(points) - 1) // 2 + 2]
+        x, y = (label.cx, label.cy) if label is not None else ((x1 + x2) / 2 + 4, (y1 + y2) / 2 - 6)
         _wrapped(group, name, x, y, label.width if label is not None else 90)
 
 
 def _char_width(char: str) -> float:
+    """Approximate advance at 12px: about 7px for Latin text, a full em for CJK."""
     return FONT * 0.58 if ord(char) < 0x2E80 else FONT
 
 
@@ -233,6 +254,7 @@ def _lines(text: str, width: float) -> Iterator[str]:
 
 
 def _wrapped(parent: ET.Element, text: str, cx: float, cy: float, width: float) -> None:
+    """Centred text at (cx, cy), one tspan per line wrapped to `width`."""
     if not text:
         return
     lines = list(_lines(text, max(width, FONT * 2)))
@@ -244,6 +266,7 @@ def _wrapped(parent: ET.Element, text: str, cx: float, cy: float, width: float) 
 
 
 def _vertical_name(group: ET.Element, name: str, box: Box) -> None:
+    """A pool's or lane's name, turned to read upwards in the band at its left edge."""
     if not name:
         return
     x, y = box.x + 15, box.cy

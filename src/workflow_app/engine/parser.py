@@ -119,6 +119,17 @@ class ProcessModel:
         start = self.spec.start.outputs[0]
         return str(start.bpmn_id or start.name)
 
+    def task_properties(self, bpmn_id: str) -> dict[str, str]:
+        """The camunda:properties of one element of the process (empty if it has none).
+
+        A multi-instance task is two specs with one bpmn id (the loop and its child): merge both.
+        """
+        properties: dict[str, str] = {}
+        for spec in self.spec.task_specs.values():
+            if spec.bpmn_id == bpmn_id:
+                properties.update(getattr(spec, "extensions", None) or {})
+        return properties
+
 
 def load_model(xml: bytes | str, file_name: str, process_id: str | None = None) -> ProcessModel:
     """Parse and validate one BPMN document; raise ModelError on any fault."""

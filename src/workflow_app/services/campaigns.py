@@ -151,3 +151,30 @@ def weekly_figures(session: Session, unit: Organisation, since: datetime) -> dic
         "rectified": session.scalar(hazards.where(Hazard.status == "closed")) or 0,
         "overdue": session.scalar(hazards.where(Hazard.overdue_since.is_not(None), Hazard.status != "closed")) or 0,
     }
+
+
+def prefilled_values(session: Session, task: InboxTask, properties: dict[str, str]) -> dict[str, Any]:
+    """Form values the system can fill in for a campaign task (camunda property `prefill`)."""
+    campaign = session.get(Campaign, task.campaign_id) if task.campaign_id else None
+    unit = session.get(Organisation, task.organisation_id)
+    if campaign is None or unit is None:
+        return {}
+    if properties.get("prefill") == "weekly_figures":
+        return {k: str(v) for k, v in weekly_figures(session, unit, campaign.started_at).items()}
+    if properties.get("prefill") == "monthly_bulletin":
+        return {"bulletin_text": bulletin_draft(session, campaign, task.period or "")}
+    return {}
+
+
+def bulletin_draft(session: Session, campaign: Campaign, period: str) -> str:
+    """A first draft of the monthly bulletin (月通报) from live figures; a person edits and publishes it."""
+    counts = running_counts(session, campaign)
+    status = campaign_status(session, campaign.code)
+    missing = sorted({name for units in status.periods.values() for name in units["missing"]})
+    filing = "各单位均按时报送。" if not missing else "未按时报送的单位：" + "、".join(missing) + "。"
+    lines = [f"{campaign.name} {period} 月通报",
+             f"一、总体情况：专项行动开展以来，共排查隐患 {counts['found']} 项，其中重大事故隐患 {counts['major']} 项，"
+             f"已销号 {counts['closed']} 项，逾期未整改 {counts['overdue']} 项。",
+             f"二、当前阶段：{PHASE_NAMES[campaign.phase]}。",
+             "三、周调度报送：" + filing]
+    return "\n".join(lines)

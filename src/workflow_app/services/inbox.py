@@ -15,7 +15,7 @@ from datetime import date
 from sqlalchemy import ColumnElement, Select, and_, func, select, update
 from sqlalchemy.orm import Session
 
-from ..store.models import Hazard, InboxTask, Organisation, Sector, User
+from ..store.models import Campaign, Hazard, InboxTask, Organisation, Sector, User
 from .errors import ConflictError, InvalidInputError
 from .tasks import actionable_task
 
@@ -39,10 +39,10 @@ class InboxQuery:
 
 @dataclass
 class InboxPage:
-    """One page of tasks (with their hazards), the count of every tab and of this tab."""
+    """One page of tasks (with their hazard or campaign), the count of every tab and of this tab."""
 
     query: InboxQuery
-    rows: list[tuple[InboxTask, Hazard]]
+    rows: list[tuple[InboxTask, Hazard | None, Campaign | None]]
     counts: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -102,8 +102,9 @@ def inbox_page(session: Session, user: User, wanted: InboxQuery, today: date) ->
     if len(ids) < wanted.per_page:
         ids += session.scalars(base.where(InboxTask.due_on.is_(None)).order_by(InboxTask.id)
                                .offset(max(0, offset - dated_count)).limit(wanted.per_page - len(ids)))
-    found = {task.id: (task, hazard) for task, hazard in session.execute(
-        select(InboxTask, Hazard).join(Hazard, Hazard.id == InboxTask.hazard_id).where(InboxTask.id.in_(ids)))}
+    found = {task.id: (task, hazard, campaign) for task, hazard, campaign in session.execute(
+        select(InboxTask, Hazard, Campaign).outerjoin(Hazard, Hazard.id == InboxTask.hazard_id)
+        .outerjoin(Campaign, Campaign.id == InboxTask.campaign_id).where(InboxTask.id.in_(ids)))}
     return InboxPage(wanted, [found[i] for i in ids if i in found], counts)
 
 

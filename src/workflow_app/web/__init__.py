@@ -19,7 +19,18 @@ from sqlalchemy.orm import Session, sessionmaker
 from ..config import PROJECT_ROOT, Settings
 from ..services.evidence import EvidenceStore
 from ..store.database import make_engine, make_session_factory
-from . import auth, errors, hazard_views, i18n, inbox_views, labels, notice_views, public_views, task_views
+from . import (
+    auth,
+    campaign_views,
+    errors,
+    hazard_views,
+    i18n,
+    inbox_views,
+    labels,
+    notice_views,
+    public_views,
+    task_views,
+)
 
 log = logging.getLogger(__name__)
 MAX_REQUEST_BYTES = 80 * 1024 * 1024
@@ -53,7 +64,9 @@ def create_app(settings: Settings | None = None, factory: sessionmaker[Session] 
     auth.init_app(app)
     errors.init_app(app)
     notice_views.init_app(app)
-    for blueprint in (auth.bp, inbox_views.bp, task_views.bp, hazard_views.bp, public_views.bp, notice_views.bp):
+    blueprints = (auth.bp, campaign_views.bp, inbox_views.bp, task_views.bp, hazard_views.bp, public_views.bp,
+                  notice_views.bp)
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
     return app
 

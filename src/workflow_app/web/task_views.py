@@ -7,23 +7,43 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from ..engine import FormSpec, FormValidationError
 from ..services import tasks
+from ..services.campaigns import prefilled_values
 from ..services.errors import InvalidInputError
 from ..services.hazards import get_hazard
-from ..store.models import Hazard, InboxTask
+from ..services.model_registry import process_model
+from ..store.models import Campaign, Hazard, InboxTask, ProcessInstanceRow
 from .context import app_services, me, now, unit_of_work
 from .forms import error_messages, submitted_photos, submitted_values
 
 bp = Blueprint("tasks", __name__)
 
 
-def _render(task: InboxTask, hazard: Hazard, form: FormSpec, values: dict[str, Any],
+def _subject(session: Session, task: InboxTask) -> Hazard | Campaign:
+    """What the task is about: its hazard (visibility checked) or its campaign."""
+    if task.hazard_id is not None:
+        return get_hazard(session, me(), task.hazard_id)
+    campaign = session.get(Campaign, task.campaign_id)
+    assert campaign is not None
+    return campaign
+
+
+def _render(task: InboxTask, subject: Hazard | Campaign, form: FormSpec, values: dict[str, Any],
             errors: dict[str, str], status: int = 200) -> tuple[str, int]:
-    return render_template("task.html", task=task, hazard=hazard, form=form, values=values,
+    hazard = subject if isinstance(subject, Hazard) else None
+    campaign = subject if isinstance(subject, Campaign) else None
+    return render_template("task.html", task=task, hazard=hazard, campaign=campaign, form=form, values=values,
                            errors=errors), status
+
+
+def _done_url(subject: Hazard | Campaign) -> str:
+    if isinstance(subject, Hazard):
+        return url_for("hazards.show", hazard_id=subject.id)
+    return url_for("campaigns.show", code=subject.code)
 
 
 @bp.get("/tasks/<task_id>")
@@ -31,8 +51,13 @@ def _render(task: InboxTask, hazard: Hazard, form: FormSpec, values: dict[str, A
 def show(task_id: str) -> tuple[str, int]:
     with unit_of_work() as session:
         task, form = tasks.task_form(session, me(), task_id)
-        hazard = get_hazard(session, me(), task.hazard_id or 0)
-    return _render(task, hazard, form, {}, {})
+        subject = _subject(session, task)
+        values: dict[str, Any] = {}
+        if isinstance(subject, Campaign):
+            row = session.get(ProcessInstanceRow, task.instance_id)
+            assert row is not None
+            values = prefilled_values(session, task, process_model(row.model_version).task_properties(task.bpmn_id))
+    return _render(task, subject, form, values, {})
 
 
 @bp.post("/tasks/<task_id>")
@@ -40,15 +65,15 @@ def show(task_id: str) -> tuple[str, int]:
 def submit(task_id: str) -> Response | tuple[str, int]:
     with unit_of_work() as session:
         task, form = tasks.task_form(session, me(), task_id)
-        hazard = get_hazard(session, me(), task.hazard_id or 0)
+        subject = _subject(session, task)
     values = submitted_values(form)
     try:
-        uploads = submitted_photos(form, app_services().evidence)
+        uploads = submitted_photos(form, app_services().evidence) if isinstance(subject, Hazard) else None
         with unit_of_work() as session:
             tasks.complete_task(session, me(), task_id, values, now(), uploads)
     except FormValidationError as invalid:
-        return _render(task, hazard, form, values, error_messages(form, invalid.errors), 422)
+        return _render(task, subject, form, values, error_messages(form, invalid.errors), 422)
     except InvalidInputError as refused:
-        return _render(task, hazard, form, values, {"_form": str(refused)}, 422)
+        return _render(task, subject, form, values, {"_form": str(refused)}, 422)
     flash(_("已提交：%(name)s", name=task.name), "info")
-    return redirect(url_for("hazards.show", hazard_id=hazard.id))
+    return redirect(_done_url(subject))
