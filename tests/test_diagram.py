@@ -53,3 +53,33 @@ def test_names_are_escaped() -> None:
 def test_bad_models_are_refused_with_a_reason(xml: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         render_svg(xml)
+
+
+def test_kinds_of_the_model_get_their_notation() -> None:
+    root = ET.fromstring(render_svg(MODEL))
+    groups = {g.get("data-element-id"): g for g in root.iter(f"{SVG}g")}
+    assert groups["Gateway_Source"].find(f"{SVG}polygon") is not None
+    assert len(groups["Timer_Overdue"].findall(f"{SVG}circle")) == 3  # double ring and clock face
+    assert groups["Timer_Overdue"].find(f"{SVG}path") is not None
+    assert "end" in groups["EndEvent_Closed"].get("class", "").split()
+    assert groups["Task_Rectify"].find(f"{SVG}rect").get("rx") == "10"
+    assert groups["Lane_Office"].find(f"{SVG}text").get("transform", "").startswith("rotate(-90")
+    assert root.get("role") == "img" and root.get("aria-label") and root.get("width") == "100%"
+    assert all(not node.tag.endswith("script") for node in root.iter())
+
+
+def test_an_unplaced_flow_name_sits_by_the_middle_of_its_line() -> None:
+    flow = '<bpmn:sequenceFlow id="f" name="整改" sourceRef="t" targetRef="t" />'
+    edge = ('<bpmndi:BPMNEdge bpmnElement="f"><di:waypoint x="0" y="200" /><di:waypoint x="100" y="200" />'
+            '<di:waypoint x="300" y="200" /></bpmndi:BPMNEdge></bpmndi:BPMNPlane>')
+    xml = TINY.replace("</bpmn:process>", flow + "</bpmn:process>").replace(
+        "{diagram}", DIAGRAM.replace("</bpmndi:BPMNPlane>", edge))
+    label = ET.fromstring(render_svg(xml)).find(f".//{SVG}g[@data-element-id='f']/{SVG}text")
+    assert label is not None and float(label.get("x", "0")) == 204
+
+
+def test_external_entities_are_not_read() -> None:
+    xml = ('<?xml version="1.0"?><!DOCTYPE d [<!ENTITY e SYSTEM "file:///etc/hostname">]>'
+           + TINY.split("?>", 1)[1].replace('name="检查', 'name="&e;检查'))
+    with pytest.raises(ValueError, match="not well-formed"):
+        render_svg(xml.replace("{diagram}", DIAGRAM))
