@@ -109,7 +109,7 @@ def test_a_campaign_code_runs_once_and_bad_parameters_are_refused(factory, units
         _campaign(factory, "2023.toml")
     swapped = (CAMPAIGNS / "2024.toml").read_text(encoding="utf-8").replace('"2024-06-30"', '"2024-12-30"')
     (tmp_path / "bad.toml").write_text(swapped.replace('code = "2024"', 'code = "bad"'), encoding="utf-8")
-    with transaction(factory) as s, pytest.raises(InvalidInputError, match="follow each other"):
+    with pytest.raises(InvalidInputError, match="follow each other"), transaction(factory) as s:
         start_campaign(s, None, CampaignConfig.load(tmp_path / "bad.toml"), datetime(2024, 4, 1, tzinfo=UTC))
     (tmp_path / "broken.toml").write_text("code = ", encoding="utf-8")
     with pytest.raises(InvalidInputError, match="not a campaign parameters file"):

@@ -264,6 +264,50 @@ def campaign_status_command(ctx: Context, code: str) -> None:
     click.echo("  hazards since start: " + ", ".join(f"{k} {v}" for k, v in status.counts.items()))
 
 
+@main.command("duties")
+@now_option
+@pass_context
+def duties_command(ctx: Context, now_text: str | None) -> None:
+    """Open the enterprise duties of the current periods (the scheduler does this too)."""
+    from .services.duties import open_due_duties
+
+    with transaction(ctx.factory) as session:
+        opened = open_due_duties(session, _now(now_text))
+    click.echo(f"{opened} duty task(s) opened")
+
+
+@main.command("inspect")
+@click.option("--user", "username", required=True, help="the department user recording it")
+@click.option("--enterprise", "enterprise_code", required=True, help="enterprise code, e.g. E001")
+@click.option("--team", required=True, help="the liaison team (包联执法组)")
+@click.option("--on", "inspected_on", required=True, help="inspection date, YYYY-MM-DD")
+@click.option("--findings", required=True, help="what was inspected and found")
+@click.option("--hazards-json", help="hazards found: a JSON list of start-form objects")
+@click.option("--self-reported", multiple=True, type=int, help="id of a self-reported major hazard seen (repeatable)")
+@now_option
+@pass_context
+def inspect_command(ctx: Context, username: str, enterprise_code: str, team: str, inspected_on: str, findings: str,
+                    hazards_json: str | None, self_reported: tuple[int, ...], now_text: str | None) -> None:
+    """Record an enforcement inspection; hazards found enter the loop (一案双罚 flagged)."""
+    from datetime import date
+
+    from .services.enforcement import record_inspection
+
+    try:
+        found = json.loads(hazards_json) if hazards_json else []
+        with transaction(ctx.factory) as session:
+            enterprise = session.scalar(select(Organisation).where(Organisation.code == enterprise_code))
+            if enterprise is None:
+                raise click.ClickException(f"no enterprise {enterprise_code!r}")
+            result = record_inspection(session, _user(session, username), enterprise.id, team,
+                                       date.fromisoformat(inspected_on), findings, found, list(self_reported),
+                                       _now(now_text))
+    except (ServiceError, FormValidationError, ValueError) as exc:
+        _fail(exc)
+    click.echo(f"inspection {result.inspection_id}: {len(result.new_hazard_ids)} hazard(s) found, "
+               f"一案双罚 {result.double_penalty or '—'}, not penalised {result.not_penalised or '—'}")
+
+
 @main.group("audit")
 def audit_group() -> None:
     """The audit log."""

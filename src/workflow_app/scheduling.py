@@ -1,4 +1,4 @@
-"""APScheduler drives the timers: a sweep and a dispatch run every WORKFLOW_APP_SWEEP_SECONDS.
+"""APScheduler drives the timers: sweep, dispatch and duty opening run every WORKFLOW_APP_SWEEP_SECONDS.
 
 The schedule itself is not stored: what is due lives in the database (timer and outbox
 rows), so a restarted or an additional process simply sweeps what is due, and the
@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from .config import Settings
 from .services.channels import Channel, EmailChannel, WebhookChannel
 from .services.dispatch import dispatch
+from .services.duties import open_due_duties
 from .services.sweep import sweep
 from .store.database import transaction
 from .store.models import JobRun
@@ -73,10 +74,18 @@ def dispatch_job(factory: sessionmaker[Session], channels: dict[str, Channel]) -
     return lambda now: len(dispatch(factory, channels, now).sent)
 
 
+def duties_job(factory: sessionmaker[Session]) -> Callable[[datetime], int]:
+    def open_duties(now: datetime) -> int:
+        with transaction(factory) as session:
+            return open_due_duties(session, now)
+    return open_duties
+
+
 def build_scheduler(settings: Settings, factory: sessionmaker[Session], blocking: bool) -> BaseScheduler:
     """A scheduler with the sweep and dispatch jobs, both due at once and then every interval."""
     scheduler: BaseScheduler = (BlockingScheduler if blocking else BackgroundScheduler)(timezone=UTC)
-    jobs = {"sweep": sweep_job(factory), "dispatch": dispatch_job(factory, channels_from(settings))}
+    jobs = {"sweep": sweep_job(factory), "dispatch": dispatch_job(factory, channels_from(settings)),
+            "duties": duties_job(factory)}
     for name, work in jobs.items():
         scheduler.add_job(run_job, "interval", args=(factory, name, work), id=name, name=name,
                           seconds=settings.sweep_seconds, max_instances=1, coalesce=True,

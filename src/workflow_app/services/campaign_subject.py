@@ -15,8 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..engine import FiredTimer, ProcessInstance, UserTaskView
-from ..store.models import Campaign, CampaignSubmission, InboxTask, Notice, Organisation, User
-from .notices import channels_of
+from ..store.models import Campaign, CampaignSubmission, InboxTask, Organisation, User
+from . import notices
 
 PHASES = ("mobilization", "self_inspection", "enforcement", "summary")
 PHASE_SCRIPTS = {"Script_SelfInspection": "self_inspection", "Script_Enforcement": "enforcement",
@@ -72,16 +72,7 @@ class CampaignSubject:
             task_name = session.scalar(select(InboxTask.name).where(
                 InboxTask.instance_id == instance_id, InboxTask.bpmn_id == fired.attached_to).limit(1)) or task_name
         subject = SUBJECTS.get(kind, "{task}（{campaign}）").format(task=task_name, campaign=self.campaign.name)
-        for org_id in sorted(recipients):
-            organisation = session.get(Organisation, org_id)
-            assert organisation is not None
-            for channel in channels_of(organisation):
-                delivered = channel == "in_app"
-                session.add(Notice(
-                    idempotency_key=f"timer:{instance_id}:{fired.task_id}:{org_id}:{channel}", channel=channel,
-                    kind=kind, recipient_org_id=org_id, hazard_id=None, subject=subject,
-                    body=f"{subject}\n触发：{fired.name}", created_at=now,
-                    status="sent" if delivered else "pending", sent_at=now if delivered else None))
+        notices.queue(session, instance_id, fired, now, recipients, subject, f"{subject}\n触发：{fired.name}")
 
     def _recipients(self, session: Session, instance_id: int, fired: FiredTimer) -> set[int]:
         recipients: set[int] = set()

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..engine import ProcessInstance
+from ..engine.calendar import deadline_passed_at
 from ..store.models import Campaign, Hazard, InboxTask, Organisation, ProcessInstanceRow, Sector, User
 from . import audit
 from .campaign_subject import PHASES
@@ -125,9 +126,9 @@ def campaign_status(session: Session, code: str) -> CampaignStatus:
 
 
 def running_counts(session: Session, campaign: Campaign) -> dict[str, int]:
-    """Hazards reported since the campaign started: found, major, closed, overdue now."""
-    since = campaign.started_at
-    base = select(func.count(Hazard.id)).where(Hazard.reported_at >= since)
+    """Hazards reported while the campaign runs: found, major, closed, overdue now."""
+    until = datetime.fromisoformat(deadline_passed_at(campaign.params["summary_end"]))
+    base = select(func.count(Hazard.id)).where(Hazard.reported_at >= campaign.started_at, Hazard.reported_at < until)
     return {
         "found": session.scalar(base) or 0,
         "major": session.scalar(base.where(Hazard.level == "major")) or 0,

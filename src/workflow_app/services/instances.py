@@ -19,7 +19,17 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session, contains_eager
 
 from ..engine import FiredTimer, ProcessInstance, StepResult, UserTaskView
-from ..store.models import Campaign, Hazard, InboxTask, ModelVersion, ProcessInstanceRow, TimerFiring, TimerRow, User
+from ..store.models import (
+    Campaign,
+    Duty,
+    Hazard,
+    InboxTask,
+    ModelVersion,
+    ProcessInstanceRow,
+    TimerFiring,
+    TimerRow,
+    User,
+)
 from .model_registry import process_model
 from .roles import role_of_lane
 
@@ -67,7 +77,7 @@ class LoadedInstance:
     """A locked instance row, its business record, the restored engine instance and its projections."""
 
     row: ProcessInstanceRow
-    record: Hazard | Campaign
+    record: Hazard | Campaign | Duty
     instance: ProcessInstance
     projected: Projected
 
@@ -82,20 +92,21 @@ def load_locked(session: Session, instance_id: int, skip_locked: bool = False) -
 
     With `skip_locked`, a row another transaction holds gives None instead of waiting.
     """
-    query = (select(ProcessInstanceRow, Hazard, Campaign)
+    query = (select(ProcessInstanceRow, Hazard, Campaign, Duty)
              .join(ProcessInstanceRow.model_version).options(contains_eager(ProcessInstanceRow.model_version))
              .outerjoin(Hazard, Hazard.instance_id == ProcessInstanceRow.id)
              .outerjoin(Campaign, Campaign.instance_id == ProcessInstanceRow.id)
+             .outerjoin(Duty, Duty.instance_id == ProcessInstanceRow.id)
              .where(ProcessInstanceRow.id == instance_id)
              .with_for_update(of=ProcessInstanceRow, skip_locked=skip_locked))
     found = session.execute(query).one_or_none()
-    if found is None or (found[1] is None and found[2] is None):
+    if found is None or all(record is None for record in found[1:]):
         return None
-    row, hazard, campaign = found
+    row, hazard, campaign, duty = found
     version: ModelVersion = row.model_version
     state = zlib.decompress(row.state).decode("utf-8")
     instance = ProcessInstance.restore(process_model(version), state, lambda: version.spec_json)
-    return LoadedInstance(row, hazard or campaign, instance, Projected.of(instance))
+    return LoadedInstance(row, hazard or campaign or duty, instance, Projected.of(instance))
 
 
 def apply_step(session: Session, row: ProcessInstanceRow, instance: ProcessInstance, subject: Subject,

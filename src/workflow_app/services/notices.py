@@ -34,6 +34,13 @@ def queue_for_timer(session: Session, hazard: Hazard, instance_id: int, fired: F
     body = f"{subject}\n企业：{hazard.enterprise.name}\n隐患部位：{hazard.location}\n触发：{fired.name}"
     recipients = {acting_organisation_id(session, role.strip(), hazard.enterprise)
                   for role in fired.properties.get("notify", "enterprise").split(",") if role.strip()}
+    queue(session, instance_id, fired, now, recipients, subject, body, hazard.id)
+
+
+def queue(session: Session, instance_id: int, fired: FiredTimer, now: datetime, recipients: set[int],
+          subject: str, body: str, hazard_id: int | None = None) -> None:
+    """One notice per recipient and channel for a timer occurrence; in-app ones are delivered at once."""
+    kind = fired.properties.get("notice", "timer")
     for org_id in sorted(recipients):
         organisation = session.get(Organisation, org_id)
         assert organisation is not None
@@ -41,7 +48,7 @@ def queue_for_timer(session: Session, hazard: Hazard, instance_id: int, fired: F
             delivered = channel == "in_app"
             session.add(Notice(
                 idempotency_key=f"timer:{instance_id}:{fired.task_id}:{org_id}:{channel}", channel=channel,
-                kind=kind, recipient_org_id=org_id, hazard_id=hazard.id, subject=subject, body=body, created_at=now,
+                kind=kind, recipient_org_id=org_id, hazard_id=hazard_id, subject=subject, body=body, created_at=now,
                 status="sent" if delivered else "pending", sent_at=now if delivered else None,
             ))
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from ..store.models import Campaign, Hazard
+from ..store.models import Campaign, Duty, Hazard
 from .campaign_subject import CampaignSubject
+from .duty_subject import DutySubject
 from .hazard_subject import HazardSubject
 from .instances import Subject
 
 
-def subject_of(record: Hazard | Campaign) -> Subject:
-    return HazardSubject(record) if isinstance(record, Hazard) else CampaignSubject(record)
+def subject_of(record: Hazard | Campaign | Duty) -> Subject:
+    if isinstance(record, Hazard):
+        return HazardSubject(record)
+    return CampaignSubject(record) if isinstance(record, Campaign) else DutySubject(record)

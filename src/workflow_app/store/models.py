@@ -238,6 +238,9 @@ class Hazard(Base):
     escalated_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
+    # found by an enforcement inspection; a major one the enterprise had not reported is 一案双罚
+    inspection_id: Mapped[int | None] = mapped_column(ForeignKey("inspections.id"))
+    penalty: Mapped[str | None] = mapped_column(String(20))  # double_penalty | not_penalised
     enterprise: Mapped[Organisation] = relationship(lazy="joined", foreign_keys=[enterprise_id])
 
 
@@ -356,3 +359,48 @@ class CampaignSubmission(Base):
     data: Mapped[dict] = mapped_column(JSON)
     submitted_at: Mapped[datetime]
     submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class Duty(Base):
+    """One occurrence of an enterprise's recurring duty (inspection led by the principal, drills)."""
+
+    __tablename__ = "duties"
+    __table_args__ = (UniqueConstraint("enterprise_id", "kind", "period"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))  # principal_inspection | special_plan_drill | onsite_plan_drill
+    period: Mapped[str] = mapped_column(String(20))  # 2023-06, 2023-Q3, 2023-H2, 2023
+    due_on: Mapped[date] = mapped_column(Date)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open | done
+    performed_on: Mapped[date | None] = mapped_column(Date)
+    overdue_since: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    enterprise: Mapped[Organisation] = relationship(lazy="joined")
+
+
+class LiaisonAssignment(Base):
+    """The liaison enforcement team (包联执法组) that inspects an enterprise for a whole year."""
+
+    __tablename__ = "liaison_assignments"
+    __table_args__ = (UniqueConstraint("enterprise_id", "year"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    year: Mapped[int] = mapped_column(Integer)
+    department_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    team: Mapped[str] = mapped_column(String(100))
+
+
+class Inspection(Base):
+    """An enforcement inspection (执法检查) of an enterprise by a department's liaison team."""
+
+    __tablename__ = "inspections"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    team: Mapped[str] = mapped_column(String(100))
+    inspected_on: Mapped[date] = mapped_column(Date)
+    findings: Mapped[str] = mapped_column(Text)
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime]

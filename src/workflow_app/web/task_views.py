@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
@@ -16,34 +17,40 @@ from ..services.campaigns import prefilled_values
 from ..services.errors import InvalidInputError
 from ..services.hazards import get_hazard
 from ..services.model_registry import process_model
-from ..store.models import Campaign, Hazard, InboxTask, ProcessInstanceRow
+from ..store.models import Campaign, Duty, Hazard, InboxTask, ProcessInstanceRow
 from .context import app_services, me, now, unit_of_work
 from .forms import error_messages, submitted_photos, submitted_values
 
 bp = Blueprint("tasks", __name__)
 
 
-def _subject(session: Session, task: InboxTask) -> Hazard | Campaign:
-    """What the task is about: its hazard (visibility checked) or its campaign."""
+def _subject(session: Session, task: InboxTask) -> Hazard | Campaign | Duty:
+    """What the task is about: its hazard (visibility checked), its campaign or the enterprise duty."""
     if task.hazard_id is not None:
         return get_hazard(session, me(), task.hazard_id)
-    campaign = session.get(Campaign, task.campaign_id)
-    assert campaign is not None
-    return campaign
+    if task.campaign_id is not None:
+        campaign = session.get(Campaign, task.campaign_id)
+        assert campaign is not None
+        return campaign
+    duty = session.scalar(select(Duty).where(Duty.instance_id == task.instance_id))
+    assert duty is not None
+    return duty
 
 
-def _render(task: InboxTask, subject: Hazard | Campaign, form: FormSpec, values: dict[str, Any],
+def _render(task: InboxTask, subject: Hazard | Campaign | Duty, form: FormSpec, values: dict[str, Any],
             errors: dict[str, str], status: int = 200) -> tuple[str, int]:
-    hazard = subject if isinstance(subject, Hazard) else None
-    campaign = subject if isinstance(subject, Campaign) else None
-    return render_template("task.html", task=task, hazard=hazard, campaign=campaign, form=form, values=values,
-                           errors=errors), status
+    return render_template("task.html", task=task, form=form, values=values, errors=errors,
+                           hazard=subject if isinstance(subject, Hazard) else None,
+                           campaign=subject if isinstance(subject, Campaign) else None,
+                           duty=subject if isinstance(subject, Duty) else None), status
 
 
-def _done_url(subject: Hazard | Campaign) -> str:
+def _done_url(subject: Hazard | Campaign | Duty) -> str:
     if isinstance(subject, Hazard):
         return url_for("hazards.show", hazard_id=subject.id)
-    return url_for("campaigns.show", code=subject.code)
+    if isinstance(subject, Campaign):
+        return url_for("campaigns.show", code=subject.code)
+    return url_for("inbox.inbox_page")
 
 
 @bp.get("/tasks/<task_id>")
