@@ -92,6 +92,9 @@ def test_a_campaign_runs_its_year_and_a_second_one_runs_beside_it(factory, units
         late = s.scalars(select(Notice).where(Notice.kind == "overdue")).all()
         assert {n.recipient_org_id for n in late} == {units["town2"].organisation_id, units["office"].organisation_id}
         assert all("附表1" in n.subject for n in late)
+        reminded = s.scalars(select(Notice).where(Notice.kind == "reminder")).all()
+        assert {n.recipient_org_id for n in reminded} == {units["town2"].organisation_id}  # the day before, once
+        assert len(reminded) == 1
         bulletins = s.scalars(select(CampaignSubmission).where(CampaignSubmission.campaign_id == first.id,
                                                                CampaignSubmission.kind == "bulletin")).all()
         assert sorted(b.period for b in bulletins) == [f"2023-{m:02d}" for m in range(5, 12)]
