@@ -42,7 +42,7 @@ def test_anonymous_is_sent_to_sign_in_everywhere(client: FlaskClient, factory, z
     hazard_id = report(factory, zone.principal, zone.enterprise_id, T0)
     task = open_task(factory, hazard_id)
     for path in ("/inbox", f"/tasks/{task.task_id}", f"/hazards/{hazard_id}", f"/hazards/{hazard_id}/diagram.svg",
-                 "/hazards", "/hazards/new"):
+                 "/ledger", "/hazards/new", "/exports/ledger.csv", "/bulletin.pdf"):
         response = client.get(path)
         assert response.status_code == 302 and "/login" in response.headers["Location"], path
 

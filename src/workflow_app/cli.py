@@ -308,6 +308,38 @@ def inspect_command(ctx: Context, username: str, enterprise_code: str, team: str
                f"一案双罚 {result.double_penalty or '—'}, not penalised {result.not_penalised or '—'}")
 
 
+@main.command("export")
+@click.argument("name", type=click.Choice(["ledger.xlsx", "ledger.csv", "table1", "table2", "table3", "table4",
+                                          "bulletin"]))
+@click.option("--user", "username", required=True, help="export as this user (their role limits apply)")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, writable=True))
+@click.option("--campaign", help="campaign code (default: the newest)")
+@click.option("--week", help="ISO week for table1/table2, e.g. 2023-W23")
+@click.option("--month", help="YYYY-MM for the bulletin (default: last month)")
+@pass_context
+def export_command(ctx: Context, name: str, username: str, out_path: str, campaign: str | None, week: str | None,
+                   month: str | None) -> None:
+    """Write the ledger, one of the plan's tables (XLSX) or the monthly bulletin (PDF)."""
+    from .engine.calendar import SHANGHAI
+    from .reports.bulletin import monthly_bulletin, previous_month
+    from .reports.exports import ExportRequest, export
+
+    today = datetime.now(UTC).astimezone(SHANGHAI).date()
+    try:
+        with transaction(ctx.factory) as session, open(out_path, "wb") as out:
+            user = _user(session, username)
+            if name == "bulletin":
+                if user.role not in ("office", "department", "town"):
+                    raise click.ClickException("the bulletin is for the office, departments and towns")
+                stats = monthly_bulletin(session, month or previous_month(today), out)
+                rows = stats.total["found"]
+            else:
+                rows = export(session, user, ExportRequest(name, campaign, week), out, today)
+    except ServiceError as exc:
+        _fail(exc)
+    click.echo(f"{out_path}: {rows} row(s)" if name != "bulletin" else f"{out_path}: {rows} hazard(s) found that month")
+
+
 @main.group("audit")
 def audit_group() -> None:
     """The audit log."""

@@ -29,6 +29,7 @@ from . import (
     labels,
     notice_views,
     public_views,
+    report_views,
     task_views,
 )
 
@@ -65,7 +66,7 @@ def create_app(settings: Settings | None = None, factory: sessionmaker[Session] 
     errors.init_app(app)
     notice_views.init_app(app)
     blueprints = (auth.bp, campaign_views.bp, inbox_views.bp, task_views.bp, hazard_views.bp, public_views.bp,
-                  notice_views.bp)
+                  notice_views.bp, report_views.bp)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     return app

@@ -19,15 +19,6 @@ from .forms import error_messages, submitted_photos, submitted_values
 bp = Blueprint("hazards", __name__)
 
 
-@bp.get("/hazards")
-@login_required
-def index() -> str:
-    status = request.args.get("status") or None
-    with unit_of_work() as session:
-        found = hazards.list_hazards(session, me(), status=status, limit=200)
-    return render_template("hazards.html", hazards=found, status=status)
-
-
 def _reportable_enterprises(session) -> list[tuple[int, str]]:  # type: ignore[no-untyped-def]
     user = me()
     query = select(Organisation.id, Organisation.name).where(Organisation.kind == "enterprise")

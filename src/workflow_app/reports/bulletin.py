@@ -1,0 +1,102 @@
+"""The monthly bulletin (月通报) as a PDF with an embedded CJK font.
+
+The font comes from WORKFLOW_APP_CJK_FONT or Debian's fonts-wqy-zenhei / fonts-noto-cjk;
+without one the bulletin is refused with a message saying what to install.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date, timedelta
+from pathlib import Path
+from typing import IO
+
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..services.errors import InvalidInputError
+from ..store.models import Hazard
+from .statistics import OPEN_EXCLUDED, PeriodStatistics, month_of, period_statistics
+
+FONT = "CJK"
+FONT_CANDIDATES = ("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+                   "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+                   "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
+LISTED_AT_MOST = 100
+HEADERS = ["排查隐患", "重大隐患", "销号", "逾期未整改"]
+WIDTHS = [50, 28, 28, 28, 30]
+
+
+def _register_font() -> None:
+    if FONT in pdfmetrics.getRegisteredFontNames():
+        return
+    chosen = os.environ.get("WORKFLOW_APP_CJK_FONT")
+    path = Path(chosen) if chosen else next((Path(p) for p in FONT_CANDIDATES if Path(p).exists()), None)
+    if path is None or not path.exists():
+        raise InvalidInputError("no Chinese font for the PDF: apt-get install fonts-wqy-zenhei, or set "
+                                "WORKFLOW_APP_CJK_FONT to a .ttf/.ttc file")
+    pdfmetrics.registerFont(TTFont(FONT, str(path), subfontIndex=0))
+
+
+def _style(size: float, leading: float | None = None) -> ParagraphStyle:
+    return ParagraphStyle(f"cjk{size}", fontName=FONT, fontSize=size, leading=leading or size * 1.5,
+                          wordWrap="CJK")
+
+
+def _table(header: list[str], rows: list[list[object]], widths: list[float]) -> Table:
+    table = Table([header, *rows], colWidths=[w * mm for w in widths], repeatRows=1)
+    table.setStyle(TableStyle([("FONT", (0, 0), (-1, -1), FONT, 9), ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
+                               ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e9ecef")),
+                               ("ALIGN", (1, 1), (-1, -1), "RIGHT")]))
+    return table
+
+
+def _unit_rows(units: list) -> list[list[object]]:  # type: ignore[type-arg]
+    return [[u.name, u.figures["found"], u.figures["major"], u.figures["closed"], u.figures["overdue"]]
+            for u in units]
+
+
+def monthly_bulletin(session: Session, month: str, out: IO[bytes],
+                     title: str = "重大事故隐患专项排查整治") -> PeriodStatistics:
+    """Write the bulletin for `month` (YYYY-MM) to `out` and return the figures it shows."""
+    _register_font()
+    start, end = month_of(month)
+    stats = period_statistics(session, start, end)
+    overdue_major = list(session.scalars(
+        select(Hazard).where(Hazard.level == "major", Hazard.rectification_deadline < end,
+                             Hazard.status.not_in(OPEN_EXCLUDED)).order_by(Hazard.rectification_deadline)
+        .limit(LISTED_AT_MOST)))
+    listed = list(session.scalars(select(Hazard).where(Hazard.supervision_listed.is_(True),
+                                                       Hazard.status.not_in(OPEN_EXCLUDED))
+                                  .order_by(Hazard.code).limit(LISTED_AT_MOST)))
+    listed_total = session.scalar(select(func.count(Hazard.id)).where(
+        Hazard.supervision_listed.is_(True), Hazard.status.not_in(OPEN_EXCLUDED))) or 0
+    total = stats.total
+    body, small = _style(11), _style(9)
+    story = [Paragraph(f"{start.year}年{start.month}月 {title} 月通报", _style(16)), Spacer(1, 6 * mm),
+             Paragraph(f"一、总体情况：本月排查隐患 {total['found']} 项，其中重大事故隐患 {total['major']} 项；"
+                       f"本月销号 {total['closed']} 项；截至月末逾期未整改 {total['overdue']} 项。", body),
+             Spacer(1, 4 * mm), Paragraph("二、各镇街进展", body),
+             _table(["镇街", *HEADERS], _unit_rows(stats.towns), WIDTHS),
+             Spacer(1, 4 * mm), Paragraph("三、各部门进展", body),
+             _table(["部门", *HEADERS], _unit_rows(stats.departments), WIDTHS),
+             Spacer(1, 4 * mm), Paragraph(f"四、逾期未整改的重大事故隐患（{len(overdue_major)} 项）", body)]
+    story += [Paragraph(f"{h.code} {h.enterprise.name} {h.title}（整改时限 {h.rectification_deadline}）", small)
+              for h in overdue_major] or [Paragraph("无。", small)]
+    story += [Spacer(1, 4 * mm), Paragraph(f"五、挂牌督办的重大事故隐患（{listed_total} 项）", body)]
+    story += [Paragraph(f"{h.code} {h.enterprise.name} {h.title}", small) for h in listed] or [Paragraph("无。", small)]
+    SimpleDocTemplate(out, pagesize=A4, title=f"{month} 月通报", leftMargin=18 * mm, rightMargin=18 * mm).build(story)
+    return stats
+
+
+def previous_month(today: date) -> str:
+    """The month a bulletin published `today` reports on."""
+    last_month = today.replace(day=1) - timedelta(days=1)
+    return f"{last_month.year:04d}-{last_month.month:02d}"

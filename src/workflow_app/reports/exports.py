@@ -1,0 +1,78 @@
+"""Exports by name, for the CLI and the web: the ledger (XLSX, CSV) and the plan's tables (XLSX).
+
+Every export goes through the ledger's role limits or the campaign roles: an enterprise
+exports only its own hazards, and campaign tables are for the office, towns and departments.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import date
+from typing import IO, Any
+
+from sqlalchemy.orm import Session
+
+from ..services.errors import InvalidInputError, PermissionDeniedError
+from ..services.ledger import LedgerQuery, ledger_rows
+from ..store.models import User
+from . import tables
+from .xlsx import write_table
+
+EXPORTS = ("ledger.xlsx", "ledger.csv", "table1", "table2", "table3", "table4")
+CAMPAIGN_ROLES = ("office", "town", "department")
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """Which export, for which campaign and week, over which ledger filters."""
+
+    name: str
+    campaign: str | None = None
+    week: str | None = None
+    ledger: LedgerQuery = field(default_factory=LedgerQuery)
+
+
+def export(session: Session, user: User, request: ExportRequest, out: IO[bytes], today: date) -> int:
+    """Write the export to `out`; return how many data rows it holds."""
+    names = tables.Names(session)
+    if request.name in ("ledger.xlsx", "ledger.csv"):
+        rows = (tables.ledger_row(h, names) for h in ledger_rows(session, user, request.ledger, today))
+        if request.name == "ledger.csv":
+            return _write_csv(out, [h for h, _ in tables.LEDGER_COLUMNS], rows)
+        return write_table(out, "隐患排查治理台账", tables.LEDGER_COLUMNS, rows, "台账")
+    if request.name == "table3":
+        major = replace(request.ledger, level="major", sort="oldest")
+        campaign_name = tables.campaign_by_code(session, request.campaign).name if request.campaign else "专项行动"
+        return write_table(out, tables.TITLES["table3"].format(campaign=campaign_name), tables.TABLE3_COLUMNS,
+                           tables.table3_rows(ledger_rows(session, user, major, today)), "附表3")
+    if request.name not in EXPORTS:
+        raise InvalidInputError(f"unknown export {request.name!r}; one of {', '.join(EXPORTS)}")
+    if user.role not in CAMPAIGN_ROLES:
+        raise PermissionDeniedError("campaign tables are for the office, towns and departments")
+    campaign = tables.campaign_by_code(session, request.campaign)
+    if request.name == "table4":
+        return write_table(out, tables.TITLES["table4"].format(campaign=campaign.name), tables.CONTACT_COLUMNS,
+                           tables.contact_rows(session, campaign, names), "附表4")
+    if not request.week:
+        raise InvalidInputError("the weekly tables need --week YYYY-Www")
+    period = tables.period_of_week(campaign, request.week)
+    kind = "town" if request.name == "table1" else "department"
+    title = tables.TITLES[request.name].format(campaign=campaign.name, period=f"（{request.week}，{period}）")
+    return write_table(out, title, tables.WEEKLY_COLUMNS, tables.weekly_rows(session, campaign, kind, period, names),
+                       "附表1" if kind == "town" else "附表2")
+
+
+def _write_csv(out: IO[bytes], headers: list[str], rows: Iterable[list[Any]]) -> int:
+    text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="")  # with BOM: Excel opens Chinese correctly
+    writer = csv.writer(text)
+    writer.writerow(headers)
+    count = 0
+    for row in rows:
+        writer.writerow(row)
+        count += 1
+    text.flush()
+    text.detach()
+    return count

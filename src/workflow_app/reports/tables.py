@@ -1,0 +1,133 @@
+"""The plan's attached tables (附表1–4) and the ledger as rows with the plan's headers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..engine.calendar import SHANGHAI, as_date
+from ..services.errors import InvalidInputError, NotFoundError
+from ..services.vocabulary import LEVELS, SOURCES, STATUSES
+from ..store.models import Campaign, CampaignSubmission, Hazard, Organisation, Sector
+
+LEDGER_COLUMNS = [("隐患编号", 16), ("企业名称", 26), ("所属镇街", 12), ("行业领域", 14), ("隐患名称", 28),
+                  ("隐患部位", 16), ("隐患等级", 12), ("隐患来源", 10), ("状态", 12), ("发现日期", 12),
+                  ("整改时限", 12), ("销号日期", 12)]
+TABLE3_COLUMNS = [("序号", 6), ("企业名称", 26), ("隐患部位", 16), ("隐患描述", 36), ("隐患等级", 12), ("发现日期", 12),
+                  ("隐患来源", 10), ("整改责任人", 12), ("整改措施", 30), ("整改资金（万元）", 12), ("整改时限", 12),
+                  ("应急预案及防范措施", 30), ("整改状态", 12), ("销号日期", 12)]
+WEEKLY_COLUMNS = [("单位", 24), ("排查企业数（家）", 12), ("排查隐患数（项）", 12), ("其中重大事故隐患（项）", 14),
+                  ("已整改（项）", 10), ("逾期未整改（项）", 12), ("执法检查（次）", 12), ("行政处罚（起）", 12),
+                  ("培训人数（人）", 12), ("报送时间", 18)]
+WEEKLY_FIELDS = ("enterprises_covered", "hazards_found", "major_found", "rectified", "overdue", "inspections",
+                 "penalties", "trained")
+CONTACT_COLUMNS = [("单位", 24), ("联络员姓名", 12), ("职务", 14), ("联系电话", 16), ("行动方案要点", 40),
+                   ("报送时间", 18)]
+TITLES = {
+    "table1": "{campaign} 各镇街进展情况调度表（附表1）{period}",
+    "table2": "{campaign} 有关部门进展情况调度表（附表2）{period}",
+    "table3": "{campaign} 重大事故隐患清单（附表3）",
+    "table4": "{campaign} 联络员回执（附表4）",
+}
+
+
+class Names:
+    """Organisation and sector names, loaded once per export."""
+
+    def __init__(self, session: Session):
+        self.orgs = {o.id: o for o in session.scalars(select(Organisation))}
+        self.sectors = {s.code: s.name for s in session.scalars(select(Sector))}
+
+    def town(self, enterprise: Organisation) -> str:
+        town = self.orgs.get(enterprise.town_id) if enterprise.town_id else None
+        return town.name if town else ""
+
+    def sector(self, enterprise: Organisation) -> str:
+        return self.sectors.get(enterprise.sector_code or "", "")
+
+
+def _local(moment: datetime) -> str:
+    return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
+
+def _day(value: Any) -> str:
+    if isinstance(value, datetime):
+        value = value.astimezone(SHANGHAI).date()
+    return value.isoformat() if value else ""
+
+
+def ledger_row(hazard: Hazard, names: Names) -> list[Any]:
+    enterprise = hazard.enterprise
+    return [hazard.code, enterprise.name, names.town(enterprise), names.sector(enterprise), hazard.title,
+            hazard.location, LEVELS.get(hazard.level, hazard.level), SOURCES.get(hazard.source, hazard.source),
+            STATUSES.get(hazard.status, hazard.status), _day(hazard.found_on), _day(hazard.rectification_deadline),
+            _day(hazard.closed_at)]
+
+
+def table3_rows(hazards: Iterator[Hazard]) -> Iterator[list[Any]]:
+    """附表3: every major hazard with its five-in-place plan, deadline and status."""
+    for number, hazard in enumerate((h for h in hazards if h.level == "major"), start=1):
+        yield [number, hazard.enterprise.name, hazard.location, hazard.description, LEVELS["major"],
+               _day(hazard.found_on), SOURCES.get(hazard.source, hazard.source), hazard.responsible_person or "",
+               hazard.rectification_measures or "",
+               float(hazard.rectification_funds) if hazard.rectification_funds is not None else "",
+               _day(hazard.rectification_deadline), hazard.emergency_plan or "",
+               STATUSES.get(hazard.status, hazard.status), _day(hazard.closed_at)]
+
+
+def campaign_by_code(session: Session, code: str | None) -> Campaign:
+    """The given campaign, or the newest one."""
+    query = select(Campaign).order_by(Campaign.year.desc(), Campaign.id.desc())
+    campaign = session.scalar(query.where(Campaign.code == code) if code else query.limit(1))
+    if campaign is None:
+        raise NotFoundError(f"no campaign {code}" if code else "no campaign has been started")
+    return campaign
+
+
+def period_of_week(campaign: Campaign, iso_week: str) -> str:
+    """The campaign's weekly period (W01 …) whose dispatch falls in ISO week `YYYY-Www`."""
+    try:
+        year, week = iso_week.upper().split("-W")
+        monday = date.fromisocalendar(int(year), int(week), 1)
+    except ValueError:
+        raise InvalidInputError(f"week must look like 2023-W23, not {iso_week!r}") from None
+    start = as_date(campaign.params["dispatch_start"])
+    index = (monday + timedelta(days=6) - start).days // 7
+    if index < 0:
+        raise InvalidInputError(f"{iso_week} is before the campaign's weekly dispatch started ({start})")
+    return f"W{index + 1:02d}"
+
+
+def weekly_rows(session: Session, campaign: Campaign, unit_kind: str, period: str, names: Names) -> list[list[Any]]:
+    """附表1 (towns) or 附表2 (departments) for one period: one row per unit, empty if it did not file."""
+    filed = {s.organisation_id: s for s in session.scalars(select(CampaignSubmission).where(
+        CampaignSubmission.campaign_id == campaign.id, CampaignSubmission.kind == "weekly",
+        CampaignSubmission.period == period))}
+    units = campaign.params["towns" if unit_kind == "town" else "departments"]
+    rows = []
+    for unit_id in units:
+        submission = filed.get(unit_id)
+        figures = [submission.data.get(f, "") for f in WEEKLY_FIELDS] if submission else ["未报送"] + [""] * 7
+        when = _local(submission.submitted_at) if submission else ""
+        rows.append([names.orgs[unit_id].name, *figures, when])
+    return rows
+
+
+def contact_rows(session: Session, campaign: Campaign, names: Names) -> list[list[Any]]:
+    """附表4: each unit's contact person and action plan."""
+    filed = {s.organisation_id: s for s in session.scalars(select(CampaignSubmission).where(
+        CampaignSubmission.campaign_id == campaign.id, CampaignSubmission.kind == "plan"))}
+    rows = []
+    for unit_id in [*campaign.params["towns"], *campaign.params["departments"]]:
+        s = filed.get(unit_id)
+        if s is None:
+            rows.append([names.orgs[unit_id].name, "未报送", "", "", "", ""])
+            continue
+        rows.append([names.orgs[unit_id].name, s.data.get("contact_name", ""), s.data.get("contact_position", ""),
+                     s.data.get("contact_phone", ""), s.data.get("plan_summary", ""),
+                     _local(s.submitted_at)])
+    return rows

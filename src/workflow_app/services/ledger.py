@@ -1,0 +1,101 @@
+"""The hazard ledger (台账): filtered, sorted, paged, limited to what the user may see.
+
+The same query feeds the page and the exports, so an export never shows more than the
+page would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from ..engine.calendar import SHANGHAI
+from ..store.models import Hazard, Organisation, Sector, User
+from .errors import InvalidInputError
+from .roles import visible_hazards
+
+SORTS = {
+    "newest": (Hazard.reported_at.desc(), Hazard.id.desc()),
+    "oldest": (Hazard.reported_at, Hazard.id),
+    "deadline": (Hazard.rectification_deadline.is_(None), Hazard.rectification_deadline, Hazard.id),
+    "code": (Hazard.code,),
+}
+PER_PAGE = 50
+
+
+@dataclass(frozen=True)
+class LedgerQuery:
+    """The ledger's filters and order."""
+
+    level: str | None = None
+    status: str | None = None
+    source: str | None = None
+    enterprise_id: int | None = None
+    town_id: int | None = None
+    sector: str | None = None
+    department_id: int | None = None
+    overdue: bool = False
+    found_from: date | None = None
+    found_to: date | None = None
+    sort: str = "newest"
+    page: int = 1
+
+
+def ledger_query(user: User, wanted: LedgerQuery, today: date) -> Select:
+    """The SELECT of the hazards `user` may see that match `wanted` (without paging)."""
+    if wanted.sort not in SORTS:
+        raise InvalidInputError(f"unknown sort {wanted.sort!r}; one of {', '.join(SORTS)}")
+    query = visible_hazards(select(Hazard), user)
+    for column, value in ((Hazard.level, wanted.level), (Hazard.status, wanted.status),
+                          (Hazard.source, wanted.source), (Hazard.enterprise_id, wanted.enterprise_id)):
+        if value is not None:
+            query = query.where(column == value)
+    enterprises = select(Organisation.id).where(Organisation.kind == "enterprise")
+    if wanted.town_id is not None:
+        query = query.where(Hazard.enterprise_id.in_(enterprises.where(Organisation.town_id == wanted.town_id)))
+    if wanted.sector:
+        query = query.where(Hazard.enterprise_id.in_(enterprises.where(Organisation.sector_code == wanted.sector)))
+    if wanted.department_id is not None:
+        sectors = select(Sector.code).where(Sector.department_id == wanted.department_id)
+        query = query.where(Hazard.enterprise_id.in_(enterprises.where(Organisation.sector_code.in_(sectors))))
+    if wanted.overdue:
+        query = query.where(Hazard.rectification_deadline < today, Hazard.status.not_in(("closed", "rejected")))
+    if wanted.found_from:
+        query = query.where(Hazard.found_on >= wanted.found_from)
+    if wanted.found_to:
+        query = query.where(Hazard.found_on <= wanted.found_to)
+    return query.order_by(*SORTS[wanted.sort])
+
+
+@dataclass
+class LedgerPage:
+    """One page of the ledger and the total that matches."""
+
+    query: LedgerQuery
+    hazards: list[Hazard]
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // PER_PAGE))
+
+
+def ledger_page(session: Session, user: User, wanted: LedgerQuery, today: date) -> LedgerPage:
+    query = ledger_query(user, wanted, today)
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    hazards = list(session.scalars(query.offset((max(wanted.page, 1) - 1) * PER_PAGE).limit(PER_PAGE)))
+    return LedgerPage(wanted, hazards, total)
+
+
+def ledger_rows(session: Session, user: User, wanted: LedgerQuery, today: date) -> Iterator[Hazard]:
+    """Every matching hazard, streamed in batches (for exports)."""
+    yield from session.scalars(ledger_query(user, wanted, today).execution_options(yield_per=2000))
+
+
+def day_start(day: date) -> datetime:
+    """Midnight at the start of `day` in Asia/Shanghai."""
+    return datetime.combine(day, time(0, 0), SHANGHAI)

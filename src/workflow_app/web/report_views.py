@@ -1,0 +1,87 @@
+"""The ledger page and downloads: ledger XLSX/CSV, the plan's tables, the monthly bulletin PDF."""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+
+from flask import Blueprint, render_template, request, send_file
+from flask_login import login_required
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from ..reports.bulletin import monthly_bulletin, previous_month
+from ..reports.exports import EXPORTS, ExportRequest, export
+from ..services.errors import InvalidInputError, NotFoundError
+from ..services.ledger import SORTS, LedgerQuery, ledger_page
+from ..store.models import Organisation, Sector
+from .context import me, today, unit_of_work
+
+bp = Blueprint("reports", __name__)
+MEDIA = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+def _int(name: str) -> int | None:
+    value = request.args.get(name, "").strip()
+    if value and not value.isdigit():
+        raise InvalidInputError(f"{name} must be a whole number")
+    return int(value) if value else None
+
+
+def _date(name: str) -> date | None:
+    value = request.args.get(name, "").strip()
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        raise InvalidInputError(f"{name} must be a date (YYYY-MM-DD)") from None
+
+
+def _ledger_query() -> LedgerQuery:
+    return LedgerQuery(
+        level=request.args.get("level") or None, status=request.args.get("status") or None,
+        source=request.args.get("source") or None, enterprise_id=_int("enterprise"), town_id=_int("town"),
+        sector=request.args.get("sector") or None, department_id=_int("department"),
+        overdue=request.args.get("overdue") == "1", found_from=_date("from"), found_to=_date("to"),
+        sort=request.args.get("sort") or "newest", page=_int("page") or 1)
+
+
+@bp.get("/ledger")
+@login_required
+def ledger() -> str:
+    with unit_of_work() as session:
+        page = ledger_page(session, me(), _ledger_query(), today())
+        organisations = list(session.execute(select(Organisation.id, Organisation.name, Organisation.kind)
+                                             .where(Organisation.kind.in_(("town", "department")))
+                                             .order_by(Organisation.name)))
+        sectors = list(session.execute(select(Sector.code, Sector.name).order_by(Sector.name)))
+    return render_template("ledger.html", page=page, sorts=list(SORTS), sectors=sectors,
+                           towns=[(o.id, o.name) for o in organisations if o.kind == "town"],
+                           departments=[(o.id, o.name) for o in organisations if o.kind == "department"])
+
+
+@bp.get("/exports/<name>")
+@login_required
+def download(name: str) -> Response:
+    if name not in EXPORTS:
+        raise NotFoundError(f"no export {name}")
+    buffer = io.BytesIO()
+    with unit_of_work() as session:
+        export(session, me(), ExportRequest(name, request.args.get("campaign") or None,
+                                            request.args.get("week") or None, _ledger_query()), buffer, today())
+    suffix = "csv" if name.endswith(".csv") else "xlsx"
+    filename = f"{name.split('.')[0]}-{today().isoformat()}.{suffix}"
+    buffer.seek(0)
+    return send_file(buffer, mimetype=MEDIA[suffix], as_attachment=True, download_name=filename)
+
+
+@bp.get("/bulletin.pdf")
+@login_required
+def bulletin() -> Response:
+    if me().role not in ("office", "department", "town"):
+        raise NotFoundError("the bulletin is for the office, departments and towns")
+    month = request.args.get("month") or previous_month(today())
+    buffer = io.BytesIO()
+    with unit_of_work() as session:
+        monthly_bulletin(session, month, buffer)
+    buffer.seek(0)
+    return send_file(buffer, mimetype="application/pdf", as_attachment=True, download_name=f"bulletin-{month}.pdf")

@@ -1,0 +1,141 @@
+"""Exports opened and read back, the bulletin's text, and role limits on the ledger and exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime
+
+import pytest
+from conftest import BPMN_DIR, T0, _org, _user
+from helpers import PLAN, complete, report
+from openpyxl import load_workbook
+from pypdf import PdfReader
+from sqlalchemy import func, select
+from web_support import sign_in
+
+from workflow_app.config import Settings
+from workflow_app.reports.bulletin import monthly_bulletin
+from workflow_app.reports.exports import ExportRequest, export
+from workflow_app.services import tasks
+from workflow_app.services.campaigns import CampaignConfig, start_campaign
+from workflow_app.services.errors import PermissionDeniedError
+from workflow_app.services.ledger import LedgerQuery, ledger_page
+from workflow_app.services.sweep import sweep
+from workflow_app.store.database import transaction
+from workflow_app.store.models import Hazard, InboxTask
+from workflow_app.web import create_app
+
+TODAY = date(2026, 11, 30)
+
+
+@pytest.fixture
+def hazards(factory, zone) -> dict[str, int]:
+    """A major hazard with its plan, a general one, one closed, and one of another enterprise."""
+    major = report(factory, zone.principal, zone.enterprise_id, T0)
+    complete(factory, zone.principal, major, PLAN, T0)
+    general = report(factory, zone.principal, zone.enterprise_id, T0, hazard_level="general", title="灭火器过期")
+    other = report(factory, zone.outsider, zone.other_enterprise_id, T0, hazard_level="general", title="叉车无证")
+    return {"major": major, "general": general, "other": other}
+
+
+def _xlsx(factory, user, request: ExportRequest):
+    out = io.BytesIO()
+    with transaction(factory) as s:
+        count = export(s, user, request, out, TODAY)
+    out.seek(0)
+    return count, load_workbook(out).active
+
+
+def test_ledger_xlsx_has_title_headers_frozen_header_and_every_visible_hazard(factory, zone, hazards):
+    count, sheet = _xlsx(factory, zone.office, ExportRequest("ledger.xlsx"))
+    with transaction(factory) as s:
+        assert count == s.scalar(select(func.count(Hazard.id))) == 3
+    assert sheet["A1"].value == "隐患排查治理台账"
+    assert sheet["A2"].value == "隐患编号" and sheet["L2"].value == "销号日期"
+    assert sheet.freeze_panes == "A3" and sheet.max_row == 2 + count
+    titles = {sheet.cell(row=r, column=5).value for r in range(3, 3 + count)}
+    assert titles == {"储罐区报警器失效", "灭火器过期", "叉车无证"}
+
+
+def test_table3_lists_each_major_hazard_with_its_five_in_place_plan(factory, zone, hazards):
+    count, sheet = _xlsx(factory, zone.department, ExportRequest("table3"))
+    assert count == 1 and "附表3" in sheet["A1"].value
+    row = [c.value for c in sheet[3]]
+    assert row[:3] == [1, "E1单位", "储罐区"]
+    assert row[7:12] == ["王五", "更换报警器", 2.5, "2026-11-20", "设置警戒区"]
+    assert row[12] == "方案审核中"
+
+
+def test_an_enterprise_exports_only_its_own_and_no_campaign_tables(factory, zone, hazards):
+    out = io.BytesIO()
+    with transaction(factory) as s:
+        assert export(s, zone.outsider, ExportRequest("ledger.csv"), out, TODAY) == 1
+    rows = list(csv.reader(io.StringIO(out.getvalue().decode("utf-8-sig"))))
+    assert rows[0][0] == "隐患编号" and [r[4] for r in rows[1:]] == ["叉车无证"]
+    with transaction(factory) as s:
+        page = ledger_page(s, zone.principal, LedgerQuery(level="major"), TODAY)
+        assert [h.id for h in page.hazards] == [hazards["major"]] and page.total == 1
+    with pytest.raises(PermissionDeniedError), transaction(factory) as s:
+        export(s, zone.principal, ExportRequest("table4"), io.BytesIO(), TODAY)
+
+
+def test_weekly_and_contact_tables_come_from_what_units_filed(factory, zone):
+    with transaction(factory) as s:
+        _user(s, "town2", "town", _org(s, "T2", "town"))
+    with transaction(factory) as s:
+        config = CampaignConfig.load(BPMN_DIR.parent / "campaigns" / "2023.toml")
+        start_campaign(s, None, config, datetime(2023, 5, 10, 1, tzinfo=UTC))
+    sweep(factory, datetime(2023, 5, 26, 2, tzinfo=UTC))
+    with transaction(factory) as s:
+        weekly = s.scalars(select(InboxTask).where(InboxTask.bpmn_id == "Task_TownWeekly",
+                                                   InboxTask.organisation_id == zone.town.organisation_id)).one()
+        plan = s.scalars(select(InboxTask).where(InboxTask.bpmn_id == "Task_TownPlan",
+                                                 InboxTask.organisation_id == zone.town.organisation_id)).one()
+    figures = {"enterprises_covered": "2", "hazards_found": "5", "major_found": "1", "rectified": "3", "overdue": "0",
+               "inspections": "4", "penalties": "1", "trained": "30"}
+    with transaction(factory) as s:
+        tasks.complete_task(s, zone.town, weekly.task_id, figures, datetime(2023, 5, 26, 3, tzinfo=UTC))
+    with transaction(factory) as s:
+        tasks.complete_task(s, zone.town, plan.task_id, {"plan_summary": "专班", "contact_name": "张三",
+                                                         "contact_position": "科长", "contact_phone": "123"},
+                            datetime(2023, 5, 26, 3, tzinfo=UTC))
+    count, sheet = _xlsx(factory, zone.office, ExportRequest("table1", "2023", "2023-W21"))
+    rows = {sheet.cell(row=r, column=1).value: [c.value for c in sheet[r]] for r in range(3, 3 + count)}
+    assert count == 2 and "附表1" in sheet["A1"].value and "W01" in sheet["A1"].value
+    assert rows["T1单位"][1:9] == [2, 5, 1, 3, 0, 4, 1, 30] and rows["T1单位"][9] == "2023-05-26 11:00"
+    assert rows["T2单位"][1] == "未报送"
+    count, sheet = _xlsx(factory, zone.office, ExportRequest("table4", "2023"))
+    contacts = {sheet.cell(row=r, column=1).value: sheet.cell(row=r, column=2).value for r in range(3, 3 + count)}
+    assert contacts["T1单位"] == "张三" and contacts["T2单位"] == "未报送"
+
+
+def test_the_bulletin_pdf_says_the_month_in_chinese(factory, zone, hazards):
+    out = io.BytesIO()
+    with transaction(factory) as s:
+        stats = monthly_bulletin(s, "2026-11", out)
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(out.getvalue())).pages)
+    assert stats.total["found"] == 3 and stats.total["major"] == 1
+    assert "2026年11月" in text and "本月排查隐患 3 项，其中重大事故隐患 1 项" in text
+    assert "T1单位" in text and "D1单位" in text
+
+
+def test_ledger_and_downloads_on_the_web_respect_roles(factory, zone, hazards, tmp_path):
+    settings = Settings(database_url="unused://", secret_key="t", bpmn_dir=BPMN_DIR, instance_dir=tmp_path / "i",
+                        secure_cookies=False)
+    app = create_app(settings, factory, clock=lambda: datetime(2026, 12, 2, 2, tzinfo=UTC))
+    enterprise = app.test_client()
+    sign_in(enterprise, "outsider")
+    page = enterprise.get("/ledger").get_data(as_text=True)
+    assert "叉车无证" in page and "储罐区报警器失效" not in page
+    exported = enterprise.get("/exports/ledger.csv").data.decode("utf-8-sig")
+    assert "叉车无证" in exported and "灭火器过期" not in exported
+    assert enterprise.get("/bulletin.pdf").status_code == 404
+    assert enterprise.get("/exports/table4").status_code == 403
+    office = app.test_client()
+    sign_in(office, "office")
+    pdf = office.get("/bulletin.pdf")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    assert "本月排查隐患 3 项" in PdfReader(io.BytesIO(pdf.data)).pages[0].extract_text()
+    filtered = office.get("/ledger?level=general&sort=code").get_data(as_text=True)
+    assert "灭火器过期" in filtered and "储罐区报警器失效" not in filtered
