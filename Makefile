@@ -29,3 +29,4 @@ bench: install
 	$(VENV)/bin/python bench/lifecycle.py
 	$(VENV)/bin/python bench/inbox.py
 	$(VENV)/bin/python bench/sweep.py
+	$(VENV)/bin/python bench/reports.py

@@ -1,0 +1,130 @@
+"""Benchmark: 附表3 export and the monthly bulletin over 200,000 hazards on SQLite.
+
+Usage: python bench/reports.py [--hazards N]
+Seeds 2,000 enterprises in 10 towns and 8 sectors (5 departments) and N hazards over
+2026 (about 15% major, with five-in-place plans; mixed statuses and deadlines), then times
+the 附表3 export (XLSX, as the office) and the November bulletin (PDF). Prints
+`<name>: X ms`. Target (issue #6): each < 5,000 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import random
+import sys
+import tempfile
+import time
+import zlib
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import insert, select
+from werkzeug.security import generate_password_hash
+
+from workflow_app.reports.bulletin import monthly_bulletin
+from workflow_app.reports.exports import ExportRequest, export
+from workflow_app.services.setup import init_db
+from workflow_app.store.database import make_engine, make_session_factory, transaction
+from workflow_app.store.models import Hazard, ModelVersion, Organisation, ProcessInstanceRow, Sector, User
+
+ROOT = Path(__file__).resolve().parents[1]
+NOW = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
+STATUSES = ["awaiting_plan", "plan_review", "rectifying", "verifying", "closed", "closed", "closed"]
+
+
+def progress(label: str, done: int, total: int) -> None:
+    if done == total or done % max(1, total // 20) == 0:
+        print(f"\r{label}: {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+
+
+def seed_zone(session) -> tuple[list[int], User]:  # type: ignore[no-untyped-def]
+    office = Organisation(code="OFFICE", name="安委办", kind="office")
+    towns = [Organisation(code=f"T{i:02d}", name=f"第{i}街道", kind="town") for i in range(10)]
+    departments = [Organisation(code=f"D{i}", name=f"第{i}监管部门", kind="department") for i in range(5)]
+    session.add_all([office, *towns, *departments])
+    session.flush()
+    sectors = [Sector(code=f"s{i}", name=f"行业{i}", high_risk=i < 3, department_id=departments[i % 5].id)
+               for i in range(8)]
+    session.add_all(sectors)
+    session.execute(insert(Organisation), [
+        {"code": f"E{i:05d}", "name": f"企业{i:05d}", "kind": "enterprise", "sector_code": f"s{i % 8}",
+         "town_id": towns[i % 10].id} for i in range(2000)])
+    user = User(username="office", display_name="安委办", role="office", organisation_id=office.id,
+                password_hash=generate_password_hash("bench"))
+    session.add(user)
+    session.flush()
+    return list(session.scalars(select(Organisation.id).where(Organisation.kind == "enterprise"))), user
+
+
+def _hazard(rng: random.Random, number: int, enterprise: int) -> dict:  # type: ignore[type-arg]
+    reported = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=rng.randrange(0, 480_000))
+    major = rng.random() < 0.15
+    status = rng.choice(STATUSES)
+    deadline = reported.date() + timedelta(days=rng.randrange(10, 90))
+    return {"id": number, "code": f"YH2026{number:06d}", "instance_id": number, "enterprise_id": enterprise,
+            "title": f"隐患{number}", "description": "储罐区可燃气体报警器不报警", "location": "储罐区",
+            "category": "equipment", "source": rng.choice(["self_inspection", "enforcement", "public_report"]),
+            "level": "major" if major else "general", "status": status, "found_on": reported.date(),
+            "reported_at": reported, "responsible_person": "王五", "rectification_measures": "更换报警器并联调",
+            "rectification_funds": 2.5, "rectification_deadline": deadline, "emergency_plan": "设置警戒区",
+            "supervision_listed": major, "updated_at": reported,
+            "closed_at": reported + timedelta(days=20) if status == "closed" else None,
+            "overdue_since": None if deadline > date(2026, 11, 30) or status == "closed" else reported}
+
+
+def seed_hazards(factory, enterprises: list[int], count: int) -> None:  # type: ignore[no-untyped-def]
+    rng = random.Random(11)
+    with transaction(factory) as s:
+        version_id = s.scalar(select(ModelVersion.id))
+    state, batch = zlib.compress(b"{}"), 10_000
+    for start in range(0, count, batch):
+        size = min(batch, count - start)
+        with transaction(factory) as s:
+            s.execute(insert(ProcessInstanceRow), [
+                {"id": start + n + 1, "model_version_id": version_id, "state": state, "status": "running",
+                 "version": 1, "started_at": NOW, "updated_at": NOW} for n in range(size)])
+            s.execute(insert(Hazard), [_hazard(rng, start + n + 1, rng.choice(enterprises)) for n in range(size)])
+        progress("hazards", start + size, count)
+
+
+def timed(label: str, work) -> float:  # type: ignore[no-untyped-def]
+    started = time.perf_counter()
+    result = work()
+    elapsed = (time.perf_counter() - started) * 1000
+    print(f"{label}: {elapsed:.0f} ms ({result})")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--hazards", type=int, default=200_000)
+    count = parser.parse_args().hazards
+    with tempfile.TemporaryDirectory() as folder:
+        engine = make_engine(f"sqlite:///{Path(folder) / 'reports.db'}")
+        factory = make_session_factory(engine)
+        init_db(engine, factory, ROOT / "bpmn", NOW)
+        with transaction(factory) as s:
+            enterprises, office = seed_zone(s)
+        seed_hazards(factory, enterprises, count)
+
+        def table3() -> str:
+            out = io.BytesIO()
+            with transaction(factory) as s:
+                rows = export(s, office, ExportRequest("table3"), out, NOW.date())
+            return f"{rows} major hazards, {len(out.getvalue()) // 1024} KB"
+
+        def bulletin() -> str:
+            out = io.BytesIO()
+            with transaction(factory) as s:
+                stats = monthly_bulletin(s, "2026-11", out)
+            return f"{stats.total['found']} found in the month, {len(out.getvalue()) // 1024} KB"
+
+        timed("table3 (附表3 XLSX)", table3)
+        timed("bulletin (月通报 PDF)", bulletin)
+        print("target: each < 5000 ms")
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
