@@ -7,10 +7,11 @@ Screenshots of each step are saved under $WORKFLOW_APP_ARTIFACTS/e2e (default ar
 from __future__ import annotations
 
 import os
-import shutil
+import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import BPMN_DIR, T0, _org, _user
@@ -25,8 +26,9 @@ from workflow_app.store.models import Sector
 from workflow_app.web import create_app
 
 pytestmark = pytest.mark.browser
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 ARTIFACTS = Path(os.environ.get("WORKFLOW_APP_ARTIFACTS", "artifacts")) / "e2e"
+ENTERPRISE = "E1单位"  # conftest's _org names an organisation "<code>单位"
 
 
 @pytest.fixture
@@ -40,6 +42,7 @@ def base_url(tmp_path: Path) -> Iterator[str]:
         dept = _org(s, "D1", "department")
         s.add(Sector(code="hazchem", name="危险化学品", department_id=dept.id))
         enterprise = _org(s, "E1", "enterprise", sector_code="hazchem")
+        _org(s, "E2", "enterprise", sector_code="hazchem")  # so the enterprise list is a real choice for others
         _user(s, "boss", "enterprise", enterprise)
         _user(s, "dept", "department", dept)
     settings = Settings(database_url="unused://", secret_key="e2e", bpmn_dir=BPMN_DIR,
@@ -48,67 +51,72 @@ def base_url(tmp_path: Path) -> Iterator[str]:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
+    server.server_close()
     engine.dispose()
 
 
 @pytest.fixture
-def browser() -> Iterator[object]:
-    if not (CHROMIUM and CHROMEDRIVER):
-        pytest.skip("Debian's chromium and chromium-driver are not installed (apt-get install chromium "
-                    "chromium-driver)")
+def browser() -> Iterator[Any]:
+    """Debian's headless Chromium in a phone-sized window; never a downloaded browser or driver."""
+    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.is_file()]
+    if missing:
+        pytest.skip(f"{', '.join(missing)} missing: apt-get install chromium chromium-driver")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
+    options.binary_location = str(CHROMIUM)
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=412,915"):
-        options.add_argument(argument)  # a phone-sized window
+        options.add_argument(argument)
     options.add_experimental_option("prefs", {"intl.accept_languages": "zh-CN,zh"})
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.implicitly_wait(5)
+    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
     yield driver
     driver.quit()
 
 
 class Walk:
-    """The user's hands: sign in, fill fields, submit, and a screenshot per step."""
+    """The user's hands: sign in, fill fields, submit, and a screenshot per step (explicit waits only)."""
 
-    def __init__(self, driver, base_url: str):  # type: ignore[no-untyped-def]
+    def __init__(self, driver: Any, base_url: str) -> None:
         from selenium.common.exceptions import WebDriverException
         from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions
         from selenium.webdriver.support.ui import Select, WebDriverWait
 
-        self.driver, self.base_url, self.by, self.select = driver, base_url, By, Select
+        self.driver, self.base_url, self.by, self.select, self.ec = driver, base_url, By, Select, expected_conditions
         # while a page is being replaced Chromium may answer with errors: keep polling through them
         self.wait = WebDriverWait(driver, 10, ignored_exceptions=(WebDriverException,))
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         self.shots = 0
 
-    def click(self, css: str) -> None:
-        self.navigate(lambda: self.driver.find_element(self.by.CSS_SELECTOR, css).click())
+    def find(self, css: str) -> Any:
+        return self.wait.until(self.ec.presence_of_element_located((self.by.CSS_SELECTOR, css)))
 
-    def navigate(self, action) -> None:  # type: ignore[no-untyped-def]
+    def navigate(self, action: Callable[[], object]) -> None:
         """Do `action` and wait until the next page has replaced this one and finished loading."""
         self.driver.execute_script("window.__old_page = true")
         action()
-        self.wait.until(lambda d: d.execute_script(
-            "return !window.__old_page && document.readyState === 'complete'"))
+        self.wait.until(lambda d: d.execute_script("return !window.__old_page && document.readyState === 'complete'"))
+
+    def click(self, css: str) -> None:
+        self.navigate(lambda: self.find(css).click())
 
     def open(self, path: str) -> None:
-        self.driver.get(self.base_url + path)
+        self.navigate(lambda: self.driver.get(self.base_url + path))
 
     def sign_in(self, username: str) -> None:
         self.open("/login")
-        self.driver.find_element(self.by.ID, "username").send_keys(username)
-        self.driver.find_element(self.by.ID, "password").send_keys("pw")
+        self.find("#username").send_keys(username)
+        self.find("#password").send_keys("pw")
         self.click("main form button[type=submit]")
-        assert "/inbox" in self.driver.current_url
+        assert self.driver.current_url.endswith("/inbox"), self.text()
 
     def sign_out(self) -> None:
         self.click("form[action='/logout'] button")
+        assert "/login" in self.driver.current_url or self.find("a[href='/login']")
 
     def fill(self, field: str, value: str) -> None:
-        element = self.driver.find_element(self.by.ID, f"f-{field}")
+        element = self.find(f"#f-{field}")
         if element.get_attribute("type") == "date":  # typing into date inputs depends on the locale
             self.driver.execute_script("arguments[0].value = arguments[1]", element, value)
         else:
@@ -116,39 +124,65 @@ class Walk:
             element.send_keys(value)
 
     def choose(self, field: str, value: str) -> None:
-        self.select(self.driver.find_element(self.by.ID, f"f-{field}")).select_by_value(value)
+        self.select(self.find(f"#f-{field}")).select_by_value(value)
+
+    def attach(self, field: str, photo: Path) -> None:
+        self.find(f"#f-{field}").send_keys(str(photo.resolve()))
 
     def submit(self) -> None:
+        """Submit the page's form; a form sent back with errors fails here, showing them."""
         self.click("main form.card button[type=submit]")
+        errors = [e.text for e in self.driver.find_elements(self.by.CSS_SELECTOR, "main .error")]
+        assert not errors, errors
 
     def open_first_task(self, name: str) -> None:
         self.open("/inbox")
-        self.navigate(lambda: self.driver.find_element(self.by.LINK_TEXT, name).click())
+        self.navigate(lambda: self.wait.until(self.ec.element_to_be_clickable((self.by.LINK_TEXT, name))).click())
+        assert re.search(r"/tasks/[^/]+$", self.driver.current_url), self.driver.current_url
+
+    def status(self) -> str:
+        return str(self.find("#hazard-status").text)
 
     def text(self) -> str:
-        return str(self.driver.find_element(self.by.TAG_NAME, "body").text)
+        return str(self.find("body").text)
 
     def shot(self, label: str) -> None:
         self.shots += 1
         self.driver.save_screenshot(str(ARTIFACTS / f"{self.shots:02d}-{label}.png"))
 
 
-def test_major_hazard_from_report_to_close_out(browser, base_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    walk = Walk(browser, base_url)
-    photo = tmp_path / "before.png"
-    photo.write_bytes(png("orange", (320, 240)))
-
-    walk.sign_in("boss")
+def report_major_hazard(walk: Walk, photo: Path) -> None:
     walk.open("/hazards/new")
+    assert [o.text for o in walk.select(walk.find("#f-enterprise")).options] == [ENTERPRISE]  # only its own
+    walk.select(walk.find("#f-enterprise")).select_by_visible_text(ENTERPRISE)
     for field, value in (("source", "enforcement"), ("hazard_level", "major"), ("category", "equipment")):
         walk.choose(field, value)
     for field, value in (("title", "储罐区可燃气体报警器失效"), ("description", "报警器不报警"), ("location", "储罐区"),
                          ("found_on", "2026-11-01")):
         walk.fill(field, value)
-    browser.find_element(walk.by.ID, "f-photos_before").send_keys(str(photo))
+    walk.attach("photos_before", photo)
     walk.submit()
-    assert "YH2026" in walk.text() and "待制定整改方案" in walk.text()
-    assert browser.find_element(walk.by.CSS_SELECTOR, "img[src$='diagram.svg']").get_attribute("naturalWidth") != "0"
+
+
+def assert_hazard_page(walk: Walk) -> None:
+    """The hazard page: its code, the major badge, the photo and the process diagram (which loaded)."""
+    assert re.search(r"/hazards/\d+$", walk.driver.current_url), walk.driver.current_url
+    assert re.match(r"YH2026\d+ 储罐区可燃气体报警器失效", walk.find("h1").text), walk.find("h1").text
+    assert "重大事故隐患" in walk.find(".meta").text
+    diagram = walk.find("img[src$='/diagram.svg']")
+    assert walk.driver.execute_script("return arguments[0].complete && arguments[0].naturalWidth", diagram) > 0
+
+
+def test_major_hazard_from_report_to_close_out(browser: Any, base_url: str, tmp_path: Path) -> None:
+    walk = Walk(browser, base_url)
+    before, after = tmp_path / "before.png", tmp_path / "after.png"
+    before.write_bytes(png("orange", (320, 240)))
+    after.write_bytes(png("green", (320, 240)))
+
+    walk.sign_in("boss")
+    report_major_hazard(walk, before)
+    assert_hazard_page(walk)
+    assert walk.status() == "待制定整改方案"
     walk.shot("reported")
 
     walk.open_first_task("制定治理方案（五落实）")
@@ -157,7 +191,7 @@ def test_major_hazard_from_report_to_close_out(browser, base_url: str, tmp_path:
                          ("emergency_plan", "设置警戒区，专人值守")):
         walk.fill(field, value)
     walk.submit()
-    assert "方案审核中" in walk.text()
+    assert walk.status() == "方案审核中"
     walk.shot("planned")
     walk.sign_out()
 
@@ -166,7 +200,7 @@ def test_major_hazard_from_report_to_close_out(browser, base_url: str, tmp_path:
     walk.choose("review_decision", "approve")
     walk.fill("review_opinion", "同意，按期整改")
     walk.submit()
-    assert "挂牌督办" in walk.text() and "整改中" in walk.text()
+    assert walk.status() == "整改中" and "挂牌督办" in walk.find(".meta").text
     walk.shot("approved")
     walk.sign_out()
 
@@ -174,8 +208,10 @@ def test_major_hazard_from_report_to_close_out(browser, base_url: str, tmp_path:
     walk.open_first_task("实施整改")
     walk.fill("rectification_result", "已更换报警器并联调")
     walk.fill("rectified_on", "2026-11-10")
+    walk.attach("photos_after", after)
     walk.submit()
-    assert "待验收" in walk.text()
+    assert walk.status() == "待验收"
+    assert [s.text for s in browser.find_elements(walk.by.CSS_SELECTOR, ".photos a span")] == ["整改前", "整改后"]
     walk.shot("rectified")
     walk.sign_out()
 
@@ -184,7 +220,8 @@ def test_major_hazard_from_report_to_close_out(browser, base_url: str, tmp_path:
     walk.choose("verification_result", "passed")
     walk.fill("verification_opinion", "验收合格，同意销号")
     walk.submit()
-    assert "已销号" in walk.text()
+    assert_hazard_page(walk)
+    assert walk.status() == "已销号" and "销号时间" in walk.text()
     walk.shot("closed")
     walk.sign_out()
 

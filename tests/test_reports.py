@@ -23,7 +23,7 @@ from workflow_app.services.errors import PermissionDeniedError
 from workflow_app.services.ledger import LedgerQuery, ledger_page
 from workflow_app.services.sweep import sweep
 from workflow_app.store.database import transaction
-from workflow_app.store.models import Hazard, InboxTask
+from workflow_app.store.models import Hazard, InboxTask, Organisation
 from workflow_app.web import create_app
 
 TODAY = date(2026, 11, 30)
@@ -139,3 +139,21 @@ def test_ledger_and_downloads_on_the_web_respect_roles(factory, zone, hazards, t
     assert "本月排查隐患 3 项" in PdfReader(io.BytesIO(pdf.data)).pages[0].extract_text()
     filtered = office.get("/ledger?level=general&sort=code").get_data(as_text=True)
     assert "灭火器过期" in filtered and "储罐区报警器失效" not in filtered
+
+
+def test_weekly_statistics_and_dashboard_charts(factory, zone, hazards, tmp_path):
+    with transaction(factory) as s:
+        s.get(Organisation, zone.enterprise_id).risk_colour = "red"
+        s.get(Organisation, zone.other_enterprise_id).risk_colour = "blue"
+    settings = Settings(database_url="unused://", secret_key="t", bpmn_dir=BPMN_DIR, instance_dir=tmp_path / "i",
+                        secure_cookies=False)
+    app = create_app(settings, factory, clock=lambda: datetime(2026, 11, 4, 2, tzinfo=UTC))
+    office = app.test_client()
+    sign_in(office, "office")
+    week = office.get("/statistics?week=2026-W45").get_data(as_text=True)  # T0 (2026-11-02) is in that week
+    assert "本周排查隐患 3 项，其中重大事故隐患 1 项" in week and "2026-W44" in week and "+2" in week  # T1: 2 vs 0
+    board = office.get("/dashboard").get_data(as_text=True)
+    assert board.count("<svg") == 4 and "企业安全风险四色分布" in board and "<title>重大风险: 1</title>" in board
+    enterprise = app.test_client()
+    sign_in(enterprise, "boss")
+    assert enterprise.get("/dashboard").status_code == 404 and enterprise.get("/statistics").status_code == 404

@@ -98,3 +98,9 @@ def month_of(month: str) -> tuple[date, date]:
     """First day of `YYYY-MM` and the first day of the month after."""
     first = date.fromisoformat(f"{month}-01")
     return first, (first + timedelta(days=32)).replace(day=1)
+
+
+def iso_week(day: date) -> str:
+    """`YYYY-Www` of the ISO week `day` falls in."""
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"

@@ -22,6 +22,8 @@ from . import tasks
 from .hazards import report_hazard
 
 DEMO_PASSWORD = "demo-2026"
+RISK_COLOURS = ("red", "orange", "yellow", "yellow", "blue", "blue", "blue")
+"""Four-colour risk grades spread over the demo enterprises (few red, many blue)."""
 
 TOWNS = [("T01", "东湖街道"), ("T02", "西岭镇"), ("T03", "南港镇")]
 DEPARTMENTS = [
@@ -81,7 +83,8 @@ def _seed_organisations(session: Session) -> list[Organisation]:
     for index, (sector_code, name) in enumerate(ENTERPRISES, start=1):
         town = towns[index % len(towns)]
         enterprise = Organisation(code=f"E{index:03d}", name=name, kind="enterprise", sector_code=sector_code,
-                                  town_id=town.id, address=f"{town.name}示范路{index * 7}号")
+                                  town_id=town.id, address=f"{town.name}示范路{index * 7}号",
+                                  risk_colour=RISK_COLOURS[index % len(RISK_COLOURS)])
         session.add(enterprise)
         session.flush()
         enterprises.append(enterprise)

@@ -90,6 +90,7 @@ class Organisation(Base):
     address: Mapped[str | None] = mapped_column(String(300))
     email: Mapped[str | None] = mapped_column(String(200))  # notices by e-mail go here
     webhook_url: Mapped[str | None] = mapped_column(String(500))  # a WeCom / DingTalk group robot
+    risk_colour: Mapped[str | None] = mapped_column(String(10))  # enterprise risk grade: red | orange | yellow | blue
 
 
 class User(Base):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import date
+from datetime import date, timedelta
 
 from flask import Blueprint, render_template, request, send_file
 from flask_login import login_required
@@ -11,7 +11,9 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from ..reports.bulletin import monthly_bulletin, previous_month
+from ..reports.dashboard import dashboard
 from ..reports.exports import EXPORTS, ExportRequest, export
+from ..reports.statistics import iso_week, period_statistics, week_of
 from ..services.errors import InvalidInputError, NotFoundError
 from ..services.ledger import SORTS, LedgerQuery, ledger_page
 from ..store.models import Organisation, Sector
@@ -85,3 +87,34 @@ def bulletin() -> Response:
         monthly_bulletin(session, month, buffer)
     buffer.seek(0)
     return send_file(buffer, mimetype="application/pdf", as_attachment=True, download_name=f"bulletin-{month}.pdf")
+
+
+def _overseer() -> None:
+    if me().role not in ("office", "department", "town"):
+        raise NotFoundError("statistics are for the office, departments and towns")
+
+
+@bp.get("/statistics")
+@login_required
+def statistics() -> str:
+    """Weekly statistics (周调度) per town and department, week over week."""
+    _overseer()
+    week = request.args.get("week") or ""
+    try:
+        day = date.fromisocalendar(*map(int, week.upper().split("-W")), 1) if week else today()
+    except ValueError:
+        raise InvalidInputError("week must look like 2026-W48") from None
+    start, end = week_of(day)
+    with unit_of_work() as session:
+        stats = period_statistics(session, start, end)
+    return render_template("statistics.html", stats=stats, week=iso_week(start),
+                           previous=iso_week(start - timedelta(days=7)), following=iso_week(end))
+
+
+@bp.get("/dashboard")
+@login_required
+def dashboard_page() -> str:
+    _overseer()
+    with unit_of_work() as session:
+        board = dashboard(session, today())
+    return render_template("dashboard.html", board=board)
