@@ -56,7 +56,10 @@ def ledger() -> str:
                                              .where(Organisation.kind.in_(("town", "department")))
                                              .order_by(Organisation.name)))
         sectors = list(session.execute(select(Sector.code, Sector.name).order_by(Sector.name)))
-    return render_template("ledger.html", page=page, sorts=list(SORTS), sectors=sectors,
+        enterprises = [] if me().role == "enterprise" else list(session.execute(
+            select(Organisation.id, Organisation.name).where(Organisation.kind == "enterprise")
+            .order_by(Organisation.name).limit(500)))
+    return render_template("ledger.html", page=page, sorts=list(SORTS), sectors=sectors, enterprises=enterprises,
                            towns=[(o.id, o.name) for o in organisations if o.kind == "town"],
                            departments=[(o.id, o.name) for o in organisations if o.kind == "department"])
 
