@@ -20,6 +20,7 @@ from ..config import PROJECT_ROOT, Settings
 from ..services.evidence import EvidenceStore
 from ..store.database import make_engine, make_session_factory
 from . import (
+    api,
     auth,
     campaign_views,
     errors,
@@ -59,7 +60,10 @@ def create_app(settings: Settings | None = None, factory: sessionmaker[Session] 
         evidence=EvidenceStore(Path(settings.instance_dir) / "evidence"),
         clock=clock or (lambda: datetime.now(UTC)), sweep_seconds=settings.sweep_seconds,
     )
-    CSRFProtect(app)
+    csrf = CSRFProtect(app)
+    api.init_app(app)  # before the error handlers: ours answer /api/ with problem details
+    for blueprint in (api.hazards.blp, api.tasks.blp, api.catalog.blp):
+        csrf.exempt(blueprint)  # token-authenticated, no cookies: nothing for CSRF to protect
     i18n.init_app(app)
     labels.init_app(app)
     auth.init_app(app)

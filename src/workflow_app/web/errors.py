@@ -1,33 +1,87 @@
-"""Error pages: service errors become 404/403/409/400, never a stack trace or a leak."""
+"""Error pages: service errors become 404/403/409/400, never a stack trace or a leak.
+
+Under /api/ the same errors are RFC 9457 problem details (application/problem+json) with a
+stable `type`, a `title`/`detail` in the request's language and field errors for invalid data.
+"""
 
 from __future__ import annotations
 
-from flask import Flask, render_template
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from ..engine import FormValidationError
 from ..services.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 
 MESSAGES = {
     400: "请求无效",
+    401: "需要有效的访问令牌",
     403: "您无权进行此操作",
     404: "页面不存在，或您无权查看",
+    405: "不支持此请求方法",
     409: "数据已被他人修改",
+    412: "数据已变化，请重新获取后再提交",
     413: "上传的文件过大",
+    422: "提交的数据无效",
+    428: "请求缺少前提条件（If-Match）",
     429: "提交过于频繁，请稍后再试",
 }
+PROBLEM_TYPES = {400: "bad-request", 401: "unauthenticated", 403: "forbidden", 404: "not-found",
+                 405: "method-not-allowed", 409: "conflict", 412: "stale-etag", 413: "too-large",
+                 422: "invalid-data", 428: "if-match-required", 429: "too-many-requests"}
+PROBLEM_BASE = "https://workflow-app.example/problems/"
 
 
-def _page(status: int, detail: str | None = None) -> tuple[str, int]:
+def _is_api() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _problem(status: int, detail: str | None = None, errors: dict[str, Any] | None = None) -> tuple[Response, int]:
+    body: dict[str, Any] = {"type": PROBLEM_BASE + PROBLEM_TYPES.get(status, "error"),
+                            "title": _(MESSAGES.get(status, "出错了")), "status": status}
+    if detail:
+        body["detail"] = detail
+    if errors:
+        body["errors"] = errors
+    response = jsonify(body)
+    response.mimetype = "application/problem+json"
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="workflow-app"'
+    return response, status
+
+
+def _page(status: int, detail: str | None = None) -> tuple[str, int] | tuple[Response, int]:
+    if _is_api():
+        return _problem(status, detail)
     return render_template("error.html", status=status, message=_(MESSAGES.get(status, "出错了")),
                            detail=detail), status
 
 
+def _http(exc: HTTPException) -> tuple[str, int] | tuple[Response, int]:
+    status = exc.code or 500
+    if _is_api():
+        messages = (getattr(exc, "data", None) or {}).get("messages")
+        errors = {k: v for location in messages.values() for k, v in location.items()} if messages else None
+        return _problem(status, exc.description if status not in (404, 405) else None, errors)
+    return _page(status)
+
+
+def _invalid_form(exc: FormValidationError) -> tuple[Response, int]:
+    return _problem(422, _("提交的数据无效"), {e.field_id: [e.message] for e in exc.errors})
+
+
 def init_app(app: Flask) -> None:
+    from .api.context import Unauthenticated
+
     app.register_error_handler(NotFoundError, lambda exc: _page(404))
     app.register_error_handler(PermissionDeniedError, lambda exc: _page(403, str(exc)))
     app.register_error_handler(ConflictError, lambda exc: _page(409, str(exc)))
     app.register_error_handler(InvalidInputError, lambda exc: _page(400, str(exc)))
+    app.register_error_handler(Unauthenticated, lambda exc: _problem(401, str(exc)))
+    app.register_error_handler(FormValidationError, _invalid_form)
     app.register_error_handler(CSRFError, lambda exc: _page(400, _("表单已过期或缺少安全令牌，请刷新页面后重试")))
-    app.register_error_handler(HTTPException, lambda exc: _page(exc.code or 500))
+    app.register_error_handler(HTTPException, _http)
+

@@ -1,0 +1,67 @@
+"""/api/v1: process models and versions, campaigns and their status, my notices."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from sqlalchemy import select
+
+from ...services import notice_centre
+from ...services.campaigns import campaign_status
+from ...services.errors import NotFoundError
+from ...store.models import Campaign, ModelVersion
+from ..context import unit_of_work
+from .context import authenticate, caller
+from .schemas import CampaignSchema, CampaignStatusSchema, ModelSchema, NoticeSchema
+
+blp = Blueprint("api_catalog", __name__, url_prefix="/api/v1", description="Models, campaigns, notices")
+blp.before_request(authenticate)
+OVERSEERS = ("office", "town", "department")
+
+
+@blp.route("/models")
+class Models(MethodView):
+    @blp.response(200, ModelSchema(many=True))
+    def get(self) -> list[ModelVersion]:
+        """Every deployed version of every process model, newest first."""
+        with unit_of_work() as session:
+            return list(session.scalars(select(ModelVersion).order_by(ModelVersion.process_id,
+                                                                       ModelVersion.version.desc())))
+
+
+def _overseer() -> None:
+    if caller().role not in OVERSEERS:
+        raise NotFoundError("campaigns are for the office, towns and departments")
+
+
+@blp.route("/campaigns")
+class Campaigns(MethodView):
+    @blp.response(200, CampaignSchema(many=True))
+    def get(self) -> list[Campaign]:
+        """Campaigns, newest first."""
+        _overseer()
+        with unit_of_work() as session:
+            return list(session.scalars(select(Campaign).order_by(Campaign.year.desc(), Campaign.code)))
+
+
+@blp.route("/campaigns/<code>")
+class CampaignDetail(MethodView):
+    @blp.response(200, CampaignStatusSchema)
+    def get(self, code: str) -> dict[str, Any]:
+        """A campaign's phase timeline, who filed each week, and its running counts."""
+        _overseer()
+        with unit_of_work() as session:
+            status = campaign_status(session, code)
+        return {**CampaignSchema().dump(status.campaign), "counts": status.counts, "periods": status.periods,
+                "phases": [{"phase": p, "deadline": d, "state": s} for p, d, s in status.phases]}
+
+
+@blp.route("/notices")
+class Notices(MethodView):
+    @blp.response(200, NoticeSchema(many=True))
+    def get(self) -> list[Any]:
+        """The in-app notices of the caller's organisation, newest first."""
+        with unit_of_work() as session:
+            return notice_centre.inbox_notices(session, caller())

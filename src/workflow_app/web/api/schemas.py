@@ -1,0 +1,145 @@
+"""Request and response schemas of /api/v1 (marshmallow; the OpenAPI document is built from them)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+
+class ProblemSchema(Schema):
+    """RFC 9457 problem details."""
+
+    type = fields.String(required=True)
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String()
+    errors = fields.Dict(keys=fields.String(), values=fields.Raw(), metadata={"description": "field → messages"})
+
+
+class EnterpriseSchema(Schema):
+    id = fields.Integer(required=True)
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+
+
+class HazardSchema(Schema):
+    id = fields.Integer(required=True)
+    code = fields.String(required=True)
+    title = fields.String(required=True)
+    description = fields.String(required=True)
+    location = fields.String(required=True)
+    category = fields.String(required=True)
+    source = fields.String(required=True)
+    level = fields.String(required=True)
+    status = fields.String(required=True)
+    found_on = fields.Date(required=True)
+    reported_at = fields.DateTime(required=True)
+    rectification_deadline = fields.Date(allow_none=True)
+    responsible_person = fields.String(allow_none=True)
+    closed_at = fields.DateTime(allow_none=True)
+    enterprise = fields.Nested(EnterpriseSchema, required=True)
+
+
+class HistoryEntrySchema(Schema):
+    at = fields.DateTime(required=True)
+    actor_name = fields.String(required=True)
+    action = fields.String(required=True)
+    detail = fields.Dict(required=True)
+
+
+class AttachmentSchema(Schema):
+    id = fields.Integer(required=True)
+    sha256 = fields.String(required=True)
+    media_type = fields.String(required=True)
+    size = fields.Integer(required=True)
+    original_name = fields.String(required=True)
+    stage = fields.String(required=True)
+    uploaded_at = fields.DateTime(required=True)
+
+
+class HazardDetailSchema(HazardSchema):
+    history = fields.List(fields.Nested(HistoryEntrySchema), required=True)
+    attachments = fields.List(fields.Nested(AttachmentSchema), required=True)
+
+
+class HazardQuerySchema(Schema):
+    level = fields.String(validate=validate.OneOf(["general", "major"]))
+    status = fields.String(validate=validate.Length(max=30))
+    source = fields.String(validate=validate.Length(max=30))
+    enterprise_id = fields.Integer(validate=validate.Range(min=1))
+    overdue = fields.Boolean()
+    cursor = fields.Integer(validate=validate.Range(min=1), metadata={"description": "id of the last hazard seen"})
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+
+
+class HazardPageSchema(Schema):
+    items = fields.List(fields.Nested(HazardSchema), required=True)
+    next_cursor = fields.Integer(allow_none=True, required=True)
+
+
+class ReportSchema(Schema):
+    enterprise_id = fields.Integer(required=True, validate=validate.Range(min=1))
+    data = fields.Dict(keys=fields.String(), values=fields.Raw(), required=True,
+                       metadata={"description": "the fields of the model's start form"})
+
+
+class ReportedSchema(Schema):
+    id = fields.Integer(required=True)
+    code = fields.String(required=True)
+    status = fields.String(required=True)
+
+
+class TaskSchema(Schema):
+    task_id = fields.String(required=True)
+    name = fields.String(required=True)
+    bpmn_id = fields.String(required=True)
+    hazard_id = fields.Integer(allow_none=True)
+    campaign_id = fields.Integer(allow_none=True)
+    period = fields.String(allow_none=True)
+    due_on = fields.Date(allow_none=True)
+    assignee_id = fields.Integer(allow_none=True)
+
+
+class TaskDetailSchema(TaskSchema):
+    form = fields.Dict(required=True, metadata={"description": "the task's form as a JSON Schema"})
+    etag = fields.String(required=True)
+
+
+class CompleteSchema(Schema):
+    data = fields.Dict(keys=fields.String(), values=fields.Raw(), required=True)
+
+
+class CompletedSchema(Schema):
+    task_id = fields.String(required=True)
+    status = fields.String(required=True)
+
+
+class ModelSchema(Schema):
+    process_id = fields.String(required=True)
+    version = fields.Integer(required=True)
+    name = fields.String(required=True)
+    file_name = fields.String(required=True)
+    sha256 = fields.String(required=True)
+    deployed_at = fields.DateTime(required=True)
+
+
+class CampaignSchema(Schema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    year = fields.Integer(required=True)
+    status = fields.String(required=True)
+    phase = fields.String(required=True)
+
+
+class CampaignStatusSchema(CampaignSchema):
+    phases = fields.List(fields.Dict(), required=True)
+    periods = fields.Dict(required=True)
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+
+
+class NoticeSchema(Schema):
+    id = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    subject = fields.String(required=True)
+    hazard_id = fields.Integer(allow_none=True)
+    created_at = fields.DateTime(required=True)
+    read_at = fields.DateTime(allow_none=True)
