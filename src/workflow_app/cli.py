@@ -340,6 +340,49 @@ def export_command(ctx: Context, name: str, username: str, out_path: str, campai
     click.echo(f"{out_path}: {rows} row(s)" if name != "bulletin" else f"{out_path}: {rows} hazard(s) found that month")
 
 
+@main.group("token")
+def token_group() -> None:
+    """Personal API tokens."""
+
+
+@token_group.command("create")
+@click.option("--user", "username", required=True)
+@click.option("--name", required=True, help="what the token is for")
+@click.option("--scope", "scopes", multiple=True, type=click.Choice(["read", "write"]), default=("read",),
+              show_default=True)
+@click.option("--days", default=90, show_default=True, help="days until it expires")
+@pass_context
+def token_create(ctx: Context, username: str, name: str, scopes: tuple[str, ...], days: int) -> None:
+    """Create a token and print it once (only its hash is kept)."""
+    from .services.tokens import create_token
+
+    try:
+        with transaction(ctx.factory) as session:
+            plain, token = create_token(session, _user(session, username), name, list(scopes), days,
+                                        datetime.now(UTC))
+            token_id, expires = token.id, token.expires_at
+    except ServiceError as exc:
+        _fail(exc)
+    click.echo(f"token {token_id} ({','.join(scopes)}), expires {expires.isoformat()}:")
+    click.echo(plain)
+
+
+@token_group.command("revoke")
+@click.argument("token_id", type=int)
+@click.option("--user", "username", required=True)
+@pass_context
+def token_revoke(ctx: Context, token_id: int, username: str) -> None:
+    """Revoke one of the user's tokens."""
+    from .services.tokens import revoke_token
+
+    try:
+        with transaction(ctx.factory) as session:
+            revoke_token(session, _user(session, username), token_id, datetime.now(UTC))
+    except ServiceError as exc:
+        _fail(exc)
+    click.echo(f"token {token_id} revoked")
+
+
 @main.group("audit")
 def audit_group() -> None:
     """The audit log."""

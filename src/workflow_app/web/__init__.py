@@ -11,10 +11,12 @@ import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.routing import IntegerConverter
 
 from ..config import PROJECT_ROOT, Settings
 from ..services.evidence import EvidenceStore
@@ -32,9 +34,11 @@ from . import (
     public_views,
     report_views,
     task_views,
+    token_views,
 )
 
 log = logging.getLogger(__name__)
+MAX_ROW_ID = 2**63 - 1
 MAX_REQUEST_BYTES = 80 * 1024 * 1024
 """Largest request body (a form with up to nine photos); Flask answers 413 beyond it."""
 
@@ -45,6 +49,7 @@ def create_app(settings: Settings | None = None, factory: sessionmaker[Session] 
     settings = settings or Settings.from_env()
     app = Flask(__name__, template_folder=str(PROJECT_ROOT / "templates"),
                 static_folder=str(PROJECT_ROOT / "static"), instance_path=str(settings.instance_dir))
+    app.url_map.converters["int"] = RowId  # before any route: ids beyond a database integer are simply 404
     secret = settings.secret_key
     if not secret:
         log.warning("WORKFLOW_APP_SECRET_KEY is not set: using a random key, sign-ins end when the app restarts")
@@ -70,10 +75,18 @@ def create_app(settings: Settings | None = None, factory: sessionmaker[Session] 
     errors.init_app(app)
     notice_views.init_app(app)
     blueprints = (auth.bp, campaign_views.bp, inbox_views.bp, task_views.bp, hazard_views.bp, public_views.bp,
-                  notice_views.bp, report_views.bp)
+                  notice_views.bp, report_views.bp, token_views.bp)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     return app
+
+
+class RowId(IntegerConverter):
+    """`<int:…>` in our routes: a non-negative id that fits a database integer."""
+
+    def __init__(self, url_map: Any, fixed_digits: int = 0, min: int | None = 0,
+                 max: int | None = MAX_ROW_ID, signed: bool = False):
+        super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
 class AppServices:

@@ -30,6 +30,9 @@ def init_app(app: Flask) -> Api:
     )
     api = ProblemApi(app, spec_kwargs={"security": [{"bearer": []}]})
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    from .. import RowId
+
+    api.register_converter(RowId, lambda converter: {"type": "integer", "minimum": 0, "maximum": converter.max})
     for blueprint in (hazards.blp, tasks.blp, catalog.blp):
         api.register_blueprint(blueprint)
     return api

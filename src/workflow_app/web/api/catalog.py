@@ -13,7 +13,7 @@ from ...services.campaigns import campaign_status
 from ...services.errors import NotFoundError
 from ...store.models import Campaign, ModelVersion
 from ..context import unit_of_work
-from .context import authenticate, caller
+from .context import authenticate, caller, fields_of
 from .schemas import CampaignSchema, CampaignStatusSchema, ModelSchema, NoticeSchema
 
 blp = Blueprint("api_catalog", __name__, url_prefix="/api/v1", description="Models, campaigns, notices")
@@ -54,7 +54,7 @@ class CampaignDetail(MethodView):
         _overseer()
         with unit_of_work() as session:
             status = campaign_status(session, code)
-        return {**CampaignSchema().dump(status.campaign), "counts": status.counts, "periods": status.periods,
+        return {**fields_of(status.campaign, CampaignSchema), "counts": status.counts, "periods": status.periods,
                 "phases": [{"phase": p, "deadline": d, "state": s} for p, d, s in status.phases]}
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import g, request
+from flask import Response, g, jsonify, make_response, request
+from marshmallow import Schema
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -38,11 +39,16 @@ def caller() -> User:
     return g.api_user  # type: ignore[no-any-return]
 
 
-def idempotent(work: Callable[[Session], tuple[dict[str, Any], int]]) -> tuple[dict[str, Any], int, dict[str, str]]:
+def fields_of(record: object, schema: type[Schema]) -> dict[str, Any]:
+    """The record's attributes that `schema` declares, unserialized (the response schema dumps them)."""
+    return {name: getattr(record, name) for name in schema().fields}
+
+
+def idempotent(work: Callable[[Session], tuple[dict[str, Any], int]]) -> Response:
     """Run a write once per Idempotency-Key: the same key returns the first response and changes nothing.
 
     The response is stored in the write's own transaction, so a retry after a crash either
-    finds it or redoes the whole write, never half of it.
+    finds it or redoes the whole write, never half of it. `work` returns a JSON-ready body.
     """
     key = request.headers.get("Idempotency-Key", "").strip()[:200]
     signature = f"{request.method} {request.path}"
@@ -53,9 +59,15 @@ def idempotent(work: Callable[[Session], tuple[dict[str, Any], int]]) -> tuple[d
             if stored is not None:
                 if stored.request != signature:
                     raise ConflictError(f"Idempotency-Key {key!r} was used for {stored.request}")
-                return stored.body, stored.status, {"Idempotent-Replayed": "true"}
+                return _json(stored.body, stored.status, {"Idempotent-Replayed": "true"})
         body, status = work(session)
         if key:
             session.add(IdempotentResponse(user_id=caller().id, key=key, request=signature, status=status,
                                            body=body, created_at=now()))
-    return body, status, {}
+    return _json(body, status, {})
+
+
+def _json(body: dict[str, Any], status: int, headers: dict[str, str]) -> Response:
+    response = make_response(jsonify(body), status)
+    response.headers.update(headers)
+    return response

@@ -19,7 +19,7 @@ from ...services.ledger import LedgerQuery, ledger_query
 from ...services.roles import may_report_for
 from ...store.models import Evidence, Hazard
 from ..context import app_services, now, today, unit_of_work
-from .context import authenticate, caller, idempotent
+from .context import authenticate, caller, fields_of, idempotent
 from .schemas import (
     AttachmentSchema,
     HazardDetailSchema,
@@ -53,7 +53,7 @@ class Hazards(MethodView):
 
     @blp.arguments(ReportSchema)
     @blp.response(201, ReportedSchema)
-    def post(self, body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
+    def post(self, body: dict[str, Any]) -> Response:
         """Report a hazard (start its loop); send an Idempotency-Key to retry safely."""
         def work(session: Any) -> tuple[dict[str, Any], int]:
             reported = report_hazard(session, caller(), body["enterprise_id"], body["data"], now())
@@ -68,7 +68,7 @@ class HazardDetail(MethodView):
         """One hazard with its history (who did what, when) and its attachments."""
         with unit_of_work() as session:
             hazard = get_hazard(session, caller(), hazard_id)
-            return {**HazardSchema().dump(hazard), "history": audit.history(session, "hazard", hazard.id),
+            return {**fields_of(hazard, HazardSchema), "history": audit.history(session, "hazard", hazard.id),
                     "attachments": evidence.for_hazard(session, hazard.id)}
 
 
@@ -91,7 +91,7 @@ class UploadSchema(Schema):
 class Attachments(MethodView):
     @blp.arguments(UploadSchema, location="files")
     @blp.response(201, AttachmentSchema)
-    def post(self, files: dict[str, Any], hazard_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
+    def post(self, files: dict[str, Any], hazard_id: int) -> Response:
         """Attach a photo (JPEG, PNG or WebP, at most 8 MB) to a hazard of the caller's organisation."""
         upload = files["file"]
         photo = evidence.check_photo(upload.read(), upload.filename or "photo")

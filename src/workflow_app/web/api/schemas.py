@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+MAX_ID = 2**63 - 1
+
 
 class ProblemSchema(Schema):
     """RFC 9457 problem details."""
@@ -65,9 +67,10 @@ class HazardQuerySchema(Schema):
     level = fields.String(validate=validate.OneOf(["general", "major"]))
     status = fields.String(validate=validate.Length(max=30))
     source = fields.String(validate=validate.Length(max=30))
-    enterprise_id = fields.Integer(validate=validate.Range(min=1))
+    enterprise_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
     overdue = fields.Boolean()
-    cursor = fields.Integer(validate=validate.Range(min=1), metadata={"description": "id of the last hazard seen"})
+    cursor = fields.Integer(validate=validate.Range(min=1, max=MAX_ID),
+                            metadata={"description": "id of the last hazard seen"})
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 
@@ -77,7 +80,7 @@ class HazardPageSchema(Schema):
 
 
 class ReportSchema(Schema):
-    enterprise_id = fields.Integer(required=True, validate=validate.Range(min=1))
+    enterprise_id = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_ID))
     data = fields.Dict(keys=fields.String(), values=fields.Raw(), required=True,
                        metadata={"description": "the fields of the model's start form"})
 

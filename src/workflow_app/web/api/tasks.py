@@ -8,13 +8,14 @@ from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
 
 from ...engine import FieldSpec, FormSpec
 from ...services import tasks
 from ...services.inbox import InboxQuery, inbox_page
 from ...store.models import InboxTask, ProcessInstanceRow
 from ..context import now, today, unit_of_work
-from .context import authenticate, caller, idempotent
+from .context import authenticate, caller, fields_of, idempotent
 from .schemas import CompletedSchema, CompleteSchema, TaskDetailSchema, TaskSchema
 
 blp = Blueprint("api_tasks", __name__, url_prefix="/api/v1", description="Tasks (待办)")
@@ -75,7 +76,7 @@ class TaskDetail(MethodView):
         with unit_of_work() as session:
             task, form = tasks.task_form(session, caller(), task_id)
             etag = _etag(session, task)
-        return {**TaskSchema().dump(task), "form": form_schema(form), "etag": etag}, 200, {"ETag": etag}
+        return {**fields_of(task, TaskSchema), "form": form_schema(form), "etag": etag}, 200, {"ETag": etag}
 
 
 @blp.route("/tasks/<task_id>/complete")
@@ -84,7 +85,7 @@ class Complete(MethodView):
     @blp.response(200, CompletedSchema)
     @blp.alt_response(412, description="Stale ETag")
     @blp.alt_response(428, description="If-Match missing")
-    def post(self, body: dict[str, Any], task_id: str) -> tuple[dict[str, Any], int, dict[str, str]]:
+    def post(self, body: dict[str, Any], task_id: str) -> Response:
         """Complete a task with data validated exactly like the web form; needs If-Match."""
         def work(session: Any) -> tuple[dict[str, Any], int]:
             task, _ = tasks.task_form(session, caller(), task_id)

@@ -1,0 +1,153 @@
+"""/api/v1 through Flask's test client: tokens, role limits, problem details, idempotency, ETags."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from conftest import BPMN_DIR, T0
+from helpers import PLAN, REPORT, complete, open_task, report
+from sqlalchemy import func, select
+from web_support import csrf, png, sign_in
+
+from workflow_app.config import Settings
+from workflow_app.services.tokens import create_token, revoke_token
+from workflow_app.store.database import transaction
+from workflow_app.store.models import ApiToken, Hazard
+from workflow_app.web import create_app
+
+
+@pytest.fixture
+def app(factory, tmp_path: Path):
+    settings = Settings(database_url="unused://", secret_key="t", bpmn_dir=BPMN_DIR, instance_dir=tmp_path / "i",
+                        secure_cookies=False)
+    return create_app(settings, factory, clock=lambda: T0)
+
+
+def _token(factory, user, scopes=("read", "write"), days=30) -> dict[str, str]:
+    with transaction(factory) as s:
+        plain, _ = create_token(s, user, "测试", list(scopes), days, T0)
+    return {"Authorization": f"Bearer {plain}"}
+
+
+def _problem(response, status: int) -> dict:
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json"
+    body = response.json
+    assert body["status"] == status and body["type"].startswith("https://") and body["title"]
+    return body
+
+
+def test_calls_need_a_valid_unexpired_unrevoked_token(app, factory, zone):
+    client = app.test_client()
+    _problem(client.get("/api/v1/hazards"), 401)
+    _problem(client.get("/api/v1/hazards", headers={"Authorization": "Bearer wfa_nope"}), 401)
+    with transaction(factory) as s:
+        plain, _ = create_token(s, zone.principal, "短期", ["read"], 1, T0 - timedelta(days=2))
+    _problem(client.get("/api/v1/hazards", headers={"Authorization": f"Bearer {plain}"}), 401)  # expired
+    headers = _token(factory, zone.principal)
+    assert client.get("/api/v1/hazards", headers=headers).status_code == 200
+    with transaction(factory) as s:
+        latest = s.scalar(select(ApiToken).order_by(ApiToken.id.desc()).limit(1))
+        revoke_token(s, zone.principal, latest.id, T0)
+    _problem(client.get("/api/v1/hazards", headers=headers), 401)
+
+
+def test_a_read_token_cannot_write(app, factory, zone):
+    body = _problem(app.test_client().post("/api/v1/hazards", json={"enterprise_id": zone.enterprise_id,
+                                                                     "data": REPORT},
+                                           headers=_token(factory, zone.principal, ("read",))), 403)
+    assert "write" in body["detail"]
+
+
+def test_hazards_are_limited_like_the_web_and_paged_by_cursor(app, factory, zone):
+    own = [report(factory, zone.principal, zone.enterprise_id, T0, title=f"隐患{n}") for n in range(3)]
+    other = report(factory, zone.outsider, zone.other_enterprise_id, T0)
+    client, headers = app.test_client(), _token(factory, zone.principal)
+    first = client.get("/api/v1/hazards?limit=2", headers=headers).json
+    assert [h["id"] for h in first["items"]] == [own[2], own[1]] and first["next_cursor"] == own[1]
+    second = client.get(f"/api/v1/hazards?limit=2&cursor={first['next_cursor']}", headers=headers).json
+    assert [h["id"] for h in second["items"]] == [own[0]] and second["next_cursor"] is None
+    _problem(client.get(f"/api/v1/hazards/{other}", headers=headers), 404)
+    detail = client.get(f"/api/v1/hazards/{own[0]}", headers=headers).json
+    assert detail["history"][0]["action"] == "report_hazard" and detail["attachments"] == []
+    assert _problem(client.get("/api/v1/hazards?limit=0", headers=headers), 422)["errors"]["limit"]
+
+
+def test_reporting_is_idempotent_and_validated_like_the_web_form(app, factory, zone):
+    client = app.test_client()
+    headers = {**_token(factory, zone.principal), "Idempotency-Key": "report-1"}
+    body = {"enterprise_id": zone.enterprise_id, "data": REPORT}
+    first = client.post("/api/v1/hazards", json=body, headers=headers)
+    again = client.post("/api/v1/hazards", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201 and first.json == again.json
+    assert again.headers["Idempotent-Replayed"] == "true"
+    with transaction(factory) as s:
+        assert s.scalar(select(func.count(Hazard.id))) == 1
+    _problem(client.post(f"/api/v1/hazards/{first.json['id']}/attachments", headers=headers,
+                         data={"file": (io.BytesIO(png()), "a.png")}, content_type="multipart/form-data"), 409)
+    bad = _problem(client.post("/api/v1/hazards", json={**body, "data": {**REPORT, "found_on": "昨天"}},
+                               headers=_token(factory, zone.principal)), 422)
+    assert "found_on" in bad["errors"]
+
+
+def test_completing_a_task_needs_its_current_etag(app, factory, zone):
+    hazard_id = report(factory, zone.principal, zone.enterprise_id, T0)
+    task = open_task(factory, hazard_id)
+    client, headers = app.test_client(), _token(factory, zone.principal)
+    assert [t["task_id"] for t in client.get("/api/v1/tasks", headers=headers).json] == [task.task_id]
+    got = client.get(f"/api/v1/tasks/{task.task_id}", headers=headers)
+    form = got.json["form"]
+    assert got.headers["ETag"] == got.json["etag"]
+    assert form["properties"]["rectification_deadline"] == {"title": "整改时限", "type": "string", "format": "date"}
+    assert "responsible_person" in form["required"]
+    url = f"/api/v1/tasks/{task.task_id}/complete"
+    _problem(client.post(url, json={"data": PLAN}, headers=headers), 428)
+    _problem(client.post(url, json={"data": PLAN}, headers={**headers, "If-Match": '"1-999"'}), 412)
+    outsider = _token(factory, zone.outsider)
+    _problem(client.post(url, json={"data": PLAN}, headers={**outsider, "If-Match": got.headers["ETag"]}), 404)
+    done = client.post(url, json={"data": PLAN}, headers={**headers, "If-Match": got.headers["ETag"]})
+    assert done.status_code == 200 and done.json == {"task_id": task.task_id, "status": "completed"}
+    assert open_task(factory, hazard_id).bpmn_id == "Task_ReviewPlan"
+
+
+def test_attachments_upload_and_download_within_the_hazards_one_may_see(app, factory, zone):
+    hazard_id = report(factory, zone.principal, zone.enterprise_id, T0)
+    complete(factory, zone.principal, hazard_id, PLAN, T0)
+    client, headers = app.test_client(), _token(factory, zone.principal)
+    uploaded = client.post(f"/api/v1/hazards/{hazard_id}/attachments", headers=headers,
+                           data={"file": (io.BytesIO(png("green")), "g.png")}, content_type="multipart/form-data")
+    assert uploaded.status_code == 201 and uploaded.json["media_type"] == "image/png"
+    download = client.get(f"/api/v1/attachments/{uploaded.json['id']}", headers=headers)
+    assert download.status_code == 200 and download.data == png("green")
+    _problem(client.get(f"/api/v1/attachments/{uploaded.json['id']}", headers=_token(factory, zone.outsider)), 404)
+    refused = client.post(f"/api/v1/hazards/{hazard_id}/attachments", headers=headers,
+                          data={"file": (io.BytesIO(b"not an image"), "x.jpg")}, content_type="multipart/form-data")
+    assert refused.status_code == 400
+
+
+def test_models_campaigns_and_notices(app, factory, zone):
+    client = app.test_client()
+    models = client.get("/api/v1/models", headers=_token(factory, zone.principal)).json
+    assert {m["process_id"] for m in models} >= {"hazard_lifecycle", "campaign", "enterprise_duty"}
+    _problem(client.get("/api/v1/campaigns", headers=_token(factory, zone.principal)), 404)
+    assert client.get("/api/v1/campaigns", headers=_token(factory, zone.office)).json == []
+    _problem(client.get("/api/v1/campaigns/none", headers=_token(factory, zone.office)), 404)
+    assert client.get("/api/v1/notices", headers=_token(factory, zone.principal)).json == []
+
+
+def test_tokens_page_shows_a_new_token_once_and_revokes(app, factory, zone):
+    client = app.test_client()
+    sign_in(client, "boss")
+    page = client.post("/tokens", data={"name": "EHS 系统", "scopes": "write", "days": "30",
+                                        "csrf_token": csrf(client, "/tokens")}).get_data(as_text=True)
+    token = page.split('id="new-token">', 1)[1].split("<", 1)[0]
+    assert token.startswith("wfa_") and token not in client.get("/tokens").get_data(as_text=True)
+    api = app.test_client()
+    assert api.get("/api/v1/hazards", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    with transaction(factory) as s:
+        token_id = s.scalar(select(ApiToken.id))
+    client.post(f"/tokens/{token_id}/revoke", data={"csrf_token": csrf(client, "/tokens")})
+    assert api.get("/api/v1/hazards", headers={"Authorization": f"Bearer {token}"}).status_code == 401
