@@ -383,6 +383,74 @@ def token_revoke(ctx: Context, token_id: int, username: str) -> None:
     click.echo(f"token {token_id} revoked")
 
 
+@main.command("deploy")
+@click.argument("bpmn_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--lane", "lanes", multiple=True, help="lane=role for a lane the app does not know (repeatable)")
+@pass_context
+def deploy_command(ctx: Context, bpmn_file: str, lanes: tuple[str, ...]) -> None:
+    """Validate a BPMN file and store it as the newest version of its process (nothing stored on error)."""
+    from pathlib import Path
+
+    from .engine import ModelError
+    from .services.model_registry import deploy
+
+    mapping = dict(lane.split("=", 1) for lane in lanes if "=" in lane)
+    if len(mapping) != len(lanes):
+        raise click.BadParameter("give lanes as name=role", param_hint="--lane")
+    path = Path(bpmn_file)
+    try:
+        with transaction(ctx.factory) as session:
+            version = deploy(session, path.read_bytes(), path.name, datetime.now(UTC), mapping)
+            click.echo(f"{version.process_id} v{version.version} deployed ({version.name}, {version.sha256[:12]})")
+    except ModelError as exc:
+        click.echo(f"FAIL  {exc}", err=True)
+        sys.exit(1)
+
+
+@main.group("models")
+def models_group() -> None:
+    """Deployed process models and their versions."""
+
+
+@models_group.command("list")
+@pass_context
+def models_list(ctx: Context) -> None:
+    """Every version of every model, with how many instances run on it."""
+    from .services.model_registry import versions_with_counts
+
+    with transaction(ctx.factory) as session:
+        for version, running, total in versions_with_counts(session):
+            click.echo(f"{version.process_id:<22} v{version.version:<3} {version.file_name:<32} "
+                       f"{running:>6} running / {total:>6} instances  deployed {version.deployed_at.isoformat()}")
+
+
+@models_group.command("show")
+@click.argument("process_id")
+@click.option("--version", "number", type=int, help="a version number (default: the newest)")
+@click.option("--svg", "svg_path", type=click.Path(dir_okay=False, writable=True), help="write its diagram here")
+@pass_context
+def models_show(ctx: Context, process_id: str, number: int | None, svg_path: str | None) -> None:
+    """One version: its tasks, lanes and forms, and optionally its diagram as SVG."""
+    from .diagram import render_svg
+    from .services.model_registry import find_version, process_model
+
+    try:
+        with transaction(ctx.factory) as session:
+            version = find_version(session, process_id, number)
+            model = process_model(version)
+            xml = version.xml
+    except ServiceError as exc:
+        _fail(exc)
+    click.echo(f"{version.process_id} v{version.version}: {version.name} ({version.file_name})")
+    for bpmn_id, lane in sorted(model.user_task_lanes().items()):
+        fields = ", ".join(model.forms[bpmn_id].field_ids()) if bpmn_id in model.forms else "generic form"
+        click.echo(f"  {bpmn_id:<28} lane {lane:<8} fields: {fields}")
+    if svg_path:
+        with open(svg_path, "w", encoding="utf-8") as out:
+            out.write(render_svg(xml))
+        click.echo(f"diagram written to {svg_path}")
+
+
 @main.group("audit")
 def audit_group() -> None:
     """The audit log."""

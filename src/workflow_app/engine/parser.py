@@ -119,6 +119,11 @@ class ProcessModel:
         start = self.spec.start.outputs[0]
         return str(start.bpmn_id or start.name)
 
+    def user_task_lanes(self) -> dict[str, str]:
+        """bpmn id → lane name of every user task (the lanes that must map to roles)."""
+        return {t.bpmn_id: t.lane for t in _task_specs(self.spec, self.subprocess_specs)
+                if isinstance(t, UserTask) and t.lane}
+
     def task_properties(self, bpmn_id: str) -> dict[str, str]:
         """The camunda:properties of one element of the process (empty if it has none).
 

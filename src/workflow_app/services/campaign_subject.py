@@ -56,7 +56,7 @@ class CampaignSubject:
             campaign.status, campaign.closed_at = "closed", now
         campaign.updated_at = now
 
-    def task_row(self, session: Session, view: UserTaskView) -> dict[str, Any]:
+    def task_row(self, session: Session, view: UserTaskView, role: str) -> dict[str, Any]:
         unit_variable = view.properties.get("acting_unit")
         period_variable = view.properties.get("period_field")
         organisation = view.task_data.get(unit_variable) if unit_variable else None

@@ -46,7 +46,7 @@ class DutySubject:
             self.duty.performed_on = date.fromisoformat(performed) if performed else None
         self.duty.updated_at = now
 
-    def task_row(self, session: Session, view: UserTaskView) -> dict[str, Any]:
+    def task_row(self, session: Session, view: UserTaskView, role: str) -> dict[str, Any]:
         return {"enterprise_id": self.duty.enterprise_id, "organisation_id": self.duty.enterprise_id,
                 "period": self.duty.period}
 

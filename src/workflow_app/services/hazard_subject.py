@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from ..engine import FiredTimer, ProcessInstance, UserTaskView
 from ..store.models import Hazard, User
 from . import notices
-from .roles import acting_organisation_id, role_of_lane
+from .roles import acting_organisation_id
 
 PLAN_FIELDS = ("responsible_person", "rectification_measures", "rectification_funds", "emergency_plan")
 
@@ -51,8 +51,7 @@ class HazardSubject:
             hazard.closed_at = now
         hazard.updated_at = now
 
-    def task_row(self, session: Session, view: UserTaskView) -> dict[str, Any]:
-        role = role_of_lane(view.lane)
+    def task_row(self, session: Session, view: UserTaskView, role: str) -> dict[str, Any]:
         return {"hazard_id": self.hazard.id, "enterprise_id": self.hazard.enterprise_id,
                 "organisation_id": acting_organisation_id(session, role, self.hazard.enterprise)}
 

@@ -44,8 +44,8 @@ class Subject(Protocol):
     def refresh(self, instance: ProcessInstance, ready: list[UserTaskView], now: datetime) -> None:
         """Bring the record in step with the instance after a step."""
 
-    def task_row(self, session: Session, view: UserTaskView) -> dict[str, Any]:
-        """Inbox columns for a new ready task: who acts (organisation_id) and what it belongs to."""
+    def task_row(self, session: Session, view: UserTaskView, role: str) -> dict[str, Any]:
+        """Inbox columns for a new ready task: who acts in `role` (organisation_id) and what it belongs to."""
 
     @property
     def status(self) -> str:
@@ -144,10 +144,15 @@ def _sync_inbox(session: Session, row: ProcessInstanceRow, data: dict[str, Any],
     if gone := before - ready_ids:
         session.execute(update(InboxTask).where(InboxTask.task_id.in_(gone))
                         .values(completed_at=now, completed_by_id=actor.id if actor else None))
-    rows = [{"task_id": view.task_id, "instance_id": row.id, "bpmn_id": view.bpmn_id, "name": view.name,
-             "lane": view.lane, "role": role_of_lane(view.lane), "due_on": _due_on(view, data), "created_at": now,
-             **subject.task_row(session, view)}
-            for view in ready if view.task_id not in before]
+    lanes = row.model_version.lane_roles
+    rows = []
+    for view in ready:
+        if view.task_id in before:
+            continue
+        role = role_of_lane(view.lane, lanes)
+        rows.append({"task_id": view.task_id, "instance_id": row.id, "bpmn_id": view.bpmn_id, "name": view.name,
+                     "lane": view.lane, "role": role, "due_on": _due_on(view, data), "created_at": now,
+                     **subject.task_row(session, view, role)})
     if rows:  # Core insert: new projection rows need none of the ORM's bookkeeping
         session.execute(insert(InboxTask.__table__), rows)
 

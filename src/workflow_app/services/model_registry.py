@@ -3,38 +3,59 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from ..engine import ProcessModel, dump_spec, load_model, load_spec
+from ..engine import ModelError, ProcessModel, dump_spec, load_model, load_spec
 from ..engine.parser import model_from_specs
 from ..engine.serializer import SERIALIZER_VERSION
-from ..store.models import ModelVersion
+from ..store.models import ModelVersion, ProcessInstanceRow
 from .errors import NotFoundError
+from .roles import LANE_ROLES, ROLES
 
 _RESTORED: dict[str, ProcessModel] = {}
 """Restored specs by content hash: restoring a spec costs milliseconds, so do it once."""
 
 
-def deploy(session: Session, xml: bytes, file_name: str, now: datetime) -> ModelVersion:
-    """Validate and store a model; the same content deployed again returns the existing version."""
-    digest = hashlib.sha256(xml).hexdigest()
+def deploy(session: Session, xml: bytes, file_name: str, now: datetime,
+           lane_roles: dict[str, str] | None = None) -> ModelVersion:
+    """Validate and store a model; the same content (and lane mapping) deployed again returns the existing version.
+
+    Beyond `check`, every user task's lane must map to a role: a built-in lane name or one
+    given in `lane_roles`. On any fault ModelError names the file and element; nothing is stored.
+    """
+    lane_roles = lane_roles or {}
+    mapping = json.dumps(lane_roles, sort_keys=True, ensure_ascii=False).encode() if lane_roles else b""
+    digest = hashlib.sha256(xml + mapping).hexdigest()
     existing = session.scalar(select(ModelVersion).where(ModelVersion.sha256 == digest))
     if existing is not None:
         return existing
     model = load_model(xml, file_name)  # raises ModelError, nothing stored
+    _check_lanes(model, file_name, lane_roles)
     latest = session.scalar(select(func.max(ModelVersion.version)).where(ModelVersion.process_id == model.process_id))
     version = ModelVersion(
         process_id=model.process_id, version=(latest or 0) + 1, name=model.name, file_name=file_name,
         sha256=digest, xml=xml.decode("utf-8"), spec_json=dump_spec(model.spec, model.subprocess_specs),
-        serializer_version=SERIALIZER_VERSION, deployed_at=now,
+        serializer_version=SERIALIZER_VERSION, deployed_at=now, lane_roles=lane_roles or None,
     )
     session.add(version)
     session.flush()
     _RESTORED[digest] = model
     return version
+
+
+def _check_lanes(model: ProcessModel, file_name: str, lane_roles: dict[str, str]) -> None:
+    for role in lane_roles.values():
+        if role not in ROLES:
+            raise ModelError(file_name, None, f"role {role!r} is not one of {', '.join(ROLES)}")
+    known = {**LANE_ROLES, **lane_roles}
+    for bpmn_id, lane in sorted(model.user_task_lanes().items()):
+        if lane not in known:
+            raise ModelError(file_name, bpmn_id, f"lane {lane!r} maps to no role: deploy with --lane '{lane}=<role>' "
+                                                 f"(roles: {', '.join(ROLES)})")
 
 
 def latest_version(session: Session, process_id: str) -> ModelVersion:
@@ -54,3 +75,23 @@ def process_model(version: ModelVersion) -> ProcessModel:
         model = model_from_specs(spec, subprocess_specs, version.file_name)
         _RESTORED[version.sha256] = model
     return model
+
+
+def versions_with_counts(session: Session) -> list[tuple[ModelVersion, int, int]]:
+    """Every version, newest first per process, with its running and total instance counts."""
+    running = func.sum(case((ProcessInstanceRow.status == "running", 1), else_=0))
+    query = (select(ModelVersion, func.coalesce(running, 0), func.count(ProcessInstanceRow.id))
+             .outerjoin(ProcessInstanceRow, ProcessInstanceRow.model_version_id == ModelVersion.id)
+             .group_by(ModelVersion.id).order_by(ModelVersion.process_id, ModelVersion.version.desc()))
+    return [(version, int(run), int(total)) for version, run, total in session.execute(query)]
+
+
+def find_version(session: Session, process_id: str, number: int | None = None) -> ModelVersion:
+    """A version of a process (the newest when `number` is None)."""
+    if number is None:
+        return latest_version(session, process_id)
+    version = session.scalar(select(ModelVersion).where(ModelVersion.process_id == process_id,
+                                                        ModelVersion.version == number))
+    if version is None:
+        raise NotFoundError(f"{process_id} has no version {number}")
+    return version

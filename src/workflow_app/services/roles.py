@@ -18,12 +18,13 @@ LANE_ROLES = {"企业": "enterprise", "监管部门": "department", "镇街": "t
 ROLES = ("enterprise", "department", "town", "office")
 
 
-def role_of_lane(lane: str) -> str:
-    """The role acting in a lane; an unknown lane is a modelling error."""
+def role_of_lane(lane: str, extra: dict[str, str] | None = None) -> str:
+    """The role acting in a lane (built-in names, then those given when the model was deployed)."""
+    mapping = {**LANE_ROLES, **(extra or {})}
     try:
-        return LANE_ROLES[lane]
+        return mapping[lane]
     except KeyError:
-        raise InvalidInputError(f"lane {lane!r} maps to no role; known lanes: {sorted(LANE_ROLES)}") from None
+        raise InvalidInputError(f"lane {lane!r} maps to no role; known lanes: {sorted(mapping)}") from None
 
 
 def acting_organisation_id(session: Session, role: str, enterprise: Organisation) -> int:

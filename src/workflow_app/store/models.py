@@ -121,6 +121,7 @@ class ModelVersion(Base):
     xml: Mapped[str] = mapped_column(Text, deferred=True)
     spec_json: Mapped[str] = mapped_column(Text, deferred=True)
     serializer_version: Mapped[str] = mapped_column(String(20))
+    lane_roles: Mapped[dict | None] = mapped_column(JSON)  # lanes named at deploy → role, beside the built-in ones
     deployed_at: Mapped[datetime]
 
 
