@@ -86,3 +86,36 @@ def test_deploy_and_models_from_the_command_line(tmp_path, monkeypatch):
     shown = runner.invoke(main, ["models", "show", "hazard_lifecycle", "--version", "1", "--svg",
                                  str(tmp_path / "d.svg")])
     assert "Task_Rectify" in shown.output and (tmp_path / "d.svg").read_text().startswith("<svg")
+
+
+def test_the_office_deploys_on_the_admin_page_and_others_cannot(factory, zone, tmp_path):
+    import io
+
+    from web_support import csrf, sign_in
+
+    from workflow_app.config import Settings
+    from workflow_app.web import create_app
+
+    settings = Settings(database_url="unused://", secret_key="t", bpmn_dir=BPMN_DIR, instance_dir=tmp_path / "i",
+                        secure_cookies=False)
+    app = create_app(settings, factory, clock=lambda: T0)
+    office = app.test_client()
+    sign_in(office, "office")
+    page = office.get("/admin/models").get_data(as_text=True)
+    assert "hazard_lifecycle" in page and "enterprise_duty" in page
+    refused = office.post("/admin/models", data={"model": (io.BytesIO(XML.replace('name="监管部门"', 'name="车间"', 1)
+                                                                      .encode()), "b.bpmn"),
+                                                 "csrf_token": csrf(office, "/admin/models")},
+                          content_type="multipart/form-data")
+    assert refused.status_code == 422 and "车间" in refused.get_data(as_text=True)
+    before = _versions(factory)
+    accepted = office.post("/admin/models", data={"model": (io.BytesIO(RENAMED.encode()), "v2.bpmn"),
+                                                  "csrf_token": csrf(office, "/admin/models")},
+                           content_type="multipart/form-data")
+    assert accepted.status_code == 302 and _versions(factory) == before + 1
+    with transaction(factory) as s:
+        newest = latest_version(s, "hazard_lifecycle")
+    assert office.get(f"/admin/models/{newest.id}/diagram.svg").mimetype == "image/svg+xml"
+    department = app.test_client()
+    sign_in(department, "dept")
+    assert department.get("/admin/models").status_code == 404
