@@ -7,23 +7,19 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import BPMN_DIR, T0
+from conftest import T0
 from helpers import PLAN, REPORT, complete, open_task, report
 from sqlalchemy import func, select
-from web_support import csrf, png, sign_in
+from web_support import csrf, make_app, png, sign_in
 
-from workflow_app.config import Settings
 from workflow_app.services.tokens import create_token, revoke_token
 from workflow_app.store.database import transaction
 from workflow_app.store.models import ApiToken, Hazard
-from workflow_app.web import create_app
 
 
 @pytest.fixture
 def app(factory, tmp_path: Path):
-    settings = Settings(database_url="unused://", secret_key="t", bpmn_dir=BPMN_DIR, instance_dir=tmp_path / "i",
-                        secure_cookies=False)
-    return create_app(settings, factory, clock=lambda: T0)
+    return make_app(factory, tmp_path, T0)
 
 
 def _token(factory, user, scopes=("read", "write"), days=30) -> dict[str, str]:

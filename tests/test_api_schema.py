@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from conftest import BPMN_DIR, T0
+from conftest import T0
 from helpers import PLAN, complete, report
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
+from web_support import make_app
 
-from workflow_app.config import Settings
 from workflow_app.services.tokens import create_token
 from workflow_app.store.database import transaction
-from workflow_app.web import create_app
 
 
 @pytest.fixture
@@ -24,9 +23,7 @@ def served(factory, zone, tmp_path):
     complete(factory, zone.principal, hazard_id, PLAN, T0)
     with transaction(factory) as s:
         plain, _ = create_token(s, zone.principal, "schemathesis", ["read", "write"], 30, T0)
-    settings_ = Settings(database_url="unused://", secret_key="t", bpmn_dir=BPMN_DIR, instance_dir=tmp_path / "i",
-                         secure_cookies=False)
-    return create_app(settings_, factory, clock=lambda: T0), plain
+    return make_app(factory, tmp_path, T0), plain
 
 
 def test_every_operation_answers_as_documented(served, engine):

@@ -16,14 +16,12 @@ from typing import Any
 import pytest
 from conftest import BPMN_DIR, T0, _org, _user
 from sqlalchemy.orm import Session, sessionmaker
-from web_support import png
+from web_support import make_app, png
 from werkzeug.serving import make_server
 
-from workflow_app.config import Settings
 from workflow_app.services.setup import init_db
 from workflow_app.store.database import make_engine, make_session_factory, transaction
 from workflow_app.store.models import Sector
-from workflow_app.web import create_app
 
 pytestmark = pytest.mark.browser
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
@@ -45,9 +43,7 @@ def base_url(tmp_path: Path) -> Iterator[str]:
         _org(s, "E2", "enterprise", sector_code="hazchem")  # so the enterprise list is a real choice for others
         _user(s, "boss", "enterprise", enterprise)
         _user(s, "dept", "department", dept)
-    settings = Settings(database_url="unused://", secret_key="e2e", bpmn_dir=BPMN_DIR,
-                        instance_dir=tmp_path / "instance", secure_cookies=False)
-    server = make_server("127.0.0.1", 0, create_app(settings, factory, clock=lambda: T0), threaded=True)
+    server = make_server("127.0.0.1", 0, make_app(factory, tmp_path, T0), threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()

@@ -120,20 +120,15 @@ def test_a_campaign_code_runs_once_and_bad_parameters_are_refused(factory, units
 
 
 def test_units_file_their_weekly_table_on_the_web_with_known_figures_prefilled(factory, units, zone, tmp_path):
-    from conftest import BPMN_DIR
     from helpers import report
-    from web_support import csrf, sign_in
+    from web_support import csrf, make_app, sign_in
 
-    from workflow_app.config import Settings
-    from workflow_app.web import create_app
 
     report(factory, zone.principal, zone.enterprise_id, datetime(2023, 5, 15, 1, tzinfo=UTC), found_on="2023-05-14")
     _campaign(factory, "2023.toml")
     dispatch = datetime(2023, 5, 26, 2, tzinfo=UTC)
     sweep(factory, dispatch)
-    settings = Settings(database_url="unused://", secret_key="t", bpmn_dir=BPMN_DIR, instance_dir=tmp_path / "i",
-                        secure_cookies=False)
-    client = create_app(settings, factory, clock=lambda: dispatch).test_client()
+    client = make_app(factory, tmp_path, dispatch).test_client()
     sign_in(client, "town")
     inbox = client.get("/inbox").get_data(as_text=True)
     assert "镇街报送周调度表（附表1）" in inbox and "重大事故隐患专项排查整治2023行动" in inbox and "W01" in inbox

@@ -91,14 +91,10 @@ def test_deploy_and_models_from_the_command_line(tmp_path, monkeypatch):
 def test_the_office_deploys_on_the_admin_page_and_others_cannot(factory, zone, tmp_path):
     import io
 
-    from web_support import csrf, sign_in
+    from web_support import csrf, make_app, sign_in
 
-    from workflow_app.config import Settings
-    from workflow_app.web import create_app
 
-    settings = Settings(database_url="unused://", secret_key="t", bpmn_dir=BPMN_DIR, instance_dir=tmp_path / "i",
-                        secure_cookies=False)
-    app = create_app(settings, factory, clock=lambda: T0)
+    app = make_app(factory, tmp_path, T0)
     office = app.test_client()
     sign_in(office, "office")
     page = office.get("/admin/models").get_data(as_text=True)

@@ -124,18 +124,13 @@ def test_only_the_supervising_department_inspects_and_only_own_major_hazards_are
 
 
 def test_an_enterprise_records_a_duty_on_the_web(factory, zone, tmp_path):
-    from conftest import BPMN_DIR
-    from web_support import csrf, sign_in
+    from web_support import csrf, make_app, sign_in
 
-    from workflow_app.config import Settings
-    from workflow_app.web import create_app
 
     now = datetime(2023, 6, 5, 1, tzinfo=UTC)
     with transaction(factory) as s:
         open_due_duties(s, now)
-    settings = Settings(database_url="unused://", secret_key="t", bpmn_dir=BPMN_DIR, instance_dir=tmp_path / "i",
-                        secure_cookies=False)
-    client = create_app(settings, factory, clock=lambda: now).test_client()
+    client = make_app(factory, tmp_path, now).test_client()
     sign_in(client, "boss")
     assert "2023-Q2" in client.get("/inbox").get_data(as_text=True)
     with transaction(factory) as s:

@@ -12,9 +12,8 @@ from helpers import PLAN, complete, report
 from openpyxl import load_workbook
 from pypdf import PdfReader
 from sqlalchemy import func, select
-from web_support import sign_in
+from web_support import make_app, sign_in
 
-from workflow_app.config import Settings
 from workflow_app.reports.bulletin import monthly_bulletin
 from workflow_app.reports.exports import ExportRequest, export
 from workflow_app.services import tasks
@@ -24,7 +23,6 @@ from workflow_app.services.ledger import LedgerQuery, ledger_page
 from workflow_app.services.sweep import sweep
 from workflow_app.store.database import transaction
 from workflow_app.store.models import Hazard, InboxTask, Organisation
-from workflow_app.web import create_app
 
 TODAY = date(2026, 11, 30)
 
@@ -121,9 +119,7 @@ def test_the_bulletin_pdf_says_the_month_in_chinese(factory, zone, hazards):
 
 
 def test_ledger_and_downloads_on_the_web_respect_roles(factory, zone, hazards, tmp_path):
-    settings = Settings(database_url="unused://", secret_key="t", bpmn_dir=BPMN_DIR, instance_dir=tmp_path / "i",
-                        secure_cookies=False)
-    app = create_app(settings, factory, clock=lambda: datetime(2026, 12, 2, 2, tzinfo=UTC))
+    app = make_app(factory, tmp_path, datetime(2026, 12, 2, 2, tzinfo=UTC))
     enterprise = app.test_client()
     sign_in(enterprise, "outsider")
     page = enterprise.get("/ledger").get_data(as_text=True)
@@ -145,9 +141,7 @@ def test_weekly_statistics_and_dashboard_charts(factory, zone, hazards, tmp_path
     with transaction(factory) as s:
         s.get(Organisation, zone.enterprise_id).risk_colour = "red"
         s.get(Organisation, zone.other_enterprise_id).risk_colour = "blue"
-    settings = Settings(database_url="unused://", secret_key="t", bpmn_dir=BPMN_DIR, instance_dir=tmp_path / "i",
-                        secure_cookies=False)
-    app = create_app(settings, factory, clock=lambda: datetime(2026, 11, 4, 2, tzinfo=UTC))
+    app = make_app(factory, tmp_path, datetime(2026, 11, 4, 2, tzinfo=UTC))
     office = app.test_client()
     sign_in(office, "office")
     week = office.get("/statistics?week=2026-W45").get_data(as_text=True)  # T0 (2026-11-02) is in that week

@@ -15,7 +15,7 @@ import pytest
 from conftest import BPMN_DIR, T0
 from helpers import PLAN, complete, report
 from sqlalchemy import func, select
-from web_support import csrf, sign_in
+from web_support import csrf, make_app, sign_in
 
 from workflow_app.config import Settings
 from workflow_app.scheduling import run_job, sweep_job
@@ -81,9 +81,7 @@ def _count(factory, model) -> int:
 
 
 def _app(factory, tmp_path: Path, now: datetime):
-    settings = Settings(database_url="unused://", secret_key="t", bpmn_dir=BPMN_DIR, instance_dir=tmp_path / "i",
-                        secure_cookies=False, sweep_seconds=60)
-    return create_app(settings, factory, clock=lambda: now)
+    return make_app(factory, tmp_path, now)
 
 
 def test_healthz_reports_the_sweep_and_turns_503_when_due_timers_wait_too_long(factory, zone, tmp_path):

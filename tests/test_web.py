@@ -5,27 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import BPMN_DIR, T0, Zone
+from conftest import T0, Zone
 from flask import Flask
 from flask.testing import FlaskClient
 from helpers import PLAN, REPORT, complete, open_task, report
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
-from web_support import csrf, png, sign_in, upload
+from web_support import csrf, make_app, png, sign_in, upload
 
-from workflow_app.config import Settings
 from workflow_app.store.database import transaction
 from workflow_app.store.models import Evidence, Hazard, InboxTask
-from workflow_app.web import create_app
 from workflow_app.web.public_views import limiter
 
 
 @pytest.fixture
 def app(factory: sessionmaker[Session], tmp_path: Path) -> Flask:
-    settings = Settings(database_url="unused://", secret_key="test-secret", bpmn_dir=BPMN_DIR,
-                        instance_dir=tmp_path / "instance", secure_cookies=False)
     limiter._events.clear()
-    return create_app(settings, factory, clock=lambda: T0)
+    return make_app(factory, tmp_path, T0)
 
 
 @pytest.fixture

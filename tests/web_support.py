@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
 
+from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
+from sqlalchemy.orm import Session, sessionmaker
+
+from workflow_app.config import Settings
+from workflow_app.web import create_app
+
+BPMN_DIR = Path(__file__).resolve().parents[1] / "bpmn"
 
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -33,3 +43,10 @@ def png(color: str = "red", size: tuple[int, int] = (64, 48)) -> bytes:
 def upload(content: bytes, name: str) -> tuple[io.BytesIO, str]:
     """A file for a multipart form field."""
     return io.BytesIO(content), name
+
+
+def make_app(factory: sessionmaker[Session], folder: Path, now: datetime | Callable[[], datetime]) -> Flask:
+    """The web app on the test's database, with its instance folder in `folder` and a fixed clock."""
+    settings = Settings(database_url="unused://", secret_key="test-secret", bpmn_dir=BPMN_DIR,
+                        instance_dir=folder / "instance", secure_cookies=False)
+    return create_app(settings, factory, clock=now if callable(now) else (lambda: now))
