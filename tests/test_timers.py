@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from conftest import T0
+from conftest import BPMN_DIR, T0
 from helpers import PLAN, complete, hazard, report
 from sqlalchemy import select
 
+from workflow_app.services.model_registry import deploy
 from workflow_app.services.sweep import sweep
 from workflow_app.store.database import transaction
 from workflow_app.store.models import Notice, TimerFiring
@@ -69,3 +70,22 @@ def test_completing_rectification_in_time_cancels_the_remaining_timers(factory, 
     assert sweep(factory, ESCALATION + timedelta(days=30)) == []
     assert [kind for kind, _ in _notices(factory, hid)] == ["reminder"]
     assert hazard(factory, hid).overdue_since is None
+
+
+def test_an_instance_whose_timer_path_fails_does_not_hold_up_the_others(factory, zone):
+
+
+    healthy = _rectifying(factory, zone)
+    broken_xml = (BPMN_DIR / "hazard_lifecycle.bpmn").read_text(encoding="utf-8").replace(
+        '<bpmn:endEvent id="EndEvent_Reminded" name="已提醒">\n'
+        '      <bpmn:incoming>Flow_Timer_Reminder</bpmn:incoming>\n    </bpmn:endEvent>',
+        '<bpmn:scriptTask id="EndEvent_Reminded" name="坏脚本" scriptFormat="python">'
+        '<bpmn:incoming>Flow_Timer_Reminder</bpmn:incoming><bpmn:script>1 / 0</bpmn:script></bpmn:scriptTask>')
+    with transaction(factory) as s:
+        assert deploy(s, broken_xml.encode(), "hazard_lifecycle.bpmn", T0).version == 2
+    broken = _rectifying(factory, zone)
+    fired = sweep(factory, REMINDER)
+    assert [f.notice for f in fired] == ["reminder"]  # the healthy one; the broken one stays due
+    assert _notices(factory, healthy) == [("reminder", zone.principal.organisation_id)]
+    assert _notices(factory, broken) == []
+    assert [f.notice for f in sweep(factory, REMINDER)] == []  # still failing, still not blocking

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from ..engine import ProcessError
 from ..store.database import transaction
 from ..store.models import TimerRow
 from . import audit
@@ -54,6 +55,8 @@ def sweep(factory: sessionmaker[Session], now: datetime, limit: int = 1000) -> l
                 firings.extend(_fire_instance(session, instance_id, now))
         except (StaleDataError, IntegrityError) as exc:  # someone else got there first
             log.info("instance %s skipped this sweep: %s", instance_id, exc)
+        except ProcessError:  # a broken instance must not hold up every other one; it stays due
+            log.exception("instance %s failed to fire its timers; it is retried at the next sweep", instance_id)
     return firings
 
 
