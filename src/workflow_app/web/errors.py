@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from ..engine import FormValidationError
+from ..engine import FormValidationError, ProcessError
 from ..services.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 
 MESSAGES = {
@@ -26,12 +26,13 @@ MESSAGES = {
     412: "数据已变化，请重新获取后再提交",
     413: "上传的文件过大",
     422: "提交的数据无效",
+    500: "流程执行出错，本次提交未生效",
     428: "请求缺少前提条件（If-Match）",
     429: "提交过于频繁，请稍后再试",
 }
 PROBLEM_TYPES = {400: "bad-request", 401: "unauthenticated", 403: "forbidden", 404: "not-found",
                  405: "method-not-allowed", 409: "conflict", 412: "stale-etag", 413: "too-large",
-                 422: "invalid-data", 428: "if-match-required", 429: "too-many-requests"}
+                 422: "invalid-data", 428: "if-match-required", 429: "too-many-requests", 500: "process-error"}
 PROBLEM_BASE = "https://workflow-app.example/problems/"
 
 
@@ -73,6 +74,12 @@ def _invalid_form(exc: FormValidationError) -> tuple[Response, int]:
     return _problem(422, _("提交的数据无效"), {e.field_id: [e.message] for e in exc.errors})
 
 
+def _process_error(exc: ProcessError) -> tuple[str, int] | tuple[Response, int]:
+    """A model's script or condition failed: nothing was saved; say where, log it for the administrators."""
+    current_app.logger.error("process error at %s: %s", exc.element_id, exc)
+    return _page(500, _("流程环节 %(element)s 执行出错，请联系管理员", element=exc.element_id))
+
+
 def init_app(app: Flask) -> None:
     from .api.context import Unauthenticated
 
@@ -82,6 +89,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(InvalidInputError, lambda exc: _page(400, str(exc)))
     app.register_error_handler(Unauthenticated, lambda exc: _problem(401, str(exc)))
     app.register_error_handler(FormValidationError, _invalid_form)
+    app.register_error_handler(ProcessError, _process_error)
     app.register_error_handler(CSRFError, lambda exc: _page(400, _("表单已过期或缺少安全令牌，请刷新页面后重试")))
     app.register_error_handler(HTTPException, _http)
 
