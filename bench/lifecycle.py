@@ -55,7 +55,8 @@ def bare(loops: int) -> float:
     return loops / (time.perf_counter() - started)
 
 
-def _zone(factory) -> dict[str, User]:
+def zone(factory) -> dict[str, User]:
+    """An office, a department, one enterprise in its sector, and a user for each acting role."""
     with transaction(factory) as s:
         office = Organisation(code="OFFICE", name="安委办", kind="office")
         dept = Organisation(code="D1", name="应急管理分局", kind="department")
@@ -80,7 +81,7 @@ def persisted(loops: int, folder: Path) -> tuple[float, float]:
     engine = make_engine(f"sqlite:///{folder / 'bench.db'}")
     factory = make_session_factory(engine)
     init_db(engine, factory, ROOT / "bpmn", NOW)
-    users = _zone(factory)
+    users = zone(factory)
     with transaction(factory) as s:
         enterprise_id = s.scalar(select(Organisation.id).where(Organisation.code == "E1"))
     started = time.perf_counter()

@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 import zlib
 from datetime import UTC, datetime
 from pathlib import Path
 
+from lifecycle import REPORT, STEPS, progress, zone
 from sqlalchemy import insert, select
-from werkzeug.security import generate_password_hash
 
 from workflow_app.services import hazards, tasks
 from workflow_app.services.setup import init_db
@@ -29,11 +28,8 @@ from workflow_app.store.database import make_engine, make_session_factory, trans
 from workflow_app.store.models import (
     InboxTask,
     ModelVersion,
-    Organisation,
     ProcessInstanceRow,
-    Sector,
     TimerRow,
-    User,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,46 +37,20 @@ T0 = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
 BEFORE_DUE = datetime(2026, 11, 10, 1, 0, tzinfo=UTC)
 ALL_DUE = datetime(2027, 1, 15, 1, 0, tzinfo=UTC)
 FAR = datetime(2031, 1, 1, tzinfo=UTC)
-REPORT = {"source": "enforcement", "hazard_level": "major", "category": "equipment", "title": "报警器失效",
-          "description": "不报警", "location": "储罐区", "found_on": "2026-11-01"}
-PLAN = {"responsible_person": "王五", "rectification_measures": "更换", "rectification_funds": "2",
-        "rectification_deadline": "2026-11-20", "emergency_plan": "警戒"}
-
-
-def progress(label: str, done: int, total: int) -> None:
-    if done == total or done % max(1, total // 20) == 0:
-        print(f"\r{label}: {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
-
-
-def _people(factory) -> tuple[User, User, int]:  # type: ignore[no-untyped-def]
-    with transaction(factory) as s:
-        office, dept = Organisation(code="O", name="安委办", kind="office"), Organisation(
-            code="D", name="应急管理分局", kind="department")
-        s.add_all([office, dept])
-        s.flush()
-        s.add(Sector(code="hazchem", name="危险化学品", department_id=dept.id))
-        ent = Organisation(code="E", name="瑞丰化工", kind="enterprise", sector_code="hazchem")
-        s.add(ent)
-        s.flush()
-        pw = generate_password_hash("x")
-        boss = User(username="e", display_name="企业", role="enterprise", organisation_id=ent.id, password_hash=pw)
-        officer = User(username="d", display_name="部门", role="department", organisation_id=dept.id, password_hash=pw)
-        s.add_all([boss, officer])
-        s.flush()
-        return boss, officer, ent.id
 
 
 def seed_due(factory, hazards_count: int) -> None:  # type: ignore[no-untyped-def]
-    """Real hazards under rectification: report, plan, approve."""
-    boss, officer, enterprise_id = _people(factory)
+    """Real hazards under rectification: report, plan, approve (the first steps of bench/lifecycle.py)."""
+    users = zone(factory)
     for n in range(hazards_count):
         with transaction(factory) as s:
-            hazard_id = hazards.report_hazard(s, boss, enterprise_id, REPORT, T0).hazard_id
-        for actor, data in ((boss, PLAN), (officer, {"review_decision": "approve", "review_opinion": "同意"})):
+            hazard_id = hazards.report_hazard(s, users["enterprise"], users["enterprise"].organisation_id, REPORT,
+                                              T0).hazard_id
+        for data in STEPS[:2]:
             with transaction(factory) as s:
                 task = s.scalars(select(InboxTask).where(InboxTask.hazard_id == hazard_id,
                                                          InboxTask.completed_at.is_(None))).one()
-                tasks.complete_task(s, actor, task.task_id, data, T0)
+                tasks.complete_task(s, users[task.role], task.task_id, data, T0)
         progress("due hazards", n + 1, hazards_count)
 
 

@@ -15,8 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..engine import FiredTimer, ProcessInstance, UserTaskView
-from ..store.models import Campaign, CampaignSubmission, InboxTask, Organisation, User
+from ..store.models import Campaign, CampaignSubmission, InboxTask, User
 from . import notices
+from .roles import office_id
 
 PHASES = ("mobilization", "self_inspection", "enforcement", "summary")
 PHASE_SCRIPTS = {"Script_SelfInspection": "self_inspection", "Script_Enforcement": "enforcement",
@@ -62,7 +63,7 @@ class CampaignSubject:
         organisation = view.task_data.get(unit_variable) if unit_variable else None
         return {"campaign_id": self.campaign.id,
                 "period": str(view.task_data.get(period_variable) or "") or None if period_variable else None,
-                "organisation_id": int(organisation) if organisation is not None else self._office_id(session)}
+                "organisation_id": int(organisation) if organisation is not None else office_id(session)}
 
     def queue_notices(self, session: Session, instance_id: int, fired: FiredTimer, now: datetime) -> None:
         kind = fired.properties.get("notice", "timer")
@@ -82,7 +83,7 @@ class CampaignSubject:
                     InboxTask.instance_id == instance_id, InboxTask.bpmn_id == fired.attached_to,
                     InboxTask.completed_at.is_(None))))
             elif role == "office":
-                recipients.add(self._office_id(session))
+                recipients.add(office_id(session))
         return recipients
 
     def task_completed(self, session: Session, view: UserTaskView, submitted: dict[str, Any], actor: User,
@@ -95,10 +96,3 @@ class CampaignSubject:
         session.add(CampaignSubmission(campaign_id=self.campaign.id, organisation_id=actor.organisation_id,
                                        kind=kind, period=period or view.bpmn_id, data=submitted, submitted_at=now,
                                        submitted_by_id=actor.id))
-
-    @staticmethod
-    def _office_id(session: Session) -> int:
-        office = session.scalar(select(Organisation.id).where(Organisation.kind == "office").limit(1))
-        if office is None:
-            raise LookupError("no safety committee office (安委办) is set up")
-        return office

@@ -37,6 +37,11 @@ def acting_organisation_id(session: Session, role: str, enterprise: Organisation
         sector = session.get(Sector, enterprise.sector_code) if enterprise.sector_code else None
         if sector is not None:
             return sector.department_id
+    return office_id(session)
+
+
+def office_id(session: Session) -> int:
+    """The safety committee office (安委办): there is one per zone."""
     office = session.scalar(select(Organisation.id).where(Organisation.kind == "office").limit(1))
     if office is None:
         raise InvalidInputError("no safety committee office (安委办) is set up")
