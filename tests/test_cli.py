@@ -58,3 +58,26 @@ def test_demo_report_complete_sweep_and_audit_from_the_command_line(run):
     assert swept.exit_code == 0 and "timer(s) fired" in swept.output
     assert run("sweep", "--now", "2027-06-01T00:00:00+08:00").output.strip() == "0 timer(s) fired"
     assert run("audit", "verify").exit_code == 0
+
+
+def test_deploy_a_third_party_model_start_a_case_and_clear_its_incident_from_the_command_line(run):
+    assert run("demo", "--now", "2026-11-25T09:00:00+08:00").exit_code == 0
+    model = str(BPMN_DIR.parent / "tests" / "models" / "equipment_repair.bpmn")
+    refused = run("deploy", model)
+    assert refused.exit_code == 1 and "maps to no role" in refused.output
+    deployed = run("deploy", model, "--lane", "Requester=enterprise", "--lane", "Supervisor=department")
+    assert "deployed" in deployed.output
+    shown = run("models", "show", "equipment_repair").output
+    assert "Activity_Assess" in shown and "urgent, comment (generic" in shown
+    started = run("case", "start", "equipment_repair", "--user", "e001-safety", "--title", "空压机异响")
+    assert started.exit_code == 0 and "ER-2026-" in started.output
+    listed = run("task", "list", "--user", "e001-safety").output
+    task_id = next(line.split()[0] for line in listed.splitlines() if "Assess fault" in line)
+    assert run("task", "complete", task_id, "--user", "e001-safety", "--json", '{"urgent": false}').exit_code == 0
+    incidents = run("incidents", "list").output
+    assert "Activity_Cost" in incidents and "hours" in incidents
+    incident_id = incidents.split()[0]
+    assert run("incidents", "retry", incident_id, "--user", "office", "--json", "[]").exit_code != 0
+    assert "retried" in run("incidents", "retry", incident_id, "--user", "office",
+                            "--json", '{"hours": 2, "rate": 100}').output
+    assert "Activity_Cost" not in run("incidents", "list").output

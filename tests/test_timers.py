@@ -4,20 +4,26 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from conftest import BPMN_DIR, T0
-from helpers import PLAN, complete, hazard, report
+from helpers import PLAN, complete, hazard, open_task, report
 from sqlalchemy import select
 
+from workflow_app.services import incidents, tasks
+from workflow_app.services.errors import ConflictError
 from workflow_app.services.model_registry import deploy
 from workflow_app.services.sweep import sweep
 from workflow_app.store.database import transaction
-from workflow_app.store.models import Notice, TimerFiring
+from workflow_app.store.models import AuditEntry, Incident, Notice, TimerFiring
 
 # PLAN's deadline is Friday 2026-11-20 (Shanghai): reminder 3 working days before at 09:00,
 # overdue at midnight after it, escalation 5 working days after at 09:00.
 REMINDER = datetime(2026, 11, 17, 1, 0, tzinfo=UTC)
 OVERDUE = datetime(2026, 11, 20, 16, 0, tzinfo=UTC)
 ESCALATION = datetime(2026, 11, 27, 1, 0, tzinfo=UTC)
+
+
+DONE = {"rectification_result": "已完成", "rectified_on": "2026-11-18"}
 
 
 def _rectifying(factory, zone) -> int:
@@ -72,9 +78,7 @@ def test_completing_rectification_in_time_cancels_the_remaining_timers(factory, 
     assert hazard(factory, hid).overdue_since is None
 
 
-def test_an_instance_whose_timer_path_fails_does_not_hold_up_the_others(factory, zone):
-
-
+def test_a_failing_timer_path_is_an_incident_that_freezes_its_instance_until_skipped(factory, zone):
     healthy = _rectifying(factory, zone)
     broken_xml = (BPMN_DIR / "hazard_lifecycle.bpmn").read_text(encoding="utf-8").replace(
         '<bpmn:endEvent id="EndEvent_Reminded" name="已提醒">\n'
@@ -85,7 +89,23 @@ def test_an_instance_whose_timer_path_fails_does_not_hold_up_the_others(factory,
         assert deploy(s, broken_xml.encode(), "hazard_lifecycle.bpmn", T0).version == 2
     broken = _rectifying(factory, zone)
     fired = sweep(factory, REMINDER)
-    assert [f.notice for f in fired] == ["reminder"]  # the healthy one; the broken one stays due
+    assert sorted(f.notice for f in fired) == ["reminder", "reminder"]  # the broken one fired, then failed
     assert _notices(factory, healthy) == [("reminder", zone.principal.organisation_id)]
-    assert _notices(factory, broken) == []
-    assert [f.notice for f in sweep(factory, REMINDER)] == []  # still failing, still not blocking
+    with transaction(factory) as s:
+        incident = s.scalars(select(Incident)).one()
+        assert incident.bpmn_id == "EndEvent_Reminded" and "ZeroDivisionError" in incident.error
+        assert incident.data["rectification_deadline"] == PLAN["rectification_deadline"]
+    # nothing of the broken instance moves: its task refuses completion, its timers stay unfired
+    task = open_task(factory, broken)
+    with pytest.raises(ConflictError, match="管理员"), transaction(factory) as s:
+        tasks.complete_task(s, zone.principal, task.task_id, DONE, REMINDER)
+    assert [f.code for f in sweep(factory, OVERDUE)] == [hazard(factory, healthy).code]
+    with transaction(factory) as s:
+        incidents.skip(s, zone.office, incident.id, "提醒脚本有误，已修正模型，提醒改为人工电话通知", OVERDUE)
+    # it moves again: the overdue timer that fell due meanwhile fires as the instance resumes, once
+    assert [kind for kind, _ in _notices(factory, broken)] == ["reminder", "overdue", "overdue"]
+    assert sweep(factory, OVERDUE) == []
+    complete(factory, zone.principal, broken, DONE, OVERDUE)
+    with transaction(factory) as s:
+        actions = s.scalars(select(AuditEntry.action).where(AuditEntry.object_id == str(broken))).all()
+    assert "incident" in actions and "incident_skipped" in actions

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import BPMN_DIR, T0, Zone
+from conftest import T0, Zone
 from flask import Flask
 from flask.testing import FlaskClient
 from helpers import PLAN, REPORT, complete, open_task, report
@@ -13,7 +13,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from web_support import csrf, make_app, png, sign_in, upload
 
-from workflow_app.services.model_registry import deploy
 from workflow_app.store.database import transaction
 from workflow_app.store.models import Evidence, Hazard, InboxTask
 from workflow_app.web.public_views import limiter
@@ -236,16 +235,3 @@ def test_public_report_refuses_other_sources_robots_and_floods(client: FlaskClie
                                           "csrf_token": token}).status_code for _ in range(5)]
     assert codes == [201, 201, 201, 201, 429]  # five per hour: the invalid one above counted too
     assert _count(factory, Hazard) == 4
-
-
-def test_a_failing_model_script_is_a_clear_error_and_changes_nothing(client: FlaskClient, factory, zone: Zone):
-    broken = (BPMN_DIR / "hazard_lifecycle.bpmn").read_text(encoding="utf-8").replace(
-        "<bpmn:script>rectification_mode = 'planned'</bpmn:script>", "<bpmn:script>1 / 0</bpmn:script>")
-    with transaction(factory) as s:
-        assert deploy(s, broken.encode(), "hazard_lifecycle.bpmn", T0).version == 2
-    hazard_id = report(factory, zone.principal, zone.enterprise_id, T0)
-    task = open_task(factory, hazard_id)
-    sign_in(client, "boss")
-    response = client.post(f"/tasks/{task.task_id}", data={**PLAN, "csrf_token": csrf(client, "/inbox")})
-    assert response.status_code == 500 and "Task_RecordPlan" in response.get_data(as_text=True)
-    assert open_task(factory, hazard_id).task_id == task.task_id  # still waiting, nothing saved

@@ -443,8 +443,9 @@ def models_show(ctx: Context, process_id: str, number: int | None, svg_path: str
         _fail(exc)
     click.echo(f"{version.process_id} v{version.version}: {version.name} ({version.file_name})")
     for bpmn_id, lane in sorted(model.user_task_lanes().items()):
-        fields = ", ".join(model.forms[bpmn_id].field_ids()) if bpmn_id in model.forms else "generic form"
-        click.echo(f"  {bpmn_id:<28} lane {lane:<8} fields: {fields}")
+        form = model.forms[bpmn_id]
+        generic = " (generic: the model declares no form)" if form.key == "generic" else ""
+        click.echo(f"  {bpmn_id:<28} lane {lane:<8} fields: {', '.join(form.field_ids())}{generic}")
     if svg_path:
         with open(svg_path, "w", encoding="utf-8") as out:
             out.write(render_svg(xml))
@@ -519,7 +520,8 @@ def task_list(ctx: Context, username: str) -> None:
     with transaction(ctx.factory) as session:
         for task in tasks.open_tasks(session, _user(session, username)):
             due = task.due_on.isoformat() if task.due_on else "-"
-            click.echo(f"{task.task_id}  {task.name:<12} hazard={task.hazard_id} due={due}")
+            about = f"hazard={task.hazard_id}" if task.hazard_id else f"case={task.case_id}" if task.case_id else ""
+            click.echo(f"{task.task_id}  {task.name:<12} {about} due={due}")
 
 
 @task_group.command("complete")
@@ -540,3 +542,98 @@ def task_complete(ctx: Context, task_id: str, username: str, fields: tuple[str, 
     except (ServiceError, FormValidationError) as exc:
         _fail(exc)
     click.echo(f"completed: {name}")
+
+
+@main.group("case")
+def case_group() -> None:
+    """Cases: runs of deployed models other than hazards, campaigns and duties (e.g. special-operation permits)."""
+
+
+@case_group.command("start")
+@click.argument("process_id")
+@click.option("--user", "username", required=True, help="act as this user")
+@click.option("--enterprise", "enterprise_code", help="the enterprise's code (default: the user's own)")
+@click.option("--title", default="", help="a title when the start form has none")
+@field_option
+@json_option
+@now_option
+@pass_context
+def case_start(ctx: Context, process_id: str, username: str, enterprise_code: str | None, title: str,
+               fields: tuple[str, ...], json_text: str | None, now_text: str | None) -> None:
+    """Start the newest version of a model for an enterprise, with its start form's fields."""
+    from .services.cases import start_case
+
+    try:
+        with transaction(ctx.factory) as session:
+            enterprise_id = None
+            if enterprise_code:
+                enterprise_id = session.scalar(select(Organisation.id).where(Organisation.code == enterprise_code))
+                if enterprise_id is None:
+                    raise click.ClickException(f"no organisation {enterprise_code!r}")
+            case = start_case(session, _user(session, username), process_id, _fields(fields, json_text),
+                              _now(now_text), enterprise_id, title)
+            click.echo(f"{case.code} started (case {case.id})")
+    except (ServiceError, FormValidationError) as exc:
+        _fail(exc)
+
+
+@main.group("incidents")
+def incidents_group() -> None:
+    """Instances stopped at a failed script, service task or gateway."""
+
+
+@incidents_group.command("list")
+@click.option("--all", "show_all", is_flag=True, help="resolved ones too")
+@pass_context
+def incidents_list(ctx: Context, show_all: bool) -> None:
+    """Open incidents (oldest first) with their error."""
+    from .services.incidents import list_incidents
+
+    with transaction(ctx.factory) as session:
+        office = session.scalar(select(User).where(User.role == "office").limit(1))
+        if office is None:
+            raise click.ClickException("no office user")
+        for incident in list_incidents(session, office, open_only=not show_all):
+            state = incident.resolution or "open"
+            click.echo(f"{incident.id:>5}  {state:<8} instance {incident.instance_id:<6} {incident.bpmn_id:<24} "
+                       f"{incident.occurred_at.isoformat()}  {incident.error}")
+
+
+@incidents_group.command("retry")
+@click.argument("incident_id", type=int)
+@click.option("--user", "username", required=True, help="act as this (office) user")
+@click.option("--json", "json_text", help="corrections merged into the failed task's data, as a JSON object")
+@now_option
+@pass_context
+def incidents_retry(ctx: Context, incident_id: int, username: str, json_text: str | None,
+                    now_text: str | None) -> None:
+    """Run the failed task again after merging the corrections into its data."""
+    from .services.incidents import retry
+
+    corrections = json.loads(json_text) if json_text else {}
+    if not isinstance(corrections, dict):
+        raise click.BadParameter("give a JSON object", param_hint="--json")
+    try:
+        with transaction(ctx.factory) as session:
+            retry(session, _user(session, username), incident_id, corrections, _now(now_text))
+    except ServiceError as exc:
+        _fail(exc)
+    click.echo(f"incident {incident_id} retried")
+
+
+@incidents_group.command("skip")
+@click.argument("incident_id", type=int)
+@click.option("--user", "username", required=True, help="act as this (office) user")
+@click.option("--reason", required=True, help="why the step may be skipped (kept in the audit log)")
+@now_option
+@pass_context
+def incidents_skip(ctx: Context, incident_id: int, username: str, reason: str, now_text: str | None) -> None:
+    """Mark a failed script or service task done without running it."""
+    from .services.incidents import skip
+
+    try:
+        with transaction(ctx.factory) as session:
+            skip(session, _user(session, username), incident_id, reason, _now(now_text))
+    except ServiceError as exc:
+        _fail(exc)
+    click.echo(f"incident {incident_id} skipped")

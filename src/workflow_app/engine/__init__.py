@@ -3,11 +3,13 @@
 from .errors import FieldError, FormValidationError, ModelError, ProcessError, TaskNotReadyError
 from .forms import FieldSpec, FormSpec, validate_submission
 from .parser import ProcessModel, load_model
-from .runtime import FiredTimer, ProcessInstance, StepResult, TimerView, UserTaskView
+from .runtime import FiredTimer, IncidentView, ProcessInstance, StepResult, TimerView, UserTaskView
 from .serializer import dump_spec, load_spec
+from .service_tasks import register_service
 
 __all__ = [
-    "FieldError", "FieldSpec", "FiredTimer", "FormSpec", "FormValidationError", "ModelError",
+    "FieldError", "FieldSpec", "FiredTimer", "FormSpec", "FormValidationError", "IncidentView", "ModelError",
     "ProcessError", "ProcessInstance", "ProcessModel", "StepResult", "TaskNotReadyError",
-    "TimerView", "UserTaskView", "dump_spec", "load_model", "load_spec", "validate_submission",
+    "TimerView", "UserTaskView", "dump_spec", "load_model", "load_spec", "register_service",
+    "validate_submission",
 ]

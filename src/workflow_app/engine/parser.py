@@ -31,6 +31,8 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from .errors import ModelError
 from .forms import FormSpec, check_form, form_from_spiff
+from .generic_forms import assigned_names, generic_form
+from .service_tasks import NamedServiceTask, ServiceTaskParser
 from .timers import CLOCKED_TIMERS
 
 
@@ -84,6 +86,7 @@ class ModelParser(CamundaParser):
         full_tag("boundaryEvent"): (_BoundaryEventParser, BoundaryEvent),
         full_tag("endEvent"): (_EndEventParser, EndEvent),
         full_tag("intermediateCatchEvent"): (_CatchEventParser, IntermediateCatchEvent),
+        full_tag("serviceTask"): (ServiceTaskParser, NamedServiceTask),
     }
 
 
@@ -123,6 +126,11 @@ class ProcessModel:
         """bpmn id → lane name of every user task (the lanes that must map to roles)."""
         return {t.bpmn_id: t.lane for t in _task_specs(self.spec, self.subprocess_specs)
                 if isinstance(t, UserTask) and t.lane}
+
+    def service_names(self) -> dict[str, str]:
+        """bpmn id → the service name of every service task."""
+        return {t.bpmn_id: t.service_name for t in _task_specs(self.spec, self.subprocess_specs)
+                if isinstance(t, NamedServiceTask)}
 
     def task_properties(self, bpmn_id: str) -> dict[str, str]:
         """The camunda:properties of one element of the process (empty if it has none).
@@ -166,10 +174,16 @@ def model_from_specs(spec: Any, subprocess_specs: dict[str, Any], file_name: str
         process_id=spec.name, name=spec.description or spec.name, file_name=file_name,
         spec=spec, subprocess_specs=subprocess_specs,
     )
-    for task_spec in _task_specs(spec, subprocess_specs):
+    specs = _task_specs(spec, subprocess_specs)
+    for task_spec in specs:
         form = getattr(task_spec, "form", None)
-        if isinstance(task_spec, UserTask | FormStartEvent) and form is not None:
+        if isinstance(task_spec, UserTask | FormStartEvent) and form is not None and form.fields:
             model.forms[task_spec.bpmn_id] = form_from_spiff(form)
+    taken = {f.id for form in model.forms.values() for f in form.fields}
+    taken |= assigned_names(s.script for s in specs if isinstance(s, ScriptTask))
+    for task_spec in specs:
+        if isinstance(task_spec, UserTask) and task_spec.bpmn_id not in model.forms:
+            model.forms[task_spec.bpmn_id] = generic_form(task_spec, taken)
     return model
 
 
@@ -212,7 +226,7 @@ def _compiles(expression: str, mode: str) -> str | None:
 
 def _check_task_spec(task_spec: Any, file_name: str) -> None:
     """Rules SpiffWorkflow does not enforce but we rely on; raise ModelError on the first."""
-    for check in (_check_lane, _check_form, _check_expressions):
+    for check in (_check_lane, _check_form, _check_expressions, _check_service):
         problem = check(task_spec)
         if problem:
             raise ModelError(file_name, task_spec.bpmn_id, problem)
@@ -221,6 +235,12 @@ def _check_task_spec(task_spec: Any, file_name: str) -> None:
 def _check_lane(task_spec: Any) -> str | None:
     if isinstance(task_spec, UserTask) and not task_spec.lane:
         return "user task is not in a lane: no role could act on it"
+    return None
+
+
+def _check_service(task_spec: Any) -> str | None:
+    if isinstance(task_spec, NamedServiceTask) and not task_spec.service_name:
+        return "service task names no service: add camunda:topic or a camunda property 'service'"
     return None
 
 

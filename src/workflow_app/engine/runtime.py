@@ -16,6 +16,7 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn.specs.defaults import BoundaryEvent, EndEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptEngineTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
@@ -66,14 +67,28 @@ class FiredTimer:
     """The bpmn id of the activity a boundary timer is attached to (None for other timers)."""
 
 
+@dataclass(frozen=True)
+class IncidentView:
+    """A script, service task or gateway that failed: the instance waits there for an admin."""
+
+    task_id: str
+    bpmn_id: str
+    name: str
+    message: str
+    data: Mapping[str, Any]
+    skippable: bool
+    """Script and service tasks may be skipped; a gateway must be retried with data it can route on."""
+
+
 @dataclass
 class StepResult:
-    """What one operation did: the bpmn ids of tasks completed and the timers fired."""
+    """What one operation did: tasks completed, timers fired, and the incident it stopped at (if any)."""
 
     completed: list[str] = field(default_factory=list)
     fired_timers: list[FiredTimer] = field(default_factory=list)
     submitted: dict[str, Any] = field(default_factory=dict)
     """The validated form data of the completed user task (cleaned values)."""
+    incident: IncidentView | None = None
 
 
 def _utc(now: datetime) -> datetime:
@@ -171,6 +186,42 @@ class ProcessInstance:
             ))
         return views
 
+    def incident(self, message: str = "") -> IncidentView | None:
+        """The failed task the instance waits at, if any (`message`: the error, when just raised)."""
+        failed = self.workflow.get_tasks(state=TaskState.ERROR)
+        if not failed:
+            return None
+        task = failed[0]
+        return IncidentView(task_id=str(task.id), bpmn_id=task.task_spec.bpmn_id or task.task_spec.name,
+                            name=task.task_spec.bpmn_name or "", message=message, data=dict(task.data),
+                            skippable=isinstance(task.task_spec, ScriptEngineTask))
+
+    def retry(self, task_id: str, corrections: dict[str, Any], now: datetime) -> StepResult:
+        """Run a failed task again, after merging `corrections` into its data."""
+        task = self._failed_task(task_id)
+        task.data.update(corrections)
+        task._set_state(TaskState.READY)
+        self._engine.now = _utc(now)
+        return self._run_engine_steps(StepResult())
+
+    def skip(self, task_id: str, now: datetime) -> StepResult:
+        """Mark a failed script or service task done without running it, and go on."""
+        task = self._failed_task(task_id)
+        if not isinstance(task.task_spec, ScriptEngineTask):
+            raise TaskNotReadyError("only a script or service task can be skipped; correct the data and retry")
+        self._engine.now = _utc(now)
+        task.complete()
+        return self._run_engine_steps(StepResult())
+
+    def _failed_task(self, task_id: str) -> Any:
+        try:
+            task = self.workflow.get_task_from_id(UUID(task_id))
+        except (ValueError, WorkflowException, KeyError) as exc:
+            raise TaskNotReadyError(f"no task {task_id} in this instance") from exc
+        if task is None or task.state != TaskState.ERROR:
+            raise TaskNotReadyError(f"task {task_id} has not failed")
+        return task
+
     def completed_bpmn_ids(self) -> set[str]:
         """The bpmn ids of every element completed so far."""
         return {task.task_spec.bpmn_id for task in self.workflow.get_tasks(state=TaskState.COMPLETED)
@@ -232,7 +283,13 @@ class ProcessInstance:
                     attached_to=_attached_to(task),
                 ))
 
-        self._guarded("engine", lambda: self.workflow.do_engine_steps(did_complete_task=did_complete))
+        try:
+            self.workflow.do_engine_steps(did_complete_task=did_complete)
+        except SpiffWorkflowException as exc:
+            result.incident = self.incident(str(exc))
+            if result.incident is None:  # not a task failure (e.g. a broken timer): nothing to wait at
+                element = getattr(getattr(exc, "task_spec", None), "bpmn_id", None) or "engine"
+                raise ProcessError(element, str(exc)) from exc
         return result
 
     @staticmethod

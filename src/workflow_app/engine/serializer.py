@@ -17,7 +17,7 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.event_definition import TimerConditionalEventDefinitionConverter
-from SpiffWorkflow.bpmn.serializer.default.task_spec import EventConverter
+from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter, EventConverter
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
@@ -25,6 +25,7 @@ from SpiffWorkflow.camunda.serializer.task_spec import UserTaskConverter
 from SpiffWorkflow.camunda.specs.user_task import Form
 
 from .parser import FormStartEvent
+from .service_tasks import NamedServiceTask
 from .timers import CLOCKED_TIMERS
 
 
@@ -66,6 +67,7 @@ def _build_config() -> dict[type, type]:
     config = deepcopy(CAMUNDA_CONFIG)
     config[FormStartEvent] = FormStartEventConverter
     config[BpmnWorkflow] = StateOnlyWorkflowConverter
+    config[NamedServiceTask] = BpmnTaskSpecConverter
     for clocked in CLOCKED_TIMERS.values():
         config[clocked] = TimerConditionalEventDefinitionConverter
     return config

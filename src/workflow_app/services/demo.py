@@ -19,6 +19,7 @@ from ..engine.calendar import SHANGHAI
 from ..store.database import transaction
 from ..store.models import InboxTask, Organisation, Sector, User
 from . import tasks
+from .cases import start_case
 from .hazards import report_hazard
 
 DEMO_PASSWORD = "demo-2026"
@@ -183,4 +184,38 @@ def seed(factory: sessionmaker[Session], now: datetime, progress: Callable[[Iter
             reported = report_hazard(session, None if public else reporter, enterprise_id, data,
                                      now - timedelta(days=31))
             _advance(session, reported.hazard_id, stage, level, now)
+    with transaction(factory) as session:
+        _seed_permits(session, enterprise_ids[0], now)
     return True
+
+
+PERMITS = [  # (operation, grade, title, how far: the bpmn ids of the tasks to complete)
+    ("hot_work", "first", "储罐区管线动火补焊", ("Task_RiskAssessment", "Task_GasAnalysis")),
+    ("confined_space", "none", "反应釜内部清洗", ("Task_RiskAssessment", "Task_GasAnalysis", "Task_ApproveUnit",
+                                              "Task_Watcher")),
+]
+PERMIT_STEPS = {
+    "Task_RiskAssessment": {"hazards_identified": "可燃气体、有毒气体、缺氧",
+                            "safety_measures": "隔离、置换、通风，配备气体检测仪", "briefing_done": True},
+    "Task_GasAnalysis": {"analyst": "化验员", "sample_point": "作业点", "oxygen_percent": 20.8,
+                         "combustible_percent": 0.1, "result": "qualified"},
+    "Task_ApproveUnit": {"decision": "approve", "opinion": "措施落实，同意作业"},
+    "Task_Watcher": {"watcher_name": "周监护", "watcher_briefed": True},
+}
+
+
+def _seed_permits(session: Session, enterprise_id: int, now: datetime) -> None:
+    """Two special-operation permits of the first enterprise: one awaiting approval, one at work."""
+    applicant, approver = session.scalars(select(User).where(User.organisation_id == enterprise_id)
+                                          .order_by(User.id)).all()[:2]
+    for operation, grade, title, steps in PERMITS:
+        case = start_case(session, applicant, "special_operation_permit", {
+            "title": title, "operation_kind": operation, "grade": grade, "location": "二号装置区",
+            "content": title, "workers": "作业班组", "planned_on": now.astimezone(SHANGHAI).date().isoformat()},
+            now - timedelta(hours=2))
+        for bpmn_id in steps:
+            task = session.scalar(select(InboxTask).where(InboxTask.case_id == case.id,
+                                                          InboxTask.completed_at.is_(None)))
+            assert task is not None and task.bpmn_id == bpmn_id
+            actor = approver if bpmn_id.startswith("Task_Approve") else applicant
+            tasks.complete_task(session, actor, task.task_id, PERMIT_STEPS[bpmn_id], now - timedelta(hours=1))

@@ -21,15 +21,18 @@ from sqlalchemy.orm import Session, contains_eager
 from ..engine import FiredTimer, ProcessInstance, StepResult, UserTaskView
 from ..store.models import (
     Campaign,
+    Case,
     Duty,
     Hazard,
     InboxTask,
+    Incident,
     ModelVersion,
     ProcessInstanceRow,
     TimerFiring,
     TimerRow,
     User,
 )
+from . import audit
 from .model_registry import process_model
 from .roles import role_of_lane
 
@@ -77,7 +80,7 @@ class LoadedInstance:
     """A locked instance row, its business record, the restored engine instance and its projections."""
 
     row: ProcessInstanceRow
-    record: Hazard | Campaign | Duty
+    record: Hazard | Campaign | Duty | Case
     instance: ProcessInstance
     projected: Projected
 
@@ -92,21 +95,23 @@ def load_locked(session: Session, instance_id: int, skip_locked: bool = False) -
 
     With `skip_locked`, a row another transaction holds gives None instead of waiting.
     """
-    query = (select(ProcessInstanceRow, Hazard, Campaign, Duty)
+    query = (select(ProcessInstanceRow, Hazard, Campaign, Duty, Case)
              .join(ProcessInstanceRow.model_version).options(contains_eager(ProcessInstanceRow.model_version))
              .outerjoin(Hazard, Hazard.instance_id == ProcessInstanceRow.id)
              .outerjoin(Campaign, Campaign.instance_id == ProcessInstanceRow.id)
              .outerjoin(Duty, Duty.instance_id == ProcessInstanceRow.id)
+             .outerjoin(Case, Case.instance_id == ProcessInstanceRow.id)
              .where(ProcessInstanceRow.id == instance_id)
              .with_for_update(of=ProcessInstanceRow, skip_locked=skip_locked))
     found = session.execute(query).one_or_none()
     if found is None or all(record is None for record in found[1:]):
         return None
-    row, hazard, campaign, duty = found
+    row, *records = found
     version: ModelVersion = row.model_version
     state = zlib.decompress(row.state).decode("utf-8")
     instance = ProcessInstance.restore(process_model(version), state, lambda: version.spec_json)
-    return LoadedInstance(row, hazard or campaign or duty, instance, Projected.of(instance))
+    record = next(r for r in records if r is not None)
+    return LoadedInstance(row, record, instance, Projected.of(instance))
 
 
 def apply_step(session: Session, row: ProcessInstanceRow, instance: ProcessInstance, subject: Subject,
@@ -115,12 +120,14 @@ def apply_step(session: Session, row: ProcessInstanceRow, instance: ProcessInsta
     """Write an engine result: state, business record, inbox, timers, firings and notices.
 
     `before` is what the projections held when the instance was loaded (nothing, for a
-    new instance).
+    new instance). A step that stopped at a failed task puts the instance in an incident.
     """
     row.state = compress_state(instance.state())
     row.updated_at = now
     if instance.is_completed:
         row.status, row.completed_at = "completed", now
+    elif result.incident is not None:
+        _open_incident(session, row, subject, result, now)
     ready = instance.ready_user_tasks()
     subject.refresh(instance, ready, now)
     _sync_inbox(session, row, instance.data, ready, before.task_ids, subject, now, actor)
@@ -130,6 +137,27 @@ def apply_step(session: Session, row: ProcessInstanceRow, instance: ProcessInsta
                                 notice_kind=fired.properties.get("notice"), due_at=fired.fire_at, fired_at=now))
         subject.queue_notices(session, row.id, fired, now)
     session.flush()  # a second firing of the same timer fails here, on the unique key
+
+
+def _open_incident(session: Session, row: ProcessInstanceRow, subject: Subject, result: StepResult,
+                   now: datetime) -> None:
+    failed = result.incident
+    assert failed is not None
+    row.status = "incident"
+    session.add(Incident(instance_id=row.id, task_id=failed.task_id, bpmn_id=failed.bpmn_id, name=failed.name,
+                         error=failed.message, data=_json_ready(failed.data), skippable=failed.skippable,
+                         occurred_at=now))
+    audit.record(session, None, "incident", subject.audit_type, subject.audit_id,
+                 {"task": failed.bpmn_id, "name": failed.name, "error": failed.message}, now)
+
+
+def _json_ready(data: Any) -> Any:
+    """Task data as JSON can hold it (dates and other objects as text)."""
+    if isinstance(data, dict):
+        return {str(k): _json_ready(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_json_ready(v) for v in data]
+    return data if data is None or isinstance(data, str | int | float | bool) else str(data)
 
 
 def _due_on(view: UserTaskView, data: dict[str, Any]) -> date | None:

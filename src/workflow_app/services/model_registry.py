@@ -12,7 +12,9 @@ from sqlalchemy.orm import Session
 from ..engine import ModelError, ProcessModel, dump_spec, load_model, load_spec
 from ..engine.parser import model_from_specs
 from ..engine.serializer import SERIALIZER_VERSION
+from ..engine.service_tasks import SERVICES
 from ..store.models import ModelVersion, ProcessInstanceRow
+from . import model_services  # noqa: F401  (registers the services the shipped models call)
 from .errors import NotFoundError
 from .roles import LANE_ROLES, ROLES
 
@@ -35,6 +37,7 @@ def deploy(session: Session, xml: bytes, file_name: str, now: datetime,
         return existing
     model = load_model(xml, file_name)  # raises ModelError, nothing stored
     _check_lanes(model, file_name, lane_roles)
+    _check_services(model, file_name)
     latest = session.scalar(select(func.max(ModelVersion.version)).where(ModelVersion.process_id == model.process_id))
     version = ModelVersion(
         process_id=model.process_id, version=(latest or 0) + 1, name=model.name, file_name=file_name,
@@ -56,6 +59,13 @@ def _check_lanes(model: ProcessModel, file_name: str, lane_roles: dict[str, str]
         if lane not in known:
             raise ModelError(file_name, bpmn_id, f"lane {lane!r} maps to no role: deploy with --lane '{lane}=<role>' "
                                                  f"(roles: {', '.join(ROLES)})")
+
+
+def _check_services(model: ProcessModel, file_name: str) -> None:
+    for bpmn_id, name in sorted(model.service_names().items()):
+        if name not in SERVICES:
+            raise ModelError(file_name, bpmn_id, f"service {name!r} is not provided by this application "
+                                                 f"(services: {', '.join(sorted(SERVICES)) or 'none'})")
 
 
 def latest_version(session: Session, process_id: str) -> ModelVersion:

@@ -6,6 +6,8 @@ the enterprise itself, the department supervising its sector, its town, or the o
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
@@ -50,12 +52,18 @@ def office_id(session: Session) -> int:
 
 def visible_hazards(query: Select, user: User) -> Select:
     """Limit a query over hazards to those `user` may see."""
+    return visible_by_enterprise(query, user, Hazard.enterprise_id)
+
+
+def visible_by_enterprise(query: Select, user: User, enterprise_id: Any) -> Select:
+    """Limit a query over records of enterprises (column `enterprise_id`) to those `user` may see:
+    an enterprise its own, a town its territory, a department its sectors, the office all."""
     if user.role == "office":
         return query
     enterprise = Organisation.__table__.alias("visible_enterprise")
-    query = query.join(enterprise, enterprise.c.id == Hazard.enterprise_id)
+    query = query.join(enterprise, enterprise.c.id == enterprise_id)
     if user.role == "enterprise":
-        return query.where(Hazard.enterprise_id == user.organisation_id)
+        return query.where(enterprise_id == user.organisation_id)
     if user.role == "town":
         return query.where(enterprise.c.town_id == user.organisation_id)
     supervised = select(Sector.code).where(Sector.department_id == user.organisation_id)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from ..store.models import Campaign, Duty, Hazard
+from ..store.models import Campaign, Case, Duty, Hazard
 from .campaign_subject import CampaignSubject
+from .case_subject import CaseSubject
 from .duty_subject import DutySubject
 from .hazard_subject import HazardSubject
 from .instances import Subject
 
 
-def subject_of(record: Hazard | Campaign | Duty) -> Subject:
+def subject_of(record: Hazard | Campaign | Duty | Case) -> Subject:
     if isinstance(record, Hazard):
         return HazardSubject(record)
+    if isinstance(record, Case):
+        return CaseSubject(record)
     return CampaignSubject(record) if isinstance(record, Campaign) else DutySubject(record)

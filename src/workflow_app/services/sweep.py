@@ -19,7 +19,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ..engine import ProcessError
 from ..store.database import transaction
-from ..store.models import TimerRow
+from ..store.models import ProcessInstanceRow, TimerRow
 from . import audit
 from .instances import apply_step, load_locked
 from .subjects import subject_of
@@ -38,8 +38,10 @@ class Firing:
 
 
 def due_instance_ids(session: Session, now: datetime, limit: int) -> list[int]:
-    """Instances with at least one timer due at `now`, most overdue first."""
-    query = (select(TimerRow.instance_id).where(TimerRow.fire_at <= now).group_by(TimerRow.instance_id)
+    """Running instances with at least one timer due at `now`, most overdue first (an instance in an
+    incident waits for an admin: nothing of it moves)."""
+    query = (select(TimerRow.instance_id).join(ProcessInstanceRow, ProcessInstanceRow.id == TimerRow.instance_id)
+             .where(TimerRow.fire_at <= now, ProcessInstanceRow.status == "running").group_by(TimerRow.instance_id)
              .order_by(func.min(TimerRow.fire_at)).limit(limit))
     return list(session.scalars(query))
 

@@ -62,6 +62,8 @@ def complete_task(session: Session, actor: User, task_id: str, data: dict[str, A
     task = actionable_task(session, actor, task_id)
     loaded = load_locked(session, task.instance_id)
     assert loaded is not None
+    if loaded.row.status == "incident":
+        raise ConflictError("流程在某一步骤出错，正等待管理员处理（重试或跳过）；处理后即可继续办理")
     instance, record = loaded.instance, loaded.record
     view = next((t for t in instance.ready_user_tasks() if t.task_id == task_id), None)
     if view is None:  # completed by someone else while we waited for the lock

@@ -132,7 +132,7 @@ class ProcessInstanceRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), index=True)
     state: Mapped[bytes] = mapped_column(LargeBinary)
-    status: Mapped[str] = mapped_column(String(20), default="running", index=True)  # running | completed
+    status: Mapped[str] = mapped_column(String(20), default="running", index=True)  # running | completed | incident
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     started_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -168,6 +168,7 @@ class InboxTask(Base):
     hazard_id: Mapped[int | None] = mapped_column(ForeignKey("hazards.id"), index=True)
     enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
     period: Mapped[str | None] = mapped_column(String(20))  # a campaign task's week or month (W03, 2023-06)
     bpmn_id: Mapped[str] = mapped_column(String(100))
     name: Mapped[str] = mapped_column(String(200))
@@ -435,3 +436,42 @@ class IdempotentResponse(Base):
     status: Mapped[int] = mapped_column(Integer)
     body: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime]
+
+
+class Case(Base):
+    """A run of a model that is not one of the built-in records (a permit, a third-party process)."""
+
+    __tablename__ = "cases"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(60), unique=True)
+    process_id: Mapped[str] = mapped_column(String(100), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default="running")  # running | completed
+    outcome: Mapped[str | None] = mapped_column(String(40))  # the `outcome` property of the end event reached
+    started_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    enterprise: Mapped[Organisation] = relationship(lazy="joined")
+
+
+class Incident(Base):
+    """A failed script, service task or gateway an instance waits at until an admin retries or skips it."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (Index("ix_incidents_open", "resolved_at", "occurred_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), index=True)
+    task_id: Mapped[str] = mapped_column(String(36))
+    bpmn_id: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200))
+    error: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict] = mapped_column(JSON)
+    skippable: Mapped[bool] = mapped_column(Boolean)
+    occurred_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+    resolution: Mapped[str | None] = mapped_column(String(20))  # retried | skipped
+    reason: Mapped[str | None] = mapped_column(Text)
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -25,10 +25,12 @@ from . import (
     api,
     auth,
     campaign_views,
+    case_views,
     errors,
     hazard_views,
     i18n,
     inbox_views,
+    incident_views,
     labels,
     model_views,
     notice_views,
@@ -76,8 +78,8 @@ def create_app(settings: Settings | None = None, factory: sessionmaker[Session] 
     errors.init_app(app)
     notice_views.init_app(app)
     blueprints = (auth.bp, campaign_views.bp, inbox_views.bp, task_views.bp, hazard_views.bp, public_views.bp,
-                  notice_views.bp, report_views.bp, token_views.bp,
-                  model_views.bp)
+                  notice_views.bp, report_views.bp, token_views.bp, model_views.bp, case_views.bp,
+                  incident_views.bp)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     return app

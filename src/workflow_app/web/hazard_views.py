@@ -6,6 +6,7 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ..diagram import render_svg
 from ..engine import FormValidationError
@@ -19,7 +20,8 @@ from .forms import error_messages, submitted_photos, submitted_values
 bp = Blueprint("hazards", __name__)
 
 
-def _reportable_enterprises(session) -> list[tuple[int, str]]:  # type: ignore[no-untyped-def]
+def reportable_enterprises(session: Session) -> list[tuple[int, str]]:
+    """The enterprises the signed-in user may report for (or start cases for)."""
     user = me()
     query = select(Organisation.id, Organisation.name).where(Organisation.kind == "enterprise")
     if user.role == "enterprise":
@@ -34,7 +36,7 @@ def _reportable_enterprises(session) -> list[tuple[int, str]]:  # type: ignore[n
 def new() -> str | Response | tuple[str, int]:
     with unit_of_work() as session:
         form = process_model(latest_version(session, hazards.HAZARD_PROCESS)).start_form
-        enterprises = _reportable_enterprises(session)
+        enterprises = reportable_enterprises(session)
     if request.method == "GET":
         return render_template("report.html", form=form, enterprises=enterprises, values={}, errors={})
     values = submitted_values(form)

@@ -11,7 +11,10 @@ from ..services.duty_subject import KIND_NAMES as DUTY_KINDS
 from ..services.vocabulary import LEVELS, SOURCES, STATUSES
 
 ACTIONS = {"report_hazard": "上报隐患", "complete_task": "办理", "timer_fired": "时限提醒",
-           "record_inspection": "执法检查", "start_campaign": "启动专项行动"}
+           "record_inspection": "执法检查", "start_campaign": "启动专项行动", "start_case": "发起",
+           "incident": "流程出错", "incident_retried": "故障重试", "incident_skipped": "故障跳过"}
+CASE_STATUSES = {"running": "办理中", "completed": "已办结", "closed": "已关闭", "voided": "已作废",
+                 "rejected": "不予批准"}
 SORT_NAMES = {"newest": "最新上报", "oldest": "最早上报", "deadline": "整改时限", "code": "编号"}
 TABS = {"todo": "待我办理", "mine": "我认领的", "watch": "督办跟踪"}
 
@@ -23,5 +26,6 @@ def local_time(moment: datetime | None) -> str:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(LEVELS=LEVELS, STATUSES=STATUSES, SOURCES=SOURCES, ACTIONS=ACTIONS, TAB_NAMES=TABS,
-                               DUTY_KINDS=DUTY_KINDS, SORT_NAMES=SORT_NAMES)
+                               DUTY_KINDS=DUTY_KINDS, SORT_NAMES=SORT_NAMES,
+                               CASE_STATUSES=CASE_STATUSES)
     app.jinja_env.filters["local_time"] = local_time

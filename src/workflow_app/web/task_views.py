@@ -14,20 +14,23 @@ from werkzeug.wrappers import Response
 from ..engine import FormSpec, FormValidationError
 from ..services import tasks
 from ..services.campaigns import prefilled_values
+from ..services.cases import get_case
 from ..services.errors import InvalidInputError
 from ..services.hazards import get_hazard
 from ..services.model_registry import process_model
-from ..store.models import Campaign, Duty, Hazard, InboxTask, ProcessInstanceRow
+from ..store.models import Campaign, Case, Duty, Hazard, InboxTask, ProcessInstanceRow
 from .context import app_services, me, now, unit_of_work
 from .forms import error_messages, submitted_photos, submitted_values
 
 bp = Blueprint("tasks", __name__)
 
 
-def _subject(session: Session, task: InboxTask) -> Hazard | Campaign | Duty:
-    """What the task is about: its hazard (visibility checked), its campaign or the enterprise duty."""
+def _subject(session: Session, task: InboxTask) -> Hazard | Campaign | Duty | Case:
+    """What the task is about: its hazard or case (visibility checked), its campaign or the enterprise duty."""
     if task.hazard_id is not None:
         return get_hazard(session, me(), task.hazard_id)
+    if task.case_id is not None:
+        return get_case(session, me(), task.case_id)
     if task.campaign_id is not None:
         campaign = session.get(Campaign, task.campaign_id)
         assert campaign is not None
@@ -37,17 +40,20 @@ def _subject(session: Session, task: InboxTask) -> Hazard | Campaign | Duty:
     return duty
 
 
-def _render(task: InboxTask, subject: Hazard | Campaign | Duty, form: FormSpec, values: dict[str, Any],
+def _render(task: InboxTask, subject: Hazard | Campaign | Duty | Case, form: FormSpec, values: dict[str, Any],
             errors: dict[str, str], status: int = 200) -> tuple[str, int]:
     return render_template("task.html", task=task, form=form, values=values, errors=errors,
                            hazard=subject if isinstance(subject, Hazard) else None,
                            campaign=subject if isinstance(subject, Campaign) else None,
-                           duty=subject if isinstance(subject, Duty) else None), status
+                           duty=subject if isinstance(subject, Duty) else None,
+                           case=subject if isinstance(subject, Case) else None), status
 
 
-def _done_url(subject: Hazard | Campaign | Duty) -> str:
+def _done_url(subject: Hazard | Campaign | Duty | Case) -> str:
     if isinstance(subject, Hazard):
         return url_for("hazards.show", hazard_id=subject.id)
+    if isinstance(subject, Case):
+        return url_for("cases.show", case_id=subject.id)
     if isinstance(subject, Campaign):
         return url_for("campaigns.show", code=subject.code)
     return url_for("inbox.inbox_page")
@@ -78,9 +84,13 @@ def submit(task_id: str) -> Response | tuple[str, int]:
         uploads = submitted_photos(form, app_services().evidence) if isinstance(subject, Hazard) else None
         with unit_of_work() as session:
             tasks.complete_task(session, me(), task_id, values, now(), uploads)
+            stopped = session.scalar(select(ProcessInstanceRow.status)
+                                     .where(ProcessInstanceRow.id == task.instance_id)) == "incident"
     except FormValidationError as invalid:
         return _render(task, subject, form, values, error_messages(form, invalid.errors), 422)
     except InvalidInputError as refused:
         return _render(task, subject, form, values, {"_form": str(refused)}, 422)
     flash(_("已提交：%(name)s", name=task.name), "info")
+    if stopped:
+        flash(_("流程的下一步骤执行出错，已转安委办处理；处理后流程将继续"), "warning")
     return redirect(_done_url(subject))

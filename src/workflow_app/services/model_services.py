@@ -1,0 +1,35 @@
+"""Services the shipped models call from their service tasks (see engine/service_tasks.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from ..engine import register_service
+from ..engine.calendar import SHANGHAI, shift_working_days
+
+PERMIT_VALIDITY_HOURS = {("hot_work", "special"): 8, ("hot_work", "first"): 8, ("hot_work", "second"): 72,
+                         ("confined_space", None): 24}
+"""GB 30871-2022: special and first-grade hot work permits last at most 8 h, second-grade 72 h,
+a confined-space permit 24 h. For the other operations the standard ties the permit to the
+job; we close them after 24 h unless renewed."""
+DEFAULT_VALIDITY_HOURS = 24
+
+
+@register_service("permit_validity")
+def permit_validity(data: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """When an approved permit stops being valid: `valid_until` (UTC ISO text) and `valid_hours`."""
+    kind, grade = data["operation_kind"], data.get("grade")
+    hours = PERMIT_VALIDITY_HOURS.get((kind, grade), PERMIT_VALIDITY_HOURS.get((kind, None),
+                                                                               DEFAULT_VALIDITY_HOURS))
+    return {"valid_hours": hours, "valid_until": (now + timedelta(hours=hours)).isoformat()}
+
+
+@register_service("working_day_deadline")
+def working_day_deadline(data: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """A deadline `working_days` (default 5) working days from today, on the Chinese calendar: `deadline`."""
+    days = int(data.get("working_days", 5))
+    if not 0 < days <= 365:
+        raise ValueError(f"working_days must be between 1 and 365, got {days}")
+    return {"deadline": shift_working_days(now.astimezone(SHANGHAI).date(), days).isoformat()}
