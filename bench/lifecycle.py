@@ -1,8 +1,10 @@
 """Benchmark: full hazard loops, bare in memory vs. through the services on SQLite.
 
-Usage: python bench/lifecycle.py [--loops N]
+Usage: python bench/lifecycle.py [--loops N] [--rounds R]
 Prints `bare: X loops/s`, `persisted: Y loops/s`, `ratio: Y/X`, `state: K KB per closed
 instance`. Targets (issue #2): ratio >= 0.20, state <= 4 KB.
+Both are run R times, alternating, and each keeps its best round: on a shared machine the
+slow rounds measure the neighbours, not the code (the same reason `timeit` reports the minimum).
 """
 
 from __future__ import annotations
@@ -77,7 +79,7 @@ def zone(factory) -> dict[str, User]:
 
 
 def persisted(loops: int, folder: Path) -> tuple[float, float]:
-    """Loops per second through the services on a SQLite file, and KB of state per closed instance."""
+    """Loops per second through the services on a new SQLite file, and KB of state per closed instance."""
     engine = make_engine(f"sqlite:///{folder / 'bench.db'}")
     factory = make_session_factory(engine)
     init_db(engine, factory, ROOT / "bpmn", NOW)
@@ -90,9 +92,9 @@ def persisted(loops: int, folder: Path) -> tuple[float, float]:
             hazard_id = hazards.report_hazard(s, users["enterprise"], enterprise_id, REPORT, NOW).hazard_id
         for data in STEPS:
             with transaction(factory) as s:
-                task = s.scalars(select(InboxTask).where(InboxTask.hazard_id == hazard_id,
-                                                         InboxTask.completed_at.is_(None))).one()
-                tasks.complete_task(s, users[task.role], task.task_id, data, NOW)
+                task_id, role = s.execute(select(InboxTask.task_id, InboxTask.role).where(
+                    InboxTask.hazard_id == hazard_id, InboxTask.completed_at.is_(None))).one()
+                tasks.complete_task(s, users[role], task_id, data, NOW)
         progress("persisted", n + 1, loops)
     rate = loops / (time.perf_counter() - started)
     with transaction(factory) as s:
@@ -106,10 +108,14 @@ def main() -> None:
     """Run both and print the figures with the targets."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--loops", type=int, default=300)
-    loops = parser.parse_args().loops
-    bare_rate = bare(loops)
-    with tempfile.TemporaryDirectory() as folder:
-        persisted_rate, state_kb = persisted(loops, Path(folder))
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    bare_rate = persisted_rate = state_kb = 0.0
+    for _ in range(args.rounds):
+        bare_rate = max(bare_rate, bare(args.loops))
+        with tempfile.TemporaryDirectory() as folder:
+            rate, state_kb = persisted(args.loops, Path(folder))
+        persisted_rate = max(persisted_rate, rate)
     print(f"bare: {bare_rate:.1f} loops/s")
     print(f"persisted: {persisted_rate:.1f} loops/s")
     print(f"ratio: {persisted_rate / bare_rate:.2f} (target >= 0.20)")

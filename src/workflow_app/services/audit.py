@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from ..store.models import AuditEntry, AuditHead, User
@@ -33,25 +33,33 @@ def _digest(prev_hash: str, at: datetime, actor_id: int | None, actor_name: str,
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+_HEADS = AuditHead.__table__
+_LOCK_HEAD = select(_HEADS.c.last_hash).where(_HEADS.c.id == 1).with_for_update()
+_INSERT_ENTRY = insert(AuditEntry.__table__)
+_MOVE_HEAD = update(_HEADS).where(_HEADS.c.id == 1).values(last_hash=bindparam("new_hash"))
+"""Built once: the statements run in every state change (their cache keys are then cheap)."""
+
+
 def record(session: Session, actor: User | None, action: str, object_type: str, object_id: str | int,
            detail: dict[str, Any], now: datetime) -> str:
     """Append one entry in the caller's transaction; `actor` None means the system. Returns its hash.
 
-    Plain Core statements (lock the head, insert, move the head): this runs in every
-    state change, and the ORM's unit of work would cost more than the three statements.
+    Plain Core statements on the session's connection (lock the head, insert, move the
+    head): this runs in every state change, and the ORM's unit of work would cost more
+    than the three statements.
     """
-    heads = AuditHead.__table__
-    prev_hash = session.execute(select(heads.c.last_hash).where(heads.c.id == 1).with_for_update()).scalar()
+    connection = session.connection()
+    prev_hash = connection.execute(_LOCK_HEAD).scalar()
     if prev_hash is None:
         prev_hash = GENESIS
-        session.execute(insert(heads).values(id=1, last_hash=GENESIS))
+        connection.execute(insert(_HEADS).values(id=1, last_hash=GENESIS))
     values = {"at": now, "actor_id": actor.id if actor else None,
               "actor_name": actor.display_name if actor else "系统", "action": action,
               "object_type": object_type, "object_id": str(object_id), "detail": detail, "prev_hash": prev_hash}
     values["hash"] = _digest(prev_hash, now, values["actor_id"], values["actor_name"], action, object_type,
                              values["object_id"], detail)
-    session.execute(insert(AuditEntry.__table__).values(**values))
-    session.execute(update(heads).where(heads.c.id == 1).values(last_hash=values["hash"]))
+    connection.execute(_INSERT_ENTRY, values)
+    connection.execute(_MOVE_HEAD, {"new_hash": values["hash"]})
     return str(values["hash"])
 
 

@@ -82,7 +82,6 @@ def _resolve(session: Session, actor: User, incident: Incident, loaded: Any, res
              reason: str | None, detail: dict[str, Any], now: datetime) -> Incident:
     incident.resolved_at, incident.resolution, incident.reason, incident.resolved_by_id = now, resolution, reason, \
         actor.id
-    loaded.row.status = "running"
     subject = subject_of(loaded.record)
     apply_step(session, loaded.row, loaded.instance, subject, result, now, actor, loaded.projected)
     audit.record(session, actor, f"incident_{resolution}", subject.audit_type, subject.audit_id,

@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session, contains_eager
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 
-from ..engine import FiredTimer, ProcessInstance, StepResult, UserTaskView
+from ..engine import FiredTimer, ProcessInstance, StepResult, TimerView, UserTaskView
 from ..store.models import (
     Campaign,
     Case,
@@ -32,7 +34,7 @@ from ..store.models import (
     TimerRow,
     User,
 )
-from . import audit
+from . import audit, live_instances
 from .model_registry import process_model
 from .roles import role_of_lane
 
@@ -90,27 +92,38 @@ def compress_state(state: str) -> bytes:
     return zlib.compress(state.encode("utf-8"), 6)
 
 
+def _load_query(skip_locked: bool) -> Any:
+    return (select(ProcessInstanceRow, Hazard, Campaign, Duty, Case)
+            .join(ProcessInstanceRow.model_version).options(contains_eager(ProcessInstanceRow.model_version))
+            .outerjoin(Hazard, Hazard.instance_id == ProcessInstanceRow.id)
+            .outerjoin(Campaign, Campaign.instance_id == ProcessInstanceRow.id)
+            .outerjoin(Duty, Duty.instance_id == ProcessInstanceRow.id)
+            .outerjoin(Case, Case.instance_id == ProcessInstanceRow.id)
+            .where(ProcessInstanceRow.id == bindparam("instance_id"))
+            .with_for_update(of=ProcessInstanceRow, skip_locked=skip_locked))
+
+
+_LOAD, _LOAD_SKIP_LOCKED = _load_query(False), _load_query(True)
+"""Built once: every step of every instance runs one of them."""
+
+
 def load_locked(session: Session, instance_id: int, skip_locked: bool = False) -> LoadedInstance | None:
     """The instance row locked for this transaction (FOR UPDATE on PostgreSQL), with its hazard or campaign.
 
     With `skip_locked`, a row another transaction holds gives None instead of waiting.
     """
-    query = (select(ProcessInstanceRow, Hazard, Campaign, Duty, Case)
-             .join(ProcessInstanceRow.model_version).options(contains_eager(ProcessInstanceRow.model_version))
-             .outerjoin(Hazard, Hazard.instance_id == ProcessInstanceRow.id)
-             .outerjoin(Campaign, Campaign.instance_id == ProcessInstanceRow.id)
-             .outerjoin(Duty, Duty.instance_id == ProcessInstanceRow.id)
-             .outerjoin(Case, Case.instance_id == ProcessInstanceRow.id)
-             .where(ProcessInstanceRow.id == instance_id)
-             .with_for_update(of=ProcessInstanceRow, skip_locked=skip_locked))
-    found = session.execute(query).one_or_none()
+    query = _LOAD_SKIP_LOCKED if skip_locked else _LOAD
+    found = session.execute(query, {"instance_id": instance_id}).one_or_none()
     if found is None or all(record is None for record in found[1:]):
         return None
     row, *records = found
+    record = next(r for r in records if r is not None)
     version: ModelVersion = row.model_version
+    live = live_instances.take(row.id, row.state, version.sha256)
+    if live is not None:
+        return LoadedInstance(row, record, live.instance, live.projected)
     state = zlib.decompress(row.state).decode("utf-8")
     instance = ProcessInstance.restore(process_model(version), state, lambda: version.spec_json)
-    record = next(r for r in records if r is not None)
     return LoadedInstance(row, record, instance, Projected.of(instance))
 
 
@@ -122,16 +135,16 @@ def apply_step(session: Session, row: ProcessInstanceRow, instance: ProcessInsta
     `before` is what the projections held when the instance was loaded (nothing, for a
     new instance). A step that stopped at a failed task puts the instance in an incident.
     """
-    row.state = compress_state(instance.state())
-    row.updated_at = now
-    if instance.is_completed:
-        row.status, row.completed_at = "completed", now
-    elif result.incident is not None:
+    _save_state(session, row, instance, result, now)
+    if result.incident is not None:
         _open_incident(session, row, subject, result, now)
-    ready = instance.ready_user_tasks()
+    ready, waiting = instance.ready_user_tasks(), instance.waiting_timers()
     subject.refresh(instance, ready, now)
     _sync_inbox(session, row, instance.data, ready, before.task_ids, subject, now, actor)
-    _sync_timers(session, row, instance, before.timer_ids)
+    _sync_timers(session, row, waiting, before.timer_ids)
+    projected = Projected(frozenset(t.task_id for t in ready), frozenset(t.task_id for t in waiting))
+    live_instances.keep(row.id, live_instances.LiveInstance(
+        row.state, row.model_version.sha256, instance, projected))
     for fired in result.fired_timers:
         session.add(TimerFiring(instance_id=row.id, timer_task_id=fired.task_id, bpmn_id=fired.bpmn_id,
                                 notice_kind=fired.properties.get("notice"), due_at=fired.fire_at, fired_at=now))
@@ -139,11 +152,29 @@ def apply_step(session: Session, row: ProcessInstanceRow, instance: ProcessInsta
     session.flush()  # a second firing of the same timer fails here, on the unique key
 
 
+def _save_state(session: Session, row: ProcessInstanceRow, instance: ProcessInstance, result: StepResult,
+                now: datetime) -> None:
+    """One UPDATE guarded by the version the row was read at (the ORM's version check, without its flush).
+
+    Another transaction that saved the row meanwhile makes it match nothing: StaleDataError.
+    """
+    completed = instance.is_completed
+    values: dict[str, Any] = {
+        "state": compress_state(instance.state()), "updated_at": now, "version": row.version + 1,
+        "status": "completed" if completed else "incident" if result.incident is not None else "running",
+        "completed_at": now if completed else None}
+    saved = session.connection().execute(
+        _SAVE_STATE, {"row_id": row.id, "read_version": row.version, **{f"new_{k}": v for k, v in values.items()}})
+    if saved.rowcount != 1:
+        raise StaleDataError(f"process instance {row.id} was saved by another transaction meanwhile")
+    for name, value in values.items():
+        set_committed_value(row, name, value)
+
+
 def _open_incident(session: Session, row: ProcessInstanceRow, subject: Subject, result: StepResult,
                    now: datetime) -> None:
     failed = result.incident
     assert failed is not None
-    row.status = "incident"
     session.add(Incident(instance_id=row.id, task_id=failed.task_id, bpmn_id=failed.bpmn_id, name=failed.name,
                          error=failed.message, data=_json_ready(failed.data), skippable=failed.skippable,
                          occurred_at=now))
@@ -160,6 +191,17 @@ def _json_ready(data: Any) -> Any:
     return data if data is None or isinstance(data, str | int | float | bool) else str(data)
 
 
+_INSTANCES, _TASKS, _TIMERS = ProcessInstanceRow.__table__, InboxTask.__table__, TimerRow.__table__
+_SAVE_STATE = (update(_INSTANCES)
+               .where(_INSTANCES.c.id == bindparam("row_id"), _INSTANCES.c.version == bindparam("read_version"))
+               .values({name: bindparam(f"new_{name}")
+                        for name in ("state", "updated_at", "version", "status", "completed_at")}))
+_CLOSE_TASK = update(_TASKS).where(_TASKS.c.task_id == bindparam("gone_id"))
+_INSERT_TASK = insert(_TASKS)
+_DELETE_TIMER = delete(_TIMERS).where(_TIMERS.c.task_id == bindparam("gone_id"))
+_INSERT_TIMER = insert(_TIMERS)
+
+
 def _due_on(view: UserTaskView, data: dict[str, Any]) -> date | None:
     field = view.properties.get("due_field")
     value = (view.task_data.get(field) or data.get(field)) if field else None
@@ -169,9 +211,10 @@ def _due_on(view: UserTaskView, data: dict[str, Any]) -> date | None:
 def _sync_inbox(session: Session, row: ProcessInstanceRow, data: dict[str, Any], ready: list[UserTaskView],
                 before: frozenset[str], subject: Subject, now: datetime, actor: User | None) -> None:
     ready_ids = {t.task_id for t in ready}
+    connection = session.connection()
     if gone := before - ready_ids:
-        session.execute(update(InboxTask).where(InboxTask.task_id.in_(gone))
-                        .values(completed_at=now, completed_by_id=actor.id if actor else None))
+        connection.execute(_CLOSE_TASK, [{"gone_id": task_id, "completed_at": now,
+                                          "completed_by_id": actor.id if actor else None} for task_id in gone])
     lanes = row.model_version.lane_roles
     rows = []
     for view in ready:
@@ -182,15 +225,15 @@ def _sync_inbox(session: Session, row: ProcessInstanceRow, data: dict[str, Any],
                      "lane": view.lane, "role": role, "due_on": _due_on(view, data), "created_at": now,
                      **subject.task_row(session, view, role)})
     if rows:  # Core insert: new projection rows need none of the ORM's bookkeeping
-        session.execute(insert(InboxTask.__table__), rows)
+        connection.execute(_INSERT_TASK, rows)
 
 
-def _sync_timers(session: Session, row: ProcessInstanceRow, instance: ProcessInstance,
+def _sync_timers(session: Session, row: ProcessInstanceRow, waiting: list[TimerView],
                  before: frozenset[str]) -> None:
-    waiting = instance.waiting_timers()
+    connection = session.connection()
     if gone := before - {t.task_id for t in waiting}:
-        session.execute(delete(TimerRow).where(TimerRow.task_id.in_(gone)))
+        connection.execute(_DELETE_TIMER, [{"gone_id": task_id} for task_id in gone])
     rows = [{"task_id": view.task_id, "instance_id": row.id, "bpmn_id": view.bpmn_id, "name": view.name,
              "fire_at": view.fire_at} for view in waiting if view.task_id not in before]
     if rows:
-        session.execute(insert(TimerRow.__table__), rows)
+        connection.execute(_INSERT_TIMER, rows)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from ..store.models import Hazard, InboxTask, Organisation, Sector, User
@@ -35,11 +35,15 @@ def acting_organisation_id(session: Session, role: str, enterprise: Organisation
         return enterprise.id
     if role == "town" and enterprise.town_id is not None:
         return enterprise.town_id
-    if role == "department":
-        sector = session.get(Sector, enterprise.sector_code) if enterprise.sector_code else None
-        if sector is not None:
-            return sector.department_id
+    if role == "department" and enterprise.sector_code:
+        department = session.connection().execute(_DEPARTMENT_OF_SECTOR, {"code": enterprise.sector_code}).scalar()
+        if department is not None:
+            return int(department)
     return office_id(session)
+
+
+_DEPARTMENT_OF_SECTOR = select(Sector.department_id).where(Sector.code == bindparam("code"))
+"""Built once; run on the connection (no ORM flush first) for every new department task."""
 
 
 def office_id(session: Session) -> int:

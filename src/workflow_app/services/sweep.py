@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -40,8 +40,8 @@ class Firing:
 def due_instance_ids(session: Session, now: datetime, limit: int) -> list[int]:
     """Running instances with at least one timer due at `now`, most overdue first (an instance in an
     incident waits for an admin: nothing of it moves)."""
-    query = (select(TimerRow.instance_id).join(ProcessInstanceRow, ProcessInstanceRow.id == TimerRow.instance_id)
-             .where(TimerRow.fire_at <= now, ProcessInstanceRow.status == "running").group_by(TimerRow.instance_id)
+    running = exists().where(ProcessInstanceRow.id == TimerRow.instance_id, ProcessInstanceRow.status == "running")
+    query = (select(TimerRow.instance_id).where(TimerRow.fire_at <= now, running).group_by(TimerRow.instance_id)
              .order_by(func.min(TimerRow.fire_at)).limit(limit))
     return list(session.scalars(query))
 

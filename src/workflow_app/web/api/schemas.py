@@ -97,7 +97,8 @@ class TaskSchema(Schema):
     bpmn_id = fields.String(required=True)
     hazard_id = fields.Integer(allow_none=True)
     campaign_id = fields.Integer(allow_none=True)
-    case_id = fields.Integer(allow_none=True, metadata={"description": "the case (permit, other process) it belongs to"})
+    case_id = fields.Integer(allow_none=True,
+                             metadata={"description": "the case (permit, other process) it belongs to"})
     period = fields.String(allow_none=True)
     due_on = fields.Date(allow_none=True)
     assignee_id = fields.Integer(allow_none=True)
