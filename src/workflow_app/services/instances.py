@@ -88,13 +88,16 @@ class LoadedInstance:
 
 
 def compress_state(state: str) -> bytes:
-    """Instance state as stored: zlib-compressed UTF-8 JSON."""
-    return zlib.compress(state.encode("utf-8"), 6)
+    """Instance state as stored: zlib-compressed UTF-8 JSON (fastest level: it is written on every step,
+    and level 6 saves only ~0.15 KB of ~2.3)."""
+    return zlib.compress(state.encode("utf-8"), 1)
 
 
 def _load_query(skip_locked: bool) -> Any:
     return (select(ProcessInstanceRow, Hazard, Campaign, Duty, Case)
-            .join(ProcessInstanceRow.model_version).options(contains_eager(ProcessInstanceRow.model_version))
+            .join(ProcessInstanceRow.model_version)
+            .options(contains_eager(ProcessInstanceRow.model_version)  # not its XML and spec: cached by sha256
+                     .defer(ModelVersion.xml).defer(ModelVersion.spec_json))
             .outerjoin(Hazard, Hazard.instance_id == ProcessInstanceRow.id)
             .outerjoin(Campaign, Campaign.instance_id == ProcessInstanceRow.id)
             .outerjoin(Duty, Duty.instance_id == ProcessInstanceRow.id)
