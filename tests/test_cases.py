@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from web_support import csrf, make_app, sign_in
 
+from workflow_app.engine import ModelError
 from workflow_app.services import cases, tasks
 from workflow_app.services.errors import PermissionDeniedError
 from workflow_app.services.model_registry import deploy
@@ -225,3 +226,11 @@ def test_a_failing_hazard_script_becomes_an_incident_the_office_skips_with_a_rea
     with transaction(factory) as s:
         entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "incident_skipped")).one()
     assert entry.actor_name and entry.detail["reason"] == "脚本笔误，模型已修正"
+
+
+def test_a_model_naming_a_service_the_app_does_not_provide_is_refused(factory) -> None:
+    xml = (BPMN_DIR / "special_operation_permit.bpmn").read_text(encoding="utf-8").replace(
+        'value="permit_validity"', 'value="send_fax"')
+    with pytest.raises(ModelError) as refused, transaction(factory) as s:
+        deploy(s, xml.encode(), "permit.bpmn", T0)
+    assert refused.value.element_id == "Service_Validity" and "send_fax" in str(refused.value)

@@ -37,7 +37,7 @@ def deploy(session: Session, xml: bytes, file_name: str, now: datetime,
         return existing
     model = load_model(xml, file_name)  # raises ModelError, nothing stored
     _check_lanes(model, file_name, lane_roles)
-    _check_services(model, file_name)
+    check_services(model, file_name)
     latest = session.scalar(select(func.max(ModelVersion.version)).where(ModelVersion.process_id == model.process_id))
     version = ModelVersion(
         process_id=model.process_id, version=(latest or 0) + 1, name=model.name, file_name=file_name,
@@ -61,7 +61,8 @@ def _check_lanes(model: ProcessModel, file_name: str, lane_roles: dict[str, str]
                                                  f"(roles: {', '.join(ROLES)})")
 
 
-def _check_services(model: ProcessModel, file_name: str) -> None:
+def check_services(model: ProcessModel, file_name: str) -> None:
+    """Every service task names a service this application provides (ModelError otherwise)."""
     for bpmn_id, name in sorted(model.service_names().items()):
         if name not in SERVICES:
             raise ModelError(file_name, bpmn_id, f"service {name!r} is not provided by this application "

@@ -12,7 +12,7 @@ from ..engine import ModelError, load_model
 from ..store.database import transaction
 from ..store.migrate import upgrade_to_head
 from ..store.models import ModelVersion
-from .model_registry import deploy
+from .model_registry import check_services, deploy
 
 
 def check_models(bpmn_dir: Path) -> list[tuple[Path, ModelError | None]]:
@@ -20,7 +20,7 @@ def check_models(bpmn_dir: Path) -> list[tuple[Path, ModelError | None]]:
     results: list[tuple[Path, ModelError | None]] = []
     for path in sorted(bpmn_dir.glob("*.bpmn")):
         try:
-            load_model(path.read_bytes(), path.name)
+            check_services(load_model(path.read_bytes(), path.name), path.name)
             results.append((path, None))
         except ModelError as exc:
             results.append((path, exc))
