@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import BPMN_DIR, T0
-from helpers import PLAN, complete, report
+from helpers import PLAN, complete, hazard, open_task, report
 from sqlalchemy import func, select
 from web_support import csrf, make_app, sign_in
 
@@ -46,6 +46,28 @@ def test_reminder_overdue_and_escalation_count_working_days_across_national_day(
     for kind, instant in expected.items():
         assert sweep(factory, instant - timedelta(seconds=1)) == [], kind
         assert [(f.notice, f.due_at) for f in sweep(factory, instant)] == [(kind, instant)]
+
+
+def test_a_late_verifier_is_reminded_and_escalated_to_the_office_across_national_day(factory, zone):
+    hid = _rectifying(factory, zone, datetime(2026, 9, 21, 1, 0, tzinfo=UTC), date(2026, 10, 30))
+    # verification asked for on Monday 2026-09-28; 10 working days: Sep 29, 30, Oct 8, 9, 10 (Sat), 12 … 16
+    complete(factory, zone.principal, hid, {"rectification_result": "已完成", "rectified_on": "2026-09-27"},
+             datetime(2026, 9, 28, 1, 0, tzinfo=UTC))
+    verify = open_task(factory, hid)
+    assert (verify.bpmn_id, verify.due_on) == ("Task_DepartmentVerify", date(2026, 10, 16))
+    expected = {
+        "verify_reminder": datetime(2026, 10, 14, 9, 0, tzinfo=UTC) - SHANGHAI,  # 2 working days before
+        "verify_overdue": datetime(2026, 10, 17, 0, 0, tzinfo=UTC) - SHANGHAI,  # midnight after the due day
+    }
+    for kind, instant in expected.items():
+        assert sweep(factory, instant - timedelta(seconds=1)) == [], kind
+        assert [(f.notice, f.due_at) for f in sweep(factory, instant)] == [(kind, instant)]
+    with transaction(factory) as s:
+        sent = {(n.kind, n.recipient_org_id) for n in s.scalars(select(Notice).where(Notice.hazard_id == hid,
+                                                                                      Notice.channel == "in_app"))}
+    dept, office = zone.department.organisation_id, zone.office.organisation_id
+    assert sent == {("verify_reminder", dept), ("verify_overdue", dept), ("verify_overdue", office)}
+    assert hazard(factory, hid).overdue_since is None  # the enterprise was not late
 
 
 def test_the_scheduler_process_fires_what_fell_due_while_nothing_ran_and_stops_on_sigterm(tmp_path: Path, zone,

@@ -2,8 +2,9 @@
 
 A model names its service with a camunda property ``service`` or, as Camunda Modeler
 writes external tasks, ``camunda:type="external" camunda:topic="…"``. The service gets
-the task's data (read-only) and the engine's instant and returns the values to merge
-into the data. A service that is unknown or raises fails the task like a failing script
+the task's data (read-only), the engine's instant and the task's other camunda properties
+as parameters (so policy such as a number of working days stays on the diagram), and
+returns the values to merge into the data. A service that is unknown or raises fails the task like a failing script
 does, so the instance stops in an incident instead of half-running.
 """
 
@@ -18,7 +19,7 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.specs.defaults import ServiceTask
 from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, CamundaTaskParser
 
-Service = Callable[[Mapping[str, Any], datetime], dict[str, Any]]
+Service = Callable[[Mapping[str, Any], datetime, Mapping[str, str]], dict[str, Any]]
 
 SERVICES: dict[str, Service] = {}
 """Service name → implementation; filled by the application at import time."""
@@ -46,7 +47,8 @@ class NamedServiceTask(ServiceTask):
         engine = task.workflow.script_engine
         now = engine.current_time() if hasattr(engine, "current_time") else datetime.now(UTC)
         try:
-            result = service(MappingProxyType(task.data), now)
+            params = {k: v for k, v in (getattr(self, "extensions", None) or {}).items() if k != "service"}
+            result = service(MappingProxyType(task.data), now, params)
         except Exception as exc:
             raise WorkflowTaskException(f"{type(exc).__name__}: {exc}", task=task, exception=exc) from exc
         task.data.update(result)

@@ -18,7 +18,7 @@ DEFAULT_VALIDITY_HOURS = 24
 
 
 @register_service("permit_validity")
-def permit_validity(data: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+def permit_validity(data: Mapping[str, Any], now: datetime, params: Mapping[str, str]) -> dict[str, Any]:
     """When an approved permit stops being valid: `valid_until` (UTC ISO text) and `valid_hours`."""
     kind, grade = data["operation_kind"], data.get("grade")
     hours = PERMIT_VALIDITY_HOURS.get((kind, grade), PERMIT_VALIDITY_HOURS.get((kind, None),
@@ -27,9 +27,13 @@ def permit_validity(data: Mapping[str, Any], now: datetime) -> dict[str, Any]:
 
 
 @register_service("working_day_deadline")
-def working_day_deadline(data: Mapping[str, Any], now: datetime) -> dict[str, Any]:
-    """A deadline `working_days` (default 5) working days from today, on the Chinese calendar: `deadline`."""
-    days = int(data.get("working_days", 5))
+def working_day_deadline(data: Mapping[str, Any], now: datetime, params: Mapping[str, str]) -> dict[str, Any]:
+    """A date `working_days` working days after today (Chinese calendar, Asia/Shanghai).
+
+    `working_days` comes from the task's property, else the data, else 5; the result goes
+    into the variable the property `output` names (default `deadline`).
+    """
+    days = int(params.get("working_days") or data.get("working_days", 5))
     if not 0 < days <= 365:
         raise ValueError(f"working_days must be between 1 and 365, got {days}")
-    return {"deadline": shift_working_days(now.astimezone(SHANGHAI).date(), days).isoformat()}
+    return {params.get("output", "deadline"): shift_working_days(now.astimezone(SHANGHAI).date(), days).isoformat()}
