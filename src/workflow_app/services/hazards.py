@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -23,13 +24,45 @@ HAZARD_PROCESS = "hazard_lifecycle"
 PUBLIC_SOURCES = ("public_report", "whistleblower")
 
 
+RECEIPT_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+"""No 0/O, 1/I/L: a receipt is read aloud and typed from paper."""
+
+
 @dataclass(frozen=True)
 class ReportedHazard:
-    """What a reporter gets back: the new hazard's id, code and status."""
+    """What a reporter gets back: the new hazard's id, code and status (and a public reporter's receipt)."""
 
     hazard_id: int
     code: str
     status: str
+    receipt: str | None = None
+
+
+@dataclass(frozen=True)
+class ReceiptStatus:
+    """What a receipt shows: the report's progress, never who reported or who handles it."""
+
+    status: str
+    reported_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+
+
+def new_receipt() -> str:
+    """12 random characters (~59 bits) shown as XXXX-XXXX-XXXX: unguessable, so it is its own key."""
+    raw = "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(12))
+    return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
+
+
+def receipt_status(session: Session, receipt: str) -> ReceiptStatus:
+    """The status of the public report with this receipt (spacing and case ignored)."""
+    raw = "".join(ch for ch in receipt.upper() if ch.isalnum())
+    if len(raw) != 12:
+        raise NotFoundError("no report with this receipt")
+    hazard = session.scalar(select(Hazard).where(Hazard.receipt_code == f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"))
+    if hazard is None:
+        raise NotFoundError("no report with this receipt")
+    return ReceiptStatus(hazard.status, hazard.reported_at, hazard.updated_at, hazard.closed_at)
 
 
 def report_hazard(session: Session, actor: User | None, enterprise_id: int, data: dict[str, Any],
@@ -64,6 +97,7 @@ def report_hazard(session: Session, actor: User | None, enterprise_id: int, data
         reported_by_id=actor.id if actor else None, updated_at=now,
         reporter_name=(reporter[0] or None) if reporter else None,
         reporter_contact=(reporter[1] or None) if reporter else None,
+        receipt_code=new_receipt() if actor is None else None,
     )
     session.add(hazard)
     session.flush()
@@ -74,7 +108,7 @@ def report_hazard(session: Session, actor: User | None, enterprise_id: int, data
     apply_step(session, row, instance, HazardSubject(hazard), result, now, actor)
     audit.record(session, actor, "report_hazard", "hazard", hazard.id,
                  {"code": hazard.code, "enterprise": enterprise.name, "data": values}, now)
-    return ReportedHazard(hazard.id, hazard.code, hazard.status)
+    return ReportedHazard(hazard.id, hazard.code, hazard.status, hazard.receipt_code)
 
 
 def get_hazard(session: Session, actor: User, hazard_id: int) -> Hazard:

@@ -21,6 +21,7 @@ SUBJECTS = {
     "escalation": "隐患逾期未整改，升级督办：{code} {title}（整改时限 {deadline}）",
     "verify_reminder": "隐患验收即将到期，请及时验收：{code} {title}",
     "verify_overdue": "隐患逾期未验收，已报安委办督办：{code} {title}",
+    "triage_overdue": "举报逾期未受理研判：{code} {title}",
 }
 
 

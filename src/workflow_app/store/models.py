@@ -231,6 +231,7 @@ class Hazard(Base):
     # a public reporter's own name and contact, if given: shown to the safety committee office only
     reporter_name: Mapped[str | None] = mapped_column(String(50))
     reporter_contact: Mapped[str | None] = mapped_column(String(100))
+    receipt_code: Mapped[str | None] = mapped_column(String(20), unique=True)  # a public reporter's receipt
     responsible_person: Mapped[str | None] = mapped_column(String(50))
     rectification_measures: Mapped[str | None] = mapped_column(Text)
     rectification_funds: Mapped[float | None] = mapped_column(Numeric(14, 2))

@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response
 
 from ..engine import FormSpec, FormValidationError, validate_submission
 from ..services import hazards
-from ..services.errors import InvalidInputError
+from ..services.errors import InvalidInputError, NotFoundError
 from ..services.model_registry import latest_version, process_model
 from ..store.models import Organisation
 from .context import app_services, now, unit_of_work
@@ -27,6 +27,7 @@ from .forms import error_messages, submitted_photos, submitted_values
 
 bp = Blueprint("public", __name__)
 REPORTS_PER_HOUR = 5
+LOOKUPS_PER_HOUR = 30
 
 
 class RateLimit:
@@ -54,6 +55,8 @@ class RateLimit:
 
 
 limiter = RateLimit(REPORTS_PER_HOUR, 3600)
+lookups = RateLimit(LOOKUPS_PER_HOUR, 3600)
+"""Receipt lookups per address: receipts are unguessable, and this keeps anyone from trying."""
 
 
 def public_form(start_form: FormSpec) -> FormSpec:
@@ -104,4 +107,21 @@ def report() -> tuple[str, int] | Response:
         return _page(form, enterprises, values, error_messages(form, invalid.errors), 422)
     except InvalidInputError as refused:
         return _page(form, enterprises, values, {"_form": str(refused)}, 422)
-    return render_template("public_thanks.html", code=reported.code), 201
+    return render_template("public_thanks.html", code=reported.code, receipt=reported.receipt), 201
+
+
+@bp.get("/report/status")
+def status() -> tuple[str, int]:
+    """A receipt's status, for a reporter without an account (no identity on the page)."""
+    receipt = request.args.get("receipt", "").strip()
+    if not receipt:
+        return render_template("public_status.html", receipt="", found=None), 200
+    if not lookups.allow(request.remote_addr or "unknown"):
+        abort(429)
+    try:
+        with unit_of_work() as session:
+            found = hazards.receipt_status(session, receipt)
+    except NotFoundError:
+        return render_template("public_status.html", receipt=receipt, found=None,
+                               error=_("没有找到该回执号，请核对后重试")), 404
+    return render_template("public_status.html", receipt=receipt, found=found), 200
