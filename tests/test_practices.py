@@ -1,4 +1,4 @@
-"""The loop as practised (issue #9): receipts for public reports, triage and reward, verification deadline."""
+"""The loop as practised (issue #9): public report receipts, triage deadline, reward, bulk work, delegation."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ import pytest
 from conftest import T0, Zone
 from helpers import PLAN, REPORT, complete, hazard, open_task, report
 from sqlalchemy import select
-from web_support import csrf, make_app
+from web_support import csrf, make_app, sign_in
 
 from workflow_app.engine import FormValidationError
-from workflow_app.services import tasks
+from workflow_app.services import delegation, inbox, tasks
+from workflow_app.services.errors import InvalidInputError, PermissionDeniedError
 from workflow_app.services.sweep import sweep
 from workflow_app.store.database import transaction
-from workflow_app.store.models import Hazard, InboxTask, Notice
+from workflow_app.store.models import AuditEntry, Hazard, InboxTask, Notice
 from workflow_app.web.public_views import limiter, lookups
 
 ACCEPT_MAJOR = {"triage_decision": "accept", "hazard_level": "major", "triage_opinion": "属实，判定为重大隐患"}
@@ -83,3 +84,47 @@ def test_a_confirmed_public_report_of_a_major_hazard_records_a_reward_decision(f
         assert s.scalar(select(InboxTask.id).where(InboxTask.hazard_id == hid,
                                                    InboxTask.completed_at.is_(None))) is None
     assert hazard(factory, hid).status == "closed"
+
+
+def test_bulk_reassign_does_the_allowed_tasks_and_reports_the_forbidden_one(factory, zone: Zone,
+                                                                           tmp_path: Path) -> None:
+    mine = [open_task(factory, report(factory, zone.principal, zone.enterprise_id, T0)).task_id for _ in range(2)]
+    theirs = open_task(factory, report(factory, zone.outsider, zone.other_enterprise_id, T0)).task_id
+    client = make_app(factory, tmp_path, T0).test_client()
+    sign_in(client, "boss")
+    page = client.post("/inbox/bulk", data={"task_ids": [*mine, theirs], "action": "reassign",
+                                            "to_user": zone.safety_officer.id, "next": "//evil.example/",
+                                            "csrf_token": csrf(client, "/inbox")}, follow_redirects=True)
+    text = page.get_data(as_text=True)
+    assert page.request.path == "/inbox" and "已处理 2 项任务" in text and "未处理" in text
+    with transaction(factory) as s:
+        assignees = dict(s.execute(select(InboxTask.task_id, InboxTask.assignee_id)
+                                   .where(InboxTask.task_id.in_([*mine, theirs]))).all())
+        handed = s.scalars(select(AuditEntry).where(AuditEntry.action == "reassign_task")).all()
+    assert assignees == {mine[0]: zone.safety_officer.id, mine[1]: zone.safety_officer.id, theirs: None}
+    assert len(handed) == 2 and all(e.detail["to"] == "safety姓名" for e in handed)
+
+
+def test_a_substitute_completes_a_colleagues_task_on_their_behalf_only_while_delegated(factory, zone: Zone,
+                                                                                      tmp_path: Path) -> None:
+    hid = report(factory, zone.principal, zone.enterprise_id, T0)
+    task = open_task(factory, hid)
+    with transaction(factory) as s:
+        inbox.claim(s, zone.safety_officer, task.task_id, T0)
+    with pytest.raises(PermissionDeniedError), transaction(factory) as s:
+        tasks.complete_task(s, zone.principal, task.task_id, PLAN, T0)
+    with pytest.raises(InvalidInputError), transaction(factory) as s:  # only a colleague may stand in
+        delegation.delegate(s, zone.safety_officer, zone.outsider.id, date(2026, 11, 2), date(2026, 11, 6), "出差", T0)
+    with transaction(factory) as s:
+        delegation.delegate(s, zone.safety_officer, zone.principal.id, date(2026, 11, 3), date(2026, 11, 6), "出差", T0)
+    client = make_app(factory, tmp_path, T0 + timedelta(days=1)).test_client()
+    sign_in(client, "boss")
+    assert task.task_id in client.get("/inbox").get_data(as_text=True)  # the substitute sees it
+    after = T0 + timedelta(days=5)  # Saturday 11-07: the delegation has ended
+    with pytest.raises(PermissionDeniedError), transaction(factory) as s:
+        tasks.complete_task(s, zone.principal, task.task_id, PLAN, after)
+    assert client.post(f"/tasks/{task.task_id}", data={**PLAN, "csrf_token": csrf(client, "/inbox")}
+                       ).status_code == 302
+    with transaction(factory) as s:
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "complete_task")).one()
+    assert entry.actor_name == "boss姓名（代safety姓名）" and entry.detail["on_behalf_of"] == zone.safety_officer.id

@@ -41,8 +41,10 @@ _MOVE_HEAD = update(_HEADS).where(_HEADS.c.id == 1).values(last_hash=bindparam("
 
 
 def record(session: Session, actor: User | None, action: str, object_type: str, object_id: str | int,
-           detail: dict[str, Any], now: datetime) -> str:
+           detail: dict[str, Any], now: datetime, on_behalf_of: User | None = None) -> str:
     """Append one entry in the caller's transaction; `actor` None means the system. Returns its hash.
+
+    `on_behalf_of` is the user a substitute acted for: the entry is signed "actor（代 them）".
 
     Plain Core statements on the session's connection (lock the head, insert, move the
     head): this runs in every state change, and the ORM's unit of work would cost more
@@ -53,8 +55,10 @@ def record(session: Session, actor: User | None, action: str, object_type: str, 
     if prev_hash is None:
         prev_hash = GENESIS
         connection.execute(insert(_HEADS).values(id=1, last_hash=GENESIS))
-    values = {"at": now, "actor_id": actor.id if actor else None,
-              "actor_name": actor.display_name if actor else "系统", "action": action,
+    name = actor.display_name if actor else "系统"
+    if on_behalf_of is not None:
+        name, detail = f"{name}（代{on_behalf_of.display_name}）", {**detail, "on_behalf_of": on_behalf_of.id}
+    values = {"at": now, "actor_id": actor.id if actor else None, "actor_name": name, "action": action,
               "object_type": object_type, "object_id": str(object_id), "detail": detail, "prev_hash": prev_hash}
     values["hash"] = _digest(prev_hash, now, values["actor_id"], values["actor_name"], action, object_type,
                              values["object_id"], detail)

@@ -10,14 +10,16 @@ undated tasks last on every database by reading the dated ones first.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import ColumnElement, Select, and_, func, select, update
 from sqlalchemy.orm import Session
 
+from ..engine.calendar import SHANGHAI
 from ..store.models import Campaign, Hazard, InboxTask, Organisation, Sector, User
+from . import audit, delegation
 from .errors import ConflictError, InvalidInputError
-from .tasks import actionable_task
+from .tasks import acting_for_on, actionable_task
 
 TABS = ("todo", "mine", "watch")
 PER_PAGE = 20
@@ -59,12 +61,12 @@ def tabs_for(user: User) -> tuple[str, ...]:
     return TABS if user.role != "enterprise" else ("todo", "mine")
 
 
-def _tab_condition(user: User, tab: str) -> ColumnElement[bool]:
+def _tab_condition(user: User, tab: str, delegators: list[int]) -> ColumnElement[bool]:
     if tab == "mine":
         return InboxTask.assignee_id == user.id
-    if tab == "todo":
+    if tab == "todo":  # plus the tasks claimed by colleagues who delegated to me today
         return and_(InboxTask.role == user.role, InboxTask.organisation_id == user.organisation_id,
-                    (InboxTask.assignee_id.is_(None)) | (InboxTask.assignee_id == user.id))
+                    (InboxTask.assignee_id.is_(None)) | InboxTask.assignee_id.in_([user.id, *delegators]))
     if user.role == "office":
         return InboxTask.id.is_not(None)
     if user.role == "town":
@@ -73,8 +75,8 @@ def _tab_condition(user: User, tab: str) -> ColumnElement[bool]:
     return InboxTask.enterprise_id.in_(select(Organisation.id).where(Organisation.sector_code.in_(supervised)))
 
 
-def _filtered(query: Select, user: User, wanted: InboxQuery, tab: str, today: date) -> Select:
-    query = query.where(InboxTask.completed_at.is_(None), _tab_condition(user, tab))
+def _filtered(query: Select, user: User, wanted: InboxQuery, tab: str, today: date, delegators: list[int]) -> Select:
+    query = query.where(InboxTask.completed_at.is_(None), _tab_condition(user, tab, delegators))
     if wanted.enterprise_id is not None:
         query = query.where(InboxTask.enterprise_id == wanted.enterprise_id)
     if wanted.overdue:
@@ -91,9 +93,11 @@ def inbox_page(session: Session, user: User, wanted: InboxQuery, today: date) ->
     """The page of `wanted` for `user`, `today` deciding what is overdue (Asia/Shanghai date)."""
     if wanted.tab not in tabs_for(user):
         raise InvalidInputError(f"unknown tab {wanted.tab!r}")
-    counts = {tab: session.scalar(_filtered(select(func.count(InboxTask.id)), user, wanted, tab, today)) or 0
+    delegators = delegation.delegators_of(session, user, today)
+    counts = {tab: session.scalar(_filtered(select(func.count(InboxTask.id)), user, wanted, tab, today,
+                                            delegators)) or 0
               for tab in tabs_for(user)}
-    base = _filtered(select(InboxTask.id), user, wanted, wanted.tab, today)
+    base = _filtered(select(InboxTask.id), user, wanted, wanted.tab, today, delegators)
     offset = (max(wanted.page, 1) - 1) * wanted.per_page
     dated_count = session.scalar(select(func.count()).select_from(
         base.where(InboxTask.due_on.is_not(None)).subquery())) or 0
@@ -108,21 +112,61 @@ def inbox_page(session: Session, user: User, wanted: InboxQuery, today: date) ->
     return InboxPage(wanted, [found[i] for i in ids if i in found], counts)
 
 
-def claim(session: Session, user: User, task_id: str) -> InboxTask:
+def claim(session: Session, user: User, task_id: str, now: datetime) -> InboxTask:
     """Take a task of my group so colleagues see it is being handled; a task claimed by another is a conflict."""
-    task = actionable_task(session, user, task_id)
+    task = actionable_task(session, user, task_id, _today(now))
     taken = session.execute(update(InboxTask).where(InboxTask.id == task.id, InboxTask.assignee_id.is_(None))
                             .values(assignee_id=user.id).execution_options(synchronize_session=False))
     session.refresh(task)
     if taken.rowcount == 0 and task.assignee_id != user.id:  # type: ignore[attr-defined]
         raise ConflictError("该任务已被他人认领")
+    _audit(session, user, "claim_task", task, {}, now)
     return task
 
 
-def release(session: Session, user: User, task_id: str) -> InboxTask:
-    """Give a task I claimed back to my group."""
-    task = actionable_task(session, user, task_id)
-    if task.assignee_id != user.id:
-        raise ConflictError("只能退回自己认领的任务")
+def release(session: Session, user: User, task_id: str, now: datetime) -> InboxTask:
+    """Give a task I claimed (or one claimed by a colleague I stand in for) back to my group."""
+    task = actionable_task(session, user, task_id, _today(now))
+    if task.assignee_id is None:
+        raise ConflictError("只能退回已认领的任务")
+    principal = acting_for_on(session, user, task, _today(now))
     task.assignee_id = None
+    _audit(session, user, "release_task", task, {}, now, principal)
     return task
+
+
+def reassign(session: Session, user: User, task_id: str, to_user_id: int, now: datetime) -> InboxTask:
+    """Hand a task I may act on to a colleague of the same organisation and role."""
+    task = actionable_task(session, user, task_id, _today(now))
+    colleague = session.get(User, to_user_id)
+    if colleague is None or not colleague.active or colleague.organisation_id != task.organisation_id \
+            or colleague.role != task.role:
+        raise InvalidInputError("只能转交给本单位同一角色的在岗人员")
+    principal = acting_for_on(session, user, task, _today(now))
+    task.assignee_id = colleague.id
+    _audit(session, user, "reassign_task", task, {"to": colleague.display_name}, now, principal)
+    return task
+
+
+def colleagues(session: Session, user: User) -> list[User]:
+    """Who I may hand tasks to (and name as my substitute): active users of my organisation and role."""
+    return list(session.scalars(select(User).where(User.organisation_id == user.organisation_id,
+                                                   User.role == user.role, User.active.is_(True),
+                                                   User.id != user.id).order_by(User.display_name)))
+
+
+def _today(now: datetime) -> date:
+    return now.astimezone(SHANGHAI).date()
+
+
+def _audit(session: Session, user: User, action: str, task: InboxTask, detail: dict, now: datetime,
+           principal: User | None = None) -> None:
+    """Claims, releases and hand-overs are recorded against the task's hazard or case (else the task)."""
+    if task.hazard_id is not None:
+        kind, key = "hazard", str(task.hazard_id)
+    elif task.case_id is not None:
+        kind, key = "case", str(task.case_id)
+    else:
+        kind, key = "task", task.task_id
+    audit.record(session, user, action, kind, key, {"task": task.bpmn_id, "name": task.name, **detail}, now,
+                 on_behalf_of=principal)

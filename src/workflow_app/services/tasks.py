@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -10,8 +10,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..engine import FormSpec
+from ..engine.calendar import SHANGHAI
 from ..store.models import Hazard, InboxTask, ProcessInstanceRow, User
-from . import audit, evidence
+from . import audit, delegation, evidence
 from .errors import ConflictError, NotFoundError, PermissionDeniedError
 from .evidence import Uploads
 from .instances import apply_step, load_locked
@@ -30,24 +31,35 @@ def open_tasks(session: Session, actor: User, limit: int = 200) -> list[InboxTas
     return list(session.scalars(query))
 
 
-def task_form(session: Session, actor: User, task_id: str) -> tuple[InboxTask, FormSpec]:
-    """An open task the actor may act on, with the form it declares."""
-    task = actionable_task(session, actor, task_id)
+def task_form(session: Session, actor: User, task_id: str, today: date | None = None) -> tuple[InboxTask, FormSpec]:
+    """An open task the actor may act on (`today`: the date delegations are checked for), with its form."""
+    task = actionable_task(session, actor, task_id, today)
     row = session.get(ProcessInstanceRow, task.instance_id)
     assert row is not None
     return task, process_model(row.model_version).forms.get(task.bpmn_id, FormSpec(key=""))
 
 
-def actionable_task(session: Session, actor: User, task_id: str) -> InboxTask:
-    """An open task `actor` may act on; any other task id is simply not found."""
+def actionable_task(session: Session, actor: User, task_id: str, today: date | None = None) -> InboxTask:
+    """An open task `actor` may act on; any other task id is simply not found.
+
+    A task claimed by a colleague is actionable when the colleague delegated to `actor`
+    for `today` (no delegation applies when `today` is None).
+    """
     task = session.scalar(select(InboxTask).where(InboxTask.task_id == task_id))
     if task is None or not (task.role == actor.role and task.organisation_id == actor.organisation_id):
         raise NotFoundError(f"task {task_id} not found")
     if task.completed_at is not None:
         raise ConflictError(f"task {task_id} was already completed at {task.completed_at.isoformat()}")
-    if not may_act(actor, task):
+    if not may_act(actor, task) and acting_for_on(session, actor, task, today) is None:
         raise PermissionDeniedError("this task is assigned to someone else")
     return task
+
+
+def acting_for_on(session: Session, actor: User, task: InboxTask, today: date | None) -> User | None:
+    """The colleague `actor` acts for on `task` (claimed by them, delegated to `actor` today), if any."""
+    if today is None or task.assignee_id is None or task.assignee_id == actor.id or not actor.active:
+        return None
+    return delegation.acting_for(session, actor, task.assignee_id, today)
 
 
 def complete_task(session: Session, actor: User, task_id: str, data: dict[str, Any], now: datetime,
@@ -59,7 +71,9 @@ def complete_task(session: Session, actor: User, task_id: str, data: dict[str, A
     the other gets ConflictError; nothing of the loser's submission is kept.
     `uploads` are photos for the form's file fields, stored only if the step succeeds.
     """
-    task = actionable_task(session, actor, task_id)
+    today = now.astimezone(SHANGHAI).date()
+    task = actionable_task(session, actor, task_id, today)
+    principal = acting_for_on(session, actor, task, today)
     loaded = load_locked(session, task.instance_id)
     assert loaded is not None
     if loaded.row.status == "incident":
@@ -88,5 +102,6 @@ def complete_task(session: Session, actor: User, task_id: str, data: dict[str, A
     submitted = {k: result.submitted.get(k) for k in data}
     subject.task_completed(session, view, submitted, actor, now)
     audit.record(session, actor, "complete_task", subject.audit_type, subject.audit_id,
-                 {"task": view.bpmn_id, "name": view.name, "data": submitted, "status": subject.status}, now)
+                 {"task": view.bpmn_id, "name": view.name, "data": submitted, "status": subject.status}, now,
+                 on_behalf_of=principal)
     return task

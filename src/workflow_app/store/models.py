@@ -476,3 +476,20 @@ class Incident(Base):
     resolution: Mapped[str | None] = mapped_column(String(20))  # retried | skipped
     reason: Mapped[str | None] = mapped_column(Text)
     resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class Delegation(Base):
+    """A user away names a colleague who acts on their tasks for a date range (Asia/Shanghai dates)."""
+
+    __tablename__ = "delegations"
+    __table_args__ = (Index("ix_delegations_substitute", "substitute_id", "starts_on", "ends_on"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    substitute_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="joined")
+    substitute: Mapped[User] = relationship(foreign_keys=[substitute_id], lazy="joined")

@@ -8,10 +8,10 @@ from flask_login import login_required
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from ..services import inbox
+from ..services import bulk, inbox
 from ..services.errors import InvalidInputError
 from ..store.models import Organisation
-from .context import me, today, unit_of_work
+from .context import app_services, me, now, today, unit_of_work
 
 bp = Blueprint("inbox", __name__)
 
@@ -44,19 +44,23 @@ def inbox_page() -> str:
         enterprises = [] if user.role == "enterprise" else list(session.execute(
             select(Organisation.id, Organisation.name).where(Organisation.kind == "enterprise")
             .order_by(Organisation.name).limit(500)))
+        colleagues = inbox.colleagues(session, user)
     return render_template("inbox.html", page=page, tabs=inbox.tabs_for(user), enterprises=enterprises,
-                           today=today())
+                           today=today(), colleagues=colleagues)
 
 
 def _back() -> Response:
-    return redirect(request.form.get("next") or url_for("inbox.inbox_page"))
+    """Back to the page the form was on: a path of this site only, never another host."""
+    target = request.form.get("next", "")
+    safe = target.startswith("/") and not target.startswith("//") and "\\" not in target
+    return redirect(target if safe else url_for("inbox.inbox_page"))
 
 
 @bp.post("/tasks/<task_id>/claim")
 @login_required
 def claim(task_id: str) -> Response:
     with unit_of_work() as session:
-        inbox.claim(session, me(), task_id)
+        inbox.claim(session, me(), task_id, now())
     flash(_("已认领任务"), "info")
     return _back()
 
@@ -65,6 +69,22 @@ def claim(task_id: str) -> Response:
 @login_required
 def release(task_id: str) -> Response:
     with unit_of_work() as session:
-        inbox.release(session, me(), task_id)
+        inbox.release(session, me(), task_id, now())
     flash(_("已退回任务"), "info")
+    return _back()
+
+
+@bp.post("/inbox/bulk")
+@login_required
+def bulk_change() -> Response:
+    """Claim, release or hand over the ticked tasks; each one done or refused on its own."""
+    chosen = request.form.get("to_user", "")
+    outcomes = bulk.apply_to_tasks(app_services().factory, me().id, request.form.getlist("task_ids"),
+                                   request.form.get("action", ""), now(), int(chosen) if chosen.isdigit() else None)
+    done = [o for o in outcomes if o.error is None]
+    if done:
+        flash(_("已处理 %(count)s 项任务", count=len(done)), "info")
+    for refused in (o for o in outcomes if o.error is not None):
+        flash(_("未处理 %(task)s：%(reason)s", task=refused.name or refused.task_id[:8], reason=refused.error),
+              "warning")
     return _back()

@@ -19,7 +19,7 @@ from ..services.errors import InvalidInputError
 from ..services.hazards import get_hazard
 from ..services.model_registry import process_model
 from ..store.models import Campaign, Case, Duty, Hazard, InboxTask, ProcessInstanceRow
-from .context import app_services, me, now, unit_of_work
+from .context import app_services, me, now, today, unit_of_work
 from .forms import error_messages, submitted_photos, submitted_values
 
 bp = Blueprint("tasks", __name__)
@@ -63,7 +63,7 @@ def _done_url(subject: Hazard | Campaign | Duty | Case) -> str:
 @login_required
 def show(task_id: str) -> tuple[str, int]:
     with unit_of_work() as session:
-        task, form = tasks.task_form(session, me(), task_id)
+        task, form = tasks.task_form(session, me(), task_id, today())
         subject = _subject(session, task)
         values: dict[str, Any] = {}
         if isinstance(subject, Campaign):
@@ -77,7 +77,7 @@ def show(task_id: str) -> tuple[str, int]:
 @login_required
 def submit(task_id: str) -> Response | tuple[str, int]:
     with unit_of_work() as session:
-        task, form = tasks.task_form(session, me(), task_id)
+        task, form = tasks.task_form(session, me(), task_id, today())
         subject = _subject(session, task)
     values = submitted_values(form)
     try:

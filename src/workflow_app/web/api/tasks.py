@@ -74,7 +74,7 @@ class TaskDetail(MethodView):
     def get(self, task_id: str) -> tuple[dict[str, Any], int, dict[str, str]]:
         """A task the caller may act on, its form as JSON Schema, and its ETag for If-Match."""
         with unit_of_work() as session:
-            task, form = tasks.task_form(session, caller(), task_id)
+            task, form = tasks.task_form(session, caller(), task_id, today())
             etag = _etag(session, task)
         return {**fields_of(task, TaskSchema), "form": form_schema(form), "etag": etag}, 200, {"ETag": etag}
 
@@ -88,7 +88,7 @@ class Complete(MethodView):
     def post(self, body: dict[str, Any], task_id: str) -> Response:
         """Complete a task with data validated exactly like the web form; needs If-Match."""
         def work(session: Any) -> tuple[dict[str, Any], int]:
-            task, _ = tasks.task_form(session, caller(), task_id)
+            task, _ = tasks.task_form(session, caller(), task_id, today())
             expected = request.headers.get("If-Match")
             if not expected:
                 raise PreconditionRequired()
