@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import tempfile
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
+from web_support import png
 
 from workflow_app.services import hazards, tasks
+from workflow_app.services.evidence import EvidenceStore, Uploads, check_photo
+from workflow_app.services.model_registry import process_model
 from workflow_app.store.database import transaction
 from workflow_app.store.models import AuditEntry, Hazard, InboxTask, Notice, ProcessInstanceRow, User
 
@@ -32,12 +37,27 @@ def open_task(factory: sessionmaker[Session], hazard_id: int) -> InboxTask:
                                                  InboxTask.completed_at.is_(None))).one()
 
 
+EVIDENCE = EvidenceStore(Path(tempfile.mkdtemp(prefix="test-evidence-")))
+AFTER_PHOTO = check_photo(png("green"), "after.png")
+
+
 def complete(factory: sessionmaker[Session], actor: User, hazard_id: int, data: dict[str, Any],
              now: datetime) -> str:
-    """Complete the hazard's open task as `actor`; return the task's bpmn id."""
+    """Complete the hazard's open task as `actor`; return the task's bpmn id.
+
+    Evidence the model requires and `data` does not carry is added as a person would: an
+    "after" photo for a rectification, the verifier's own name as signature.
+    """
     task = open_task(factory, hazard_id)
     with transaction(factory) as s:
-        tasks.complete_task(s, actor, task.task_id, data, now)
+        _, form = tasks.task_form(s, actor, task.task_id, now.date())
+        row = s.get(ProcessInstanceRow, task.instance_id)
+        assert row is not None
+        signature = process_model(row.model_version).task_properties(task.bpmn_id).get("signature_field")
+        if signature and signature not in data:
+            data = {**data, signature: actor.display_name}
+        photos = {f.id: [AFTER_PHOTO] for f in form.fields if f.type == "file" and f.required and f.id not in data}
+        tasks.complete_task(s, actor, task.task_id, data, now, Uploads(EVIDENCE, photos) if photos else None)
     return task.bpmn_id
 
 

@@ -215,6 +215,7 @@ def test_major_hazard_from_report_to_close_out(browser: Any, base_url: str, tmp_
     walk.open_first_task("部门验收")
     walk.choose("verification_result", "passed")
     walk.fill("verification_opinion", "验收合格，同意销号")
+    walk.fill("verifier_signature", "dept姓名")  # signed by the verifier's own name
     walk.submit()
     assert_hazard_page(walk)
     assert walk.status() == "已销号" and "销号时间" in walk.text()

@@ -81,3 +81,12 @@ def test_deploy_a_third_party_model_start_a_case_and_clear_its_incident_from_the
     assert "retried" in run("incidents", "retry", incident_id, "--user", "office",
                             "--json", '{"hours": 2, "rate": 100}').output
     assert "Activity_Cost" not in run("incidents", "list").output
+
+
+def test_spot_check_draw_and_its_reproduction_from_the_command_line(run):
+    assert run("demo", "--now", "2026-11-25T09:00:00+08:00").exit_code == 0
+    drawn = run("spot-check", "draw", "--user", "office", "--month", "2026-11", "--rate", "0.5", "--seed", "42")
+    assert drawn.exit_code == 0 and "(seed 42)" in drawn.output and "YH2026" in drawn.output
+    assert run("spot-check", "draw", "--user", "office", "--month", "2026-11").exit_code == 1  # once a month
+    verified = run("spot-check", "verify", "2026-11")
+    assert verified.exit_code == 0 and "reproducible" in verified.output

@@ -1,4 +1,4 @@
-"""The loop as practised (issue #9): public report receipts, triage deadline, reward, bulk work, delegation."""
+"""The loop as practised (issue #9): receipts, triage deadline, reward, bulk work, delegation, evidence, spot-checks."""
 
 from __future__ import annotations
 
@@ -7,16 +7,16 @@ from pathlib import Path
 
 import pytest
 from conftest import T0, Zone
-from helpers import PLAN, REPORT, complete, hazard, open_task, report
+from helpers import PLAN, REPORT, complete, hazard, open_task, report, snapshot
 from sqlalchemy import select
 from web_support import csrf, make_app, sign_in
 
 from workflow_app.engine import FormValidationError
-from workflow_app.services import delegation, inbox, tasks
-from workflow_app.services.errors import InvalidInputError, PermissionDeniedError
+from workflow_app.services import audit, delegation, inbox, spot_checks, tasks
+from workflow_app.services.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from workflow_app.services.sweep import sweep
 from workflow_app.store.database import transaction
-from workflow_app.store.models import AuditEntry, Hazard, InboxTask, Notice
+from workflow_app.store.models import AuditEntry, Hazard, InboxTask, Notice, SpotCheck, SpotCheckItem
 from workflow_app.web.public_views import limiter, lookups
 
 ACCEPT_MAJOR = {"triage_decision": "accept", "hazard_level": "major", "triage_opinion": "属实，判定为重大隐患"}
@@ -128,3 +128,78 @@ def test_a_substitute_completes_a_colleagues_task_on_their_behalf_only_while_del
     with transaction(factory) as s:
         entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "complete_task")).one()
     assert entry.actor_name == "boss姓名（代safety姓名）" and entry.detail["on_behalf_of"] == zone.safety_officer.id
+
+
+def test_closure_needs_an_after_photo_and_a_major_one_the_verifiers_own_signature(factory, zone: Zone) -> None:
+    hid = report(factory, zone.principal, zone.enterprise_id, T0)
+    complete(factory, zone.principal, hid, PLAN, T0)
+    complete(factory, zone.department, hid, REVIEWED, T0)
+    rectify = open_task(factory, hid)
+    before = snapshot(factory, hid)
+    with pytest.raises(FormValidationError) as refused, transaction(factory) as s:
+        tasks.complete_task(s, zone.principal, rectify.task_id, RECTIFIED, T0)
+    assert [e.field_id for e in refused.value.errors] == ["photos_after"] and snapshot(factory, hid) == before
+    complete(factory, zone.principal, hid, RECTIFIED, T0)  # with a photo
+    verify = open_task(factory, hid)
+    for signature in ("", "王五"):
+        with pytest.raises(FormValidationError) as unsigned, transaction(factory) as s:
+            tasks.complete_task(s, zone.department, verify.task_id, {**PASSED, "verifier_signature": signature}, T0)
+        assert [e.field_id for e in unsigned.value.errors] == ["verifier_signature"]
+    complete(factory, zone.department, hid, {**PASSED, "verifier_signature": "dept姓名"}, T0)
+    assert hazard(factory, hid).status == "closed"
+
+
+def _closed_general_hazard(factory, zone: Zone, on: datetime) -> int:
+    hid = report(factory, zone.principal, zone.enterprise_id, on, hazard_level="general", found_on="2026-10-01")
+    complete(factory, zone.principal, hid, {"rectification_mode": "immediate"}, on)
+    complete(factory, zone.safety_officer, hid, {"rectification_measures": "已清理", "rectified_on": "2026-10-02"}, on)
+    complete(factory, zone.principal, hid, {"verification_result": "passed", "verification_opinion": "好"}, on)
+    assert hazard(factory, hid).status == "closed"
+    return hid
+
+
+OCTOBER = datetime(2026, 10, 20, 2, 0, tzinfo=UTC)
+
+
+def test_the_monthly_spot_check_draw_is_reproducible_from_its_recorded_seed(factory, zone: Zone) -> None:
+    closed = [_closed_general_hazard(factory, zone, OCTOBER) for _ in range(5)]
+    _closed_general_hazard(factory, zone, T0)  # closed in November: not in October's population
+    with transaction(factory) as s:
+        with pytest.raises(PermissionDeniedError):
+            spot_checks.draw(s, zone.department, "2026-10", T0)
+        check = spot_checks.draw(s, zone.office, "2026-10", T0, rate=0.4)
+        drawn = sorted(i.hazard_id for i in s.scalars(select(SpotCheckItem)))
+        assert check.population == closed and len(drawn) == 2 and set(drawn) <= set(closed)
+        assert spot_checks.redraw_matches(s, check)
+        again = spot_checks.sample(closed, 0.4, int(check.seed))  # anyone can redo the draw from the record
+        assert again == drawn
+        with pytest.raises(ConflictError):
+            spot_checks.draw(s, zone.office, "2026-10", T0)
+    with transaction(factory) as s:  # a sample edited afterwards no longer matches its seed
+        item = s.scalars(select(SpotCheckItem)).first()
+        item.hazard_id = next(h for h in closed if h not in drawn)
+    with transaction(factory) as s:
+        assert not spot_checks.redraw_matches(s, s.scalars(select(SpotCheck)).one())
+
+
+def test_a_failed_spot_check_reopens_the_hazard_and_is_counted_in_the_bulletin(factory, zone: Zone) -> None:
+    closed = [_closed_general_hazard(factory, zone, OCTOBER) for _ in range(2)]
+    with transaction(factory) as s:
+        spot_checks.draw(s, zone.office, "2026-10", T0, rate=1.0, seed=7)
+        items = {i.hazard_id: i.id for i in s.scalars(select(SpotCheckItem))}
+    with pytest.raises(NotFoundError), transaction(factory) as s:  # not the other sector's department
+        spot_checks.record_result(s, zone.other_department, items[closed[0]], False, "x", T0)
+    with pytest.raises(InvalidInputError), transaction(factory) as s:
+        spot_checks.record_result(s, zone.department, items[closed[0]], False, " ", T0)
+    with transaction(factory) as s:
+        spot_checks.record_result(s, zone.department, items[closed[0]], False, "通道再次被堵", T0)
+        spot_checks.record_result(s, zone.department, items[closed[1]], True, "", T0)
+    reopened, kept = hazard(factory, closed[0]), hazard(factory, closed[1])
+    assert reopened.status != "closed" and reopened.closed_at is None
+    assert open_task(factory, closed[0]).bpmn_id == "Task_ChooseRectification"
+    assert kept.status == "closed"
+    with transaction(factory) as s:
+        assert spot_checks.figures(s, datetime(2026, 11, 1, tzinfo=UTC) - timedelta(hours=8),
+                                   datetime(2026, 12, 1, tzinfo=UTC)) == spot_checks.SpotCheckFigures(2, 1, 1)
+        actions = [e.action for e in audit.history(s, "hazard", closed[0])]
+    assert actions[-2:] == ["spot_check_result", "reopen_hazard"]

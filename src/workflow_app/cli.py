@@ -9,6 +9,7 @@ import signal
 import sys
 from datetime import UTC, datetime
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import click
@@ -19,10 +20,11 @@ from .config import Settings
 from .engine import FormValidationError
 from .services import audit, demo, hazards, tasks
 from .services.errors import ServiceError
+from .services.evidence import EvidenceStore
 from .services.setup import check_models, init_db
 from .services.sweep import sweep
 from .store.database import make_engine, make_session_factory, transaction
-from .store.models import Organisation, User
+from .store.models import Hazard, Organisation, SpotCheck, SpotCheckItem, User
 
 
 class Context:
@@ -118,7 +120,7 @@ def demo_command(ctx: Context, now_text: str | None) -> None:
             for step in steps:
                 yield step
                 bar.update(1)
-        created = demo.seed(ctx.factory, now, progress)
+        created = demo.seed(ctx.factory, now, EvidenceStore(Path(ctx.settings.instance_dir) / "evidence"), progress)
     fired = sweep(ctx.factory, now)
     click.echo("demo data created" if created else "demo data already present: nothing changed")
     click.echo(f"timers fired: {len(fired)}")
@@ -389,8 +391,6 @@ def token_revoke(ctx: Context, token_id: int, username: str) -> None:
 @pass_context
 def deploy_command(ctx: Context, bpmn_file: str, lanes: tuple[str, ...]) -> None:
     """Validate a BPMN file and store it as the newest version of its process (nothing stored on error)."""
-    from pathlib import Path
-
     from .engine import ModelError
     from .services.model_registry import deploy
 
@@ -529,15 +529,28 @@ def task_list(ctx: Context, username: str) -> None:
 @click.option("--user", "username", required=True, help="act as this user")
 @field_option
 @json_option
+@click.option("--file", "files", multiple=True, help="a photo for a file field as name=path (repeatable)")
 @now_option
 @pass_context
 def task_complete(ctx: Context, task_id: str, username: str, fields: tuple[str, ...], json_text: str | None,
-                  now_text: str | None) -> None:
-    """Complete a task with its form's fields."""
+                  files: tuple[str, ...], now_text: str | None) -> None:
+    """Complete a task with its form's fields (and photos for its file fields)."""
+    from .services.evidence import Uploads, check_photo
+
+    photos: dict[str, list[Any]] = {}
+    for pair in files:
+        field_id, sep, path = pair.partition("=")
+        if not sep or not Path(path).is_file():
+            raise click.BadParameter(f"expected name=path of a file, got {pair!r}", param_hint="--file")
+        try:
+            photos.setdefault(field_id, []).append(check_photo(Path(path).read_bytes(), Path(path).name))
+        except ServiceError as exc:
+            _fail(exc)
+    uploads = Uploads(EvidenceStore(Path(ctx.settings.instance_dir) / "evidence"), photos) if photos else None
     try:
         with transaction(ctx.factory) as session:
             task = tasks.complete_task(session, _user(session, username), task_id, _fields(fields, json_text),
-                                       _now(now_text))
+                                       _now(now_text), uploads)
             name = task.name
     except (ServiceError, FormValidationError) as exc:
         _fail(exc)
@@ -637,3 +650,50 @@ def incidents_skip(ctx: Context, incident_id: int, username: str, reason: str, n
     except ServiceError as exc:
         _fail(exc)
     click.echo(f"incident {incident_id} skipped")
+
+
+@main.group("spot-check")
+def spot_check_group() -> None:
+    """Spot-checks of closures (抽检销号)."""
+
+
+@spot_check_group.command("draw")
+@click.option("--user", "username", required=True, help="act as this (office) user")
+@click.option("--month", required=True, help="the month whose closures are sampled (YYYY-MM)")
+@click.option("--rate", type=float, default=None, help="share of the closures to draw (default 0.1, at least one)")
+@click.option("--seed", type=int, default=None, help="the random seed (default: random, and recorded)")
+@now_option
+@pass_context
+def spot_check_draw(ctx: Context, username: str, month: str, rate: float | None, seed: int | None,
+                    now_text: str | None) -> None:
+    """Draw a month's closed hazards for re-verification and print the sample."""
+    from .services import spot_checks
+
+    try:
+        with transaction(ctx.factory) as session:
+            check = spot_checks.draw(session, _user(session, username), month, _now(now_text),
+                                     rate if rate is not None else spot_checks.DEFAULT_RATE, seed)
+            codes = [code for (code,) in session.execute(
+                select(Hazard.code).join(SpotCheckItem, SpotCheckItem.hazard_id == Hazard.id)
+                .where(SpotCheckItem.spot_check_id == check.id).order_by(Hazard.id))]
+            click.echo(f"{month}: {len(codes)} of {len(check.population)} closures drawn (seed {check.seed})")
+    except ServiceError as exc:
+        _fail(exc)
+    for code in codes:
+        click.echo(f"  {code}")
+
+
+@spot_check_group.command("verify")
+@click.argument("month")
+@pass_context
+def spot_check_verify(ctx: Context, month: str) -> None:
+    """Draw again from the recorded population and seed; exit 1 unless it gives the recorded sample."""
+    from .services import spot_checks
+
+    with transaction(ctx.factory) as session:
+        check = session.scalar(select(SpotCheck).where(SpotCheck.month == month))
+        if check is None:
+            raise click.ClickException(f"no spot-check for {month}")
+        same = spot_checks.redraw_matches(session, check)
+    click.echo("reproducible: the recorded seed gives the recorded sample" if same else "MISMATCH")
+    sys.exit(0 if same else 1)

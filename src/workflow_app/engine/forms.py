@@ -23,6 +23,28 @@ CONSTRAINTS = ("required", "readonly", "minlength", "maxlength", "min", "max")
 
 
 @dataclass(frozen=True)
+class RequiredIf:
+    """A field is required when another one of the same form has (or has not) a value."""
+
+    other: str
+    value: str
+    equals: bool = True
+
+    @classmethod
+    def parse(cls, rule: str | None) -> RequiredIf | None:
+        if not rule or "=" not in rule:
+            return None
+        if "!=" in rule:
+            other, value = rule.split("!=", 1)
+            return cls(other.strip(), value.strip(), equals=False)
+        other, value = rule.split("=", 1)
+        return cls(other.strip(), value.strip())
+
+    def holds(self, values: dict[str, Any]) -> bool:
+        return (str(values.get(self.other, "")) == self.value) == self.equals
+
+
+@dataclass(frozen=True)
 class FieldSpec:
     """One declared form field."""
 
@@ -36,13 +58,9 @@ class FieldSpec:
     limits: dict[str, float] = field(default_factory=dict)
 
     @property
-    def required_if(self) -> tuple[str, str] | None:
-        """(other field, value): this field is required when the other one has that value."""
-        rule = self.properties.get("required_if")
-        if not rule or "=" not in rule:
-            return None
-        other, value = rule.split("=", 1)
-        return other.strip(), value.strip()
+    def required_if(self) -> RequiredIf | None:
+        """When this field is required besides `required`: `other=value` or `other!=value`."""
+        return RequiredIf.parse(self.properties.get("required_if"))
 
     @property
     def multiline(self) -> bool:
@@ -111,9 +129,10 @@ def _field_problems(spiff_field: Any, field_ids: set[str]) -> list[str]:
         problems.append(f"form field {fid!r} has unknown type {spiff_field.type!r}")
     if spiff_field.type == "enum" and not getattr(spiff_field, "options", None):
         problems.append(f"enum field {fid!r} has no values")
-    required_if = next((p.value for p in spiff_field.properties if p.id == "required_if"), None)
-    if required_if is not None and required_if.split("=", 1)[0].strip() not in field_ids:
-        problems.append(f"required_if of {fid!r} names no field of this form: {required_if!r}")
+    rule = next((p.value for p in spiff_field.properties if p.id == "required_if"), None)
+    condition = RequiredIf.parse(rule)
+    if rule is not None and (condition is None or condition.other not in field_ids):
+        problems.append(f"required_if of {fid!r} names no field of this form: {rule!r}")
     for rule in spiff_field.validation:
         if rule.name not in CONSTRAINTS:
             problems.append(f"form field {fid!r} has unknown constraint {rule.name!r}")
@@ -206,18 +225,23 @@ _CLEANERS = {"string": _clean_string, "enum": _clean_enum, "boolean": _clean_boo
 
 
 def validate_submission(form: FormSpec, data: dict[str, Any]) -> dict[str, Any]:
-    """Check `data` against `form`; return the cleaned values or raise FormValidationError."""
+    """Check `data` against `form`; return the cleaned values or raise FormValidationError.
+
+    A field left blank takes the default the form declares (camunda:formField defaultValue).
+    """
     errors: list[FieldError] = []
     declared = {f.id: f for f in form.fields}
     for key in data:
         if key not in declared:
             errors.append(FieldError(key, "unknown_field", f"表单中没有字段“{key}”"))
+    given = {**{f.id: f.default for f in form.fields if f.default not in (None, "") and _blank(data.get(f.id))},
+             **{k: v for k, v in data.items() if not _blank(v)}}
     cleaned: dict[str, Any] = {}
     for spec in form.fields:
-        value = data.get(spec.id)
+        value = given.get(spec.id)
         if _blank(value):
             condition = spec.required_if
-            if spec.required or (condition and data.get(condition[0]) == condition[1]):
+            if spec.required or (condition is not None and condition.holds(given)):
                 errors.append(FieldError(spec.id, "required", f"{spec.label}为必填项"))
             continue
         try:

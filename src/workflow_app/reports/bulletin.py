@@ -21,9 +21,10 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ..services import spot_checks
 from ..services.errors import InvalidInputError
 from ..store.models import Hazard
-from .statistics import OPEN_EXCLUDED, PeriodStatistics, month_of, period_statistics
+from .statistics import OPEN_EXCLUDED, PeriodStatistics, month_of, period_statistics, start_of_day
 
 FONT = "CJK"
 FONT_CANDIDATES = ("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
@@ -92,6 +93,10 @@ def monthly_bulletin(session: Session, month: str, out: IO[bytes],
               for h in overdue_major] or [Paragraph("无。", small)]
     story += [Spacer(1, 4 * mm), Paragraph(f"五、挂牌督办的重大事故隐患（{listed_total} 项）", body)]
     story += [Paragraph(f"{h.code} {h.enterprise.name} {h.title}", small) for h in listed] or [Paragraph("无。", small)]
+    checked = spot_checks.figures(session, start_of_day(start), start_of_day(end))
+    story += [Spacer(1, 4 * mm), Paragraph(
+        f"六、抽检销号：本月复核抽检 {checked.checked} 项，合格 {checked.passed} 项，"
+        f"不合格重新整改 {checked.failed} 项。", body)]
     SimpleDocTemplate(out, pagesize=A4, title=f"{month} 月通报", leftMargin=18 * mm, rightMargin=18 * mm).build(story)
     return stats
 

@@ -44,7 +44,8 @@ class PeriodStatistics:
     departments: list[UnitFigures]
 
 
-def _instant(day: date) -> datetime:
+def start_of_day(day: date) -> datetime:
+    """Midnight at the start of `day` in Asia/Shanghai."""
     return datetime.combine(day, time(0, 0), SHANGHAI)
 
 
@@ -55,8 +56,8 @@ def _by_enterprise(session: Session, *conditions: object) -> Counter[int]:
 
 def period_statistics(session: Session, start: date, end: date) -> PeriodStatistics:
     """Found / major / closed in [start, end), overdue at `end`; found in the period of equal length before."""
-    since, until = _instant(start), _instant(end)
-    previous = _instant(start - (end - start))
+    since, until = start_of_day(start), start_of_day(end)
+    previous = start_of_day(start - (end - start))
     per_enterprise = {
         "found": _by_enterprise(session, Hazard.reported_at >= since, Hazard.reported_at < until),
         "major": _by_enterprise(session, Hazard.reported_at >= since, Hazard.reported_at < until,

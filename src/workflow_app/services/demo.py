@@ -4,6 +4,7 @@ stage of the loop, some of them overdue. All names, phones and addresses are inv
 
 from __future__ import annotations
 
+import io
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -11,16 +12,19 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
+from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.security import generate_password_hash
 
 from ..engine.calendar import SHANGHAI
 from ..store.database import transaction
-from ..store.models import InboxTask, Organisation, Sector, User
+from ..store.models import InboxTask, Organisation, ProcessInstanceRow, Sector, User
 from . import tasks
 from .cases import start_case
+from .evidence import EvidenceStore, Photo, Uploads, check_photo
 from .hazards import report_hazard
+from .model_registry import process_model
 
 DEMO_PASSWORD = "demo-2026"
 RISK_COLOURS = ("red", "orange", "yellow", "yellow", "blue", "blue", "blue")
@@ -109,31 +113,52 @@ def _plan(deadline: datetime) -> dict[str, Any]:
             "emergency_plan": "整改期间设置警戒区，专人值守，配备应急器材"}
 
 
-def _act(session: Session, hazard_id: int, data: dict[str, Any], when: datetime, avoid: int | None = None) -> None:
-    """Complete the hazard's open task as the first user of the acting organisation (not `avoid`)."""
+def _act(session: Session, hazard_id: int, data: dict[str, Any], when: datetime, avoid: int | None = None,
+         evidence: EvidenceStore | None = None) -> None:
+    """Complete the hazard's open task as the first user of the acting organisation (not `avoid`).
+
+    What the model requires beyond `data` is given as a person would: an "after" photo for
+    a rectification, the verifier's own name as signature.
+    """
     task = session.scalar(select(InboxTask).where(InboxTask.hazard_id == hazard_id, InboxTask.completed_at.is_(None)))
     if task is None:
         return
     users = session.scalars(select(User).where(User.organisation_id == task.organisation_id,
                                                User.role == task.role).order_by(User.id)).all()
     actor = next(u for u in users if u.id != avoid)
-    tasks.complete_task(session, actor, task.task_id, data, when)
+    _, form = tasks.task_form(session, actor, task.task_id)
+    model = process_model(session.get(ProcessInstanceRow, task.instance_id).model_version)  # type: ignore[union-attr]
+    signature = model.task_properties(task.bpmn_id).get("signature_field")
+    if signature:
+        data = {**data, signature: actor.display_name}
+    photos = {f.id: [_demo_photo()] for f in form.fields if f.type == "file" and f.required}
+    uploads = Uploads(evidence, photos) if photos and evidence else None
+    tasks.complete_task(session, actor, task.task_id, data, when, uploads)
 
 
-def _advance(session: Session, hazard_id: int, stage: str, level: str, now: datetime) -> None:
+def _demo_photo() -> Photo:
+    """A small made-up "after" photo (a green square) for the demo's rectified hazards."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (320, 240), (60, 150, 90)).save(buffer, "JPEG")
+    return check_photo(buffer.getvalue(), "整改后.jpg")
+
+
+def _advance(session: Session, hazard_id: int, stage: str, level: str, now: datetime,
+             evidence: EvidenceStore) -> None:
     """Walk one hazard's loop forward to `stage`, acting as the right users."""
-    act = partial(_act, session, hazard_id)
+    act = partial(_act, session, hazard_id, evidence=evidence)
     if stage in ("triage", "rejected"):
         if stage == "rejected":
             act({"triage_decision": "duplicate", "hazard_level": level, "triage_opinion": "与已登记隐患重复"}, now)
         return
     if stage != "plan":
-        _rectify_and_verify(session, hazard_id, stage, level, now)
+        _rectify_and_verify(session, hazard_id, stage, level, now, evidence)
 
 
-def _rectify_and_verify(session: Session, hazard_id: int, stage: str, level: str, now: datetime) -> None:
+def _rectify_and_verify(session: Session, hazard_id: int, stage: str, level: str, now: datetime,
+                        evidence: EvidenceStore) -> None:
     """Plan, review, rectify and verify as far as `stage` asks."""
-    act = partial(_act, session, hazard_id)
+    act = partial(_act, session, hazard_id, evidence=evidence)
 
     overdue = stage == "overdue"
     deadline = now - timedelta(days=12) if overdue else now + timedelta(days=20)
@@ -159,8 +184,8 @@ HAZARD_TITLES = ["储罐区可燃气体报警器失效", "受限空间作业未�
                  "安全出口指示灯损坏", "吊装作业无专人监护", "粉尘清扫制度未落实", "特种作业人员无证上岗"]
 
 
-def seed(factory: sessionmaker[Session], now: datetime, progress: Callable[[Iterator[int]], Iterator[int]]
-         | None = None) -> bool:
+def seed(factory: sessionmaker[Session], now: datetime, evidence: EvidenceStore,
+         progress: Callable[[Iterator[int]], Iterator[int]] | None = None) -> bool:
     """Create the demo zone once; False (and nothing changed) when it exists already."""
     with transaction(factory) as session:
         if session.scalar(select(Organisation).where(Organisation.code == "OFFICE")) is not None:
@@ -183,7 +208,7 @@ def seed(factory: sessionmaker[Session], now: datetime, progress: Callable[[Iter
                     "location": rng.choice(["一号车间", "储罐区", "仓库", "办公楼"]), "found_on": found}
             reported = report_hazard(session, None if public else reporter, enterprise_id, data,
                                      now - timedelta(days=31))
-            _advance(session, reported.hazard_id, stage, level, now)
+            _advance(session, reported.hazard_id, stage, level, now, evidence)
     with transaction(factory) as session:
         _seed_permits(session, enterprise_ids[0], now)
     return True

@@ -125,3 +125,26 @@ def list_hazards(session: Session, actor: User, status: str | None = None, limit
     if status:
         query = query.where(Hazard.status == status)
     return list(session.scalars(query))
+
+
+def reopen_hazard(session: Session, actor: User, hazard: Hazard, reason: str, now: datetime) -> None:
+    """Put a closed hazard back into the loop (a failed spot-check): a new instance of the newest model.
+
+    The hazard keeps its record, photos and history; the finished instance stays as it was.
+    It re-enters as reported: a public report goes to triage again, others to their plan.
+    """
+    if hazard.status != "closed":
+        raise InvalidInputError(f"{hazard.code} is not closed")
+    version = latest_version(session, HAZARD_PROCESS)
+    data = {"source": hazard.source, "hazard_level": hazard.level, "category": hazard.category, "title": hazard.title,
+            "description": hazard.description, "location": hazard.location, "found_on": hazard.found_on.isoformat()}
+    instance, result = ProcessInstance.start(process_model(version), data, now)
+    row = ProcessInstanceRow(model_version=version, state=b"", status="running", started_at=now, updated_at=now)
+    session.add(row)
+    session.flush()
+    previous = hazard.instance_id
+    hazard.instance_id, hazard.status, hazard.closed_at = row.id, "reported", None
+    hazard.overdue_since = hazard.escalated_at = None
+    apply_step(session, row, instance, HazardSubject(hazard), result, now, actor)
+    audit.record(session, actor, "reopen_hazard", "hazard", hazard.id,
+                 {"reason": reason, "previous_instance": previous, "status": hazard.status}, now)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from ..engine import FormSpec
+from ..engine import FieldError, FormSpec, FormValidationError
 from ..engine.calendar import SHANGHAI
 from ..store.models import Hazard, InboxTask, ProcessInstanceRow, User
 from . import audit, delegation, evidence
@@ -55,6 +55,16 @@ def actionable_task(session: Session, actor: User, task_id: str, today: date | N
     return task
 
 
+def _check_signature(field_id: str | None, data: dict[str, Any], actor: User) -> None:
+    """A signature field (camunda property `signature_field`) must carry the signer's own name."""
+    if not field_id:
+        return
+    signed = str(data.get(field_id) or "").strip()
+    if signed and signed != actor.display_name:
+        raise FormValidationError([FieldError(field_id, "not_your_signature",
+                                              f"签名须为本人姓名（{actor.display_name}）")])
+
+
 def acting_for_on(session: Session, actor: User, task: InboxTask, today: date | None) -> User | None:
     """The colleague `actor` acts for on `task` (claimed by them, delegated to `actor` today), if any."""
     if today is None or task.assignee_id is None or task.assignee_id == actor.id or not actor.active:
@@ -85,6 +95,7 @@ def complete_task(session: Session, actor: User, task_id: str, data: dict[str, A
     excluded = view.properties.get("exclude_actor")
     if excluded and instance.data.get(excluded) == actor.id:
         raise PermissionDeniedError("验收人不能是整改人：请由企业内其他人员验收")
+    _check_signature(view.properties.get("signature_field"), data, actor)
     recorded = view.properties.get("record_actor_as")
     if uploads:
         data = uploads.merged_into(data)

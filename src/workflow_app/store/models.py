@@ -493,3 +493,31 @@ class Delegation(Base):
     revoked_at: Mapped[datetime | None]
     user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="joined")
     substitute: Mapped[User] = relationship(foreign_keys=[substitute_id], lazy="joined")
+
+
+class SpotCheck(Base):
+    """A month's random draw of closed hazards for re-verification (抽检销号): reproducible from its seed."""
+
+    __tablename__ = "spot_checks"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), unique=True)  # the month whose closures were sampled
+    seed: Mapped[str] = mapped_column(String(20))  # the random seed, as text (fits any database's integers)
+    rate: Mapped[float] = mapped_column(Numeric(5, 4))
+    population: Mapped[list] = mapped_column(JSON)  # ids of the hazards closed that month, ascending
+    drawn_at: Mapped[datetime]
+    drawn_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+
+class SpotCheckItem(Base):
+    """One drawn hazard and the result of its re-verification."""
+
+    __tablename__ = "spot_check_items"
+    __table_args__ = (UniqueConstraint("spot_check_id", "hazard_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    spot_check_id: Mapped[int] = mapped_column(ForeignKey("spot_checks.id"), index=True)
+    hazard_id: Mapped[int] = mapped_column(ForeignKey("hazards.id"), index=True)
+    result: Mapped[str] = mapped_column(String(10), default="pending")  # pending | passed | failed
+    note: Mapped[str | None] = mapped_column(Text)
+    checked_at: Mapped[datetime | None]
+    checked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    hazard: Mapped[Hazard] = relationship(lazy="joined")

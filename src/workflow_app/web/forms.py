@@ -23,6 +23,7 @@ ENGLISH_ERRORS = {
     "too_large": _l("%(label)s过大"),
     "not_a_file": _l("%(label)s应为已上传的文件"),
     "too_many_files": _l("%(label)s文件过多"),
+    "not_your_signature": _l("%(label)s须为本人姓名"),
 }
 
 
