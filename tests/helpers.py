@@ -56,7 +56,8 @@ def complete(factory: sessionmaker[Session], actor: User, hazard_id: int, data: 
         signature = process_model(row.model_version).task_properties(task.bpmn_id).get("signature_field")
         if signature and signature not in data:
             data = {**data, signature: actor.display_name}
-        photos = {f.id: [AFTER_PHOTO] for f in form.fields if f.type == "file" and f.required and f.id not in data}
+        needed = form.required_for(data)
+        photos = {f.id: [AFTER_PHOTO] for f in form.fields if f.type == "file" and f.id in needed and f.id not in data}
         tasks.complete_task(s, actor, task.task_id, data, now, Uploads(EVIDENCE, photos) if photos else None)
     return task.bpmn_id
 

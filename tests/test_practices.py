@@ -12,7 +12,7 @@ from sqlalchemy import select
 from web_support import csrf, make_app, sign_in
 
 from workflow_app.engine import FormValidationError
-from workflow_app.services import audit, delegation, inbox, spot_checks, tasks
+from workflow_app.services import audit, delegation, inbox, ledger, spot_checks, tasks
 from workflow_app.services.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from workflow_app.services.sweep import sweep
 from workflow_app.store.database import transaction
@@ -203,3 +203,71 @@ def test_a_failed_spot_check_reopens_the_hazard_and_is_counted_in_the_bulletin(f
                                    datetime(2026, 12, 1, tzinfo=UTC)) == spot_checks.SpotCheckFigures(2, 1, 1)
         actions = [e.action for e in audit.history(s, "hazard", closed[0])]
     assert actions[-2:] == ["spot_check_result", "reopen_hazard"]
+
+
+NOV_17_REMINDER = datetime(2026, 11, 17, 1, 0, tzinfo=UTC)  # 3 working days before Friday 11-20, 09:00 Shanghai
+EXTEND = {"rectify_action": "extend", "requested_deadline": "2026-12-04", "extension_reason": "备件需进口，到货需两周"}
+
+
+def _rectifying_major(factory, zone: Zone) -> int:
+    hid = report(factory, zone.principal, zone.enterprise_id, T0)
+    complete(factory, zone.principal, hid, PLAN, T0)  # deadline 2026-11-20
+    complete(factory, zone.department, hid, REVIEWED, T0)
+    return hid
+
+
+def _reminders(factory, hid: int) -> list[str]:
+    with transaction(factory) as s:
+        return list(s.scalars(select(Notice.subject).where(Notice.hazard_id == hid, Notice.kind == "reminder",
+                                                           Notice.channel == "in_app").order_by(Notice.id)))
+
+
+def test_an_extension_moves_the_timers_only_when_approved(factory, zone: Zone) -> None:
+    hid = _rectifying_major(factory, zone)
+    complete(factory, zone.principal, hid, EXTEND, T0 + timedelta(days=1))
+    assert (open_task(factory, hid).bpmn_id, hazard(factory, hid).status) == ("Task_ReviewExtension",
+                                                                             "extension_review")
+    complete(factory, zone.department, hid, {"extension_decision": "refuse", "extension_opinion": "时限合理"},
+             T0 + timedelta(days=2))
+    assert open_task(factory, hid).due_on == date(2026, 11, 20)  # refused: the old deadline and its timers
+    assert [f.notice for f in sweep(factory, NOV_17_REMINDER)] == ["reminder"]
+
+    complete(factory, zone.principal, hid, EXTEND, NOV_17_REMINDER + timedelta(hours=2))
+    assert sweep(factory, datetime(2026, 11, 21, tzinfo=UTC)) == []  # nothing waits while the request is decided
+    complete(factory, zone.department, hid, {"extension_decision": "approve", "extension_opinion": "同意"},
+             NOV_17_REMINDER + timedelta(hours=3))
+    moved = open_task(factory, hid)
+    assert (moved.bpmn_id, moved.due_on, hazard(factory, hid).rectification_deadline) == (
+        "Task_Rectify", date(2026, 12, 4), date(2026, 12, 4))
+    assert sweep(factory, datetime(2026, 11, 30, tzinfo=UTC)) == []  # the old deadline's timers are gone
+    assert [f.notice for f in sweep(factory, datetime(2026, 12, 1, 1, 0, tzinfo=UTC))] == ["reminder"]
+    assert len(_reminders(factory, hid)) == 2 and "2026-11-20" in _reminders(factory, hid)[0] \
+        and "2026-12-04" in _reminders(factory, hid)[1]  # once per deadline, though re-armed after the refusal
+    with transaction(factory) as s:
+        requests = [e.detail["data"] for e in audit.history(s, "hazard", hid) if e.action == "complete_task"
+                    and e.detail["task"] in ("Task_Rectify", "Task_ReviewExtension")]
+    assert [d.get("rectify_action") or d.get("extension_decision") for d in requests] == [
+        "extend", "refuse", "extend", "approve"]
+
+
+def test_past_the_deadline_no_extension_an_explanation_and_the_overdue_list_until_closed(factory, zone: Zone):
+    hid = _rectifying_major(factory, zone)
+    late = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+    sweep(factory, late)  # reminder, overdue
+    rectify = open_task(factory, hid)
+    before = snapshot(factory, hid)
+    for data, field in ((EXTEND, "rectify_action"), (RECTIFIED, "overdue_explanation")):
+        with pytest.raises(FormValidationError) as refused, transaction(factory) as s:
+            tasks.complete_task(s, zone.principal, rectify.task_id, data, late)
+        assert [e.field_id for e in refused.value.errors] == [field]
+    assert snapshot(factory, hid) == before
+    complete(factory, zone.principal, hid, {**RECTIFIED, "overdue_explanation": "设备厂家延迟供货"}, late)
+    complete(factory, zone.department, hid, {"verification_result": "failed", "verification_opinion": "未整改到位",
+                                             "rectification_deadline": "2026-12-18"}, late)
+    with transaction(factory) as s:  # a new deadline does not take it off the overdue list
+        overdue = [h.id for h in ledger.ledger_rows(s, zone.office, ledger.LedgerQuery(overdue=True), late.date())]
+    assert overdue == [hid] and hazard(factory, hid).overdue_since is not None
+    complete(factory, zone.principal, hid, {**RECTIFIED, "overdue_explanation": "已按要求返工"}, late)
+    complete(factory, zone.department, hid, PASSED, late)
+    with transaction(factory) as s:
+        assert list(ledger.ledger_rows(s, zone.office, ledger.LedgerQuery(overdue=True), late.date())) == []

@@ -108,7 +108,7 @@ def test_a_failing_timer_path_is_an_incident_that_freezes_its_instance_until_ski
     # it moves again: the overdue timer that fell due meanwhile fires as the instance resumes, once
     assert [kind for kind, _ in _notices(factory, broken)] == ["reminder", "overdue", "overdue"]
     assert sweep(factory, OVERDUE) == []
-    complete(factory, zone.principal, broken, DONE, OVERDUE)
+    complete(factory, zone.principal, broken, {**DONE, "overdue_explanation": "提醒未送达，延误两天"}, OVERDUE)
     with transaction(factory) as s:
         actions = s.scalars(select(AuditEntry.action).where(AuditEntry.object_id == str(broken))).all()
     assert "incident" in actions and "incident_skipped" in actions

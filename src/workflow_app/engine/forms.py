@@ -83,6 +83,12 @@ class FormSpec:
         """The ids of the fields that hold photos."""
         return [f.id for f in self.fields if f.type == "file"]
 
+    def required_for(self, data: dict[str, Any]) -> list[str]:
+        """The ids of the fields a submission of `data` must fill (declared defaults applied)."""
+        given = _with_defaults(self, data)
+        return [f.id for f in self.fields
+                if f.required or (f.required_if is not None and f.required_if.holds(given))]
+
 
 def form_from_spiff(form: Any) -> FormSpec:
     """Convert SpiffWorkflow's Camunda ``Form`` into our immutable spec."""
@@ -224,6 +230,12 @@ _CLEANERS = {"string": _clean_string, "enum": _clean_enum, "boolean": _clean_boo
              "long": _clean_number, "double": _clean_number, "file": _clean_files}
 
 
+def _with_defaults(form: FormSpec, data: dict[str, Any]) -> dict[str, Any]:
+    """`data` with each blank field that declares a default holding it."""
+    return {**{f.id: f.default for f in form.fields if f.default not in (None, "") and _blank(data.get(f.id))},
+            **{k: v for k, v in data.items() if not _blank(v)}}
+
+
 def validate_submission(form: FormSpec, data: dict[str, Any]) -> dict[str, Any]:
     """Check `data` against `form`; return the cleaned values or raise FormValidationError.
 
@@ -234,8 +246,7 @@ def validate_submission(form: FormSpec, data: dict[str, Any]) -> dict[str, Any]:
     for key in data:
         if key not in declared:
             errors.append(FieldError(key, "unknown_field", f"表单中没有字段“{key}”"))
-    given = {**{f.id: f.default for f in form.fields if f.default not in (None, "") and _blank(data.get(f.id))},
-             **{k: v for k, v in data.items() if not _blank(v)}}
+    given = _with_defaults(form, data)
     cleaned: dict[str, Any] = {}
     for spec in form.fields:
         value = given.get(spec.id)

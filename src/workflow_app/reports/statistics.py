@@ -63,7 +63,8 @@ def period_statistics(session: Session, start: date, end: date) -> PeriodStatist
         "major": _by_enterprise(session, Hazard.reported_at >= since, Hazard.reported_at < until,
                                 Hazard.level == "major"),
         "closed": _by_enterprise(session, Hazard.closed_at >= since, Hazard.closed_at < until),
-        "overdue": _by_enterprise(session, Hazard.rectification_deadline < end, Hazard.status.not_in(OPEN_EXCLUDED)),
+        "overdue": _by_enterprise(session, (Hazard.rectification_deadline < end) | (Hazard.overdue_since < until),
+                                  Hazard.status.not_in(OPEN_EXCLUDED)),
     }
     found_before = _by_enterprise(session, Hazard.reported_at >= previous, Hazard.reported_at < since)
     enterprises = list(session.execute(select(Organisation.id, Organisation.town_id, Organisation.sector_code)

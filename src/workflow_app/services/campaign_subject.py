@@ -86,6 +86,9 @@ class CampaignSubject:
                 recipients.add(office_id(session))
         return recipients
 
+    def check_submission(self, view: UserTaskView, data: dict[str, Any], now: datetime) -> None:
+        """No rules beyond the form's."""
+
     def task_completed(self, session: Session, view: UserTaskView, submitted: dict[str, Any], actor: User,
                        now: datetime) -> None:
         kind = SUBMISSION_KINDS.get(view.bpmn_id)

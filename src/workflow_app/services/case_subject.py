@@ -50,6 +50,9 @@ class CaseSubject:
         notices.queue(session, instance_id, fired, now, recipients, subject,
                       f"{subject}\n企业：{self.case.enterprise.name}")
 
+    def check_submission(self, view: UserTaskView, data: dict[str, Any], now: datetime) -> None:
+        """No rules beyond the form's."""
+
     def task_completed(self, session: Session, view: UserTaskView, submitted: dict[str, Any], actor: User,
                        now: datetime) -> None:
         """What was submitted is the instance's data and the audit entry."""

@@ -131,7 +131,8 @@ def _act(session: Session, hazard_id: int, data: dict[str, Any], when: datetime,
     signature = model.task_properties(task.bpmn_id).get("signature_field")
     if signature:
         data = {**data, signature: actor.display_name}
-    photos = {f.id: [_demo_photo()] for f in form.fields if f.type == "file" and f.required}
+    needed = form.required_for(data)
+    photos = {f.id: [_demo_photo()] for f in form.fields if f.type == "file" and f.id in needed}
     uploads = Uploads(evidence, photos) if photos and evidence else None
     tasks.complete_task(session, actor, task.task_id, data, when, uploads)
 

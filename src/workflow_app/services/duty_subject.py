@@ -61,6 +61,9 @@ class DutySubject:
         notices.queue(session, instance_id, fired, now, recipients, f"{subject} {self.duty.enterprise.name}",
                       f"{subject}\n企业：{self.duty.enterprise.name}\n触发：{fired.name}")
 
+    def check_submission(self, view: UserTaskView, data: dict[str, Any], now: datetime) -> None:
+        """No rules beyond the form's."""
+
     def task_completed(self, session: Session, view: UserTaskView, submitted: dict[str, Any], actor: User,
                        now: datetime) -> None:
         """The record (who, when, what) is the task's own data and the audit entry."""

@@ -7,7 +7,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ..engine import FiredTimer, ProcessInstance, UserTaskView
+from ..engine import FieldError, FiredTimer, FormValidationError, ProcessInstance, UserTaskView
+from ..engine.calendar import SHANGHAI
 from ..store.models import Hazard, User
 from . import notices
 from .roles import acting_organisation_id
@@ -43,8 +44,8 @@ class HazardSubject:
                 setattr(hazard, name, data[name])
         if data.get("rectification_deadline"):
             deadline = date.fromisoformat(data["rectification_deadline"])
-            if hazard.rectification_deadline != deadline:
-                hazard.rectification_deadline, hazard.overdue_since, hazard.escalated_at = deadline, None, None
+            if hazard.rectification_deadline != deadline:  # once overdue, it stays on the overdue list until closed
+                hazard.rectification_deadline, hazard.escalated_at = deadline, None
         hazard.supervision_listed = bool(data.get("supervision_listed", False))
         hazard.status = _status(instance, ready, hazard.status)
         if hazard.status == "closed" and hazard.closed_at is None:
@@ -58,9 +59,38 @@ class HazardSubject:
     def queue_notices(self, session: Session, instance_id: int, fired: FiredTimer, now: datetime) -> None:
         notices.queue_for_timer(session, self.hazard, instance_id, fired, now)
 
+    def check_submission(self, view: UserTaskView, data: dict[str, Any], now: datetime) -> None:
+        """The deadline rules of a rectification (a form with `rectify_action`), as practised in several provinces.
+
+        An extension may be asked for only before the deadline, and for a later date; once the
+        deadline has passed, the rectification needs a written explanation.
+        """
+        deadline = self.hazard.rectification_deadline
+        if "rectify_action" not in view.form.field_ids() or deadline is None:
+            return
+        today = now.astimezone(SHANGHAI).date()
+        if (data.get("rectify_action") or "done") == "extend":
+            if today > deadline:
+                raise FormValidationError([FieldError("rectify_action", "extension_too_late",
+                                                      f"整改时限（{deadline}）已过，不能再申请延期；请完成整改并填写逾期说明")])
+            requested = _as_date(data.get("requested_deadline"))
+            if requested is not None and requested <= deadline:
+                raise FormValidationError([FieldError("requested_deadline", "not_later",
+                                                      f"申请的时限须晚于现在的整改时限（{deadline}）")])
+        elif today > deadline and not str(data.get("overdue_explanation") or "").strip():
+            raise FormValidationError([FieldError("overdue_explanation", "required",
+                                                  f"已超过整改时限（{deadline}），须填写逾期说明")])
+
     def task_completed(self, session: Session, view: UserTaskView, submitted: dict[str, Any], actor: User,
                        now: datetime) -> None:
         """Nothing beyond the hazard record and the audit log."""
+
+
+def _as_date(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(str(value)[:10]) if value else None
+    except ValueError:
+        return None  # the form's own validation says what is wrong with it
 
 
 def _status(instance: ProcessInstance, ready: list[UserTaskView], current: str) -> str:

@@ -59,6 +59,9 @@ class Subject(Protocol):
     def queue_notices(self, session: Session, instance_id: int, fired: FiredTimer, now: datetime) -> None:
         """Queue the notices a fired timer asks for."""
 
+    def check_submission(self, view: UserTaskView, data: dict[str, Any], now: datetime) -> None:
+        """Refuse (FormValidationError) what the record's rules forbid beyond the form, before the step runs."""
+
     def task_completed(self, session: Session, view: UserTaskView, submitted: dict[str, Any], actor: User,
                        now: datetime) -> None:
         """Keep what a person submitted where the record's reports need it."""

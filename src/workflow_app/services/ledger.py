@@ -63,7 +63,8 @@ def ledger_query(user: User, wanted: LedgerQuery, today: date) -> Select:
         sectors = select(Sector.code).where(Sector.department_id == wanted.department_id)
         query = query.where(Hazard.enterprise_id.in_(enterprises.where(Organisation.sector_code.in_(sectors))))
     if wanted.overdue:
-        query = query.where(Hazard.rectification_deadline < today, Hazard.status.not_in(("closed", "rejected")))
+        query = query.where((Hazard.rectification_deadline < today) | Hazard.overdue_since.is_not(None),
+                            Hazard.status.not_in(("closed", "rejected")))
     if wanted.found_from:
         query = query.where(Hazard.found_on >= wanted.found_from)
     if wanted.found_to:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..engine import FiredTimer
@@ -34,6 +35,10 @@ def queue_for_timer(session: Session, hazard: Hazard, instance_id: int, fired: F
         hazard.escalated_at = now
     subject = SUBJECTS.get(kind, fired.name + "：{code} {title}").format(
         code=hazard.code, title=hazard.title, deadline=hazard.rectification_deadline or "—")
+    if kind in SUBJECTS and session.scalar(select(Notice.id).where(
+            Notice.hazard_id == hazard.id, Notice.kind == kind, Notice.subject == subject).limit(1)) is not None:
+        return  # the same notice for the same deadline went out already (the task was re-entered, e.g. after a
+        # refused extension, and its timers re-armed at the same instants)
     body = f"{subject}\n企业：{hazard.enterprise.name}\n隐患部位：{hazard.location}\n触发：{fired.name}"
     recipients = {acting_organisation_id(session, role.strip(), hazard.enterprise)
                   for role in fired.properties.get("notify", "enterprise").split(",") if role.strip()}

@@ -94,8 +94,10 @@ def complete_task(session: Session, actor: User, task_id: str, data: dict[str, A
         raise ConflictError(f"task {task_id} was completed by someone else meanwhile")
     excluded = view.properties.get("exclude_actor")
     if excluded and instance.data.get(excluded) == actor.id:
-        raise PermissionDeniedError("验收人不能是整改人：请由企业内其他人员验收")
+        raise PermissionDeniedError("此环节须由他人办理：不能审核或验收自己提交的事项")
     _check_signature(view.properties.get("signature_field"), data, actor)
+    subject = subject_of(record)
+    subject.check_submission(view, data, now)
     recorded = view.properties.get("record_actor_as")
     if uploads:
         data = uploads.merged_into(data)
@@ -105,7 +107,6 @@ def complete_task(session: Session, actor: User, task_id: str, data: dict[str, A
                              uploads)
         if uploads:
             uploads.save(session, actor, record.id, now)
-    subject = subject_of(record)
     try:
         apply_step(session, loaded.row, instance, subject, result, now, actor, loaded.projected)
     except StaleDataError as exc:

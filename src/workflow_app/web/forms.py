@@ -24,6 +24,8 @@ ENGLISH_ERRORS = {
     "not_a_file": _l("%(label)s应为已上传的文件"),
     "too_many_files": _l("%(label)s文件过多"),
     "not_your_signature": _l("%(label)s须为本人姓名"),
+    "extension_too_late": _l("整改时限已过，不能再申请延期"),
+    "not_later": _l("%(label)s须晚于现在的整改时限"),
 }
 
 
