@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from workflow_app.services import audit, delegation, inbox, ledger, spot_checks,
 from workflow_app.services.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from workflow_app.services.sweep import sweep
 from workflow_app.store.database import transaction
-from workflow_app.store.models import AuditEntry, Hazard, InboxTask, Notice, SpotCheck, SpotCheckItem
+from workflow_app.store.models import AuditEntry, Evidence, Hazard, InboxTask, Notice, SpotCheck, SpotCheckItem
 from workflow_app.web.public_views import limiter, lookups
 
 ACCEPT_MAJOR = {"triage_decision": "accept", "hazard_level": "major", "triage_opinion": "属实，判定为重大隐患"}
@@ -271,3 +272,48 @@ def test_past_the_deadline_no_extension_an_explanation_and_the_overdue_list_unti
     complete(factory, zone.department, hid, PASSED, late)
     with transaction(factory) as s:
         assert list(ledger.ledger_rows(s, zone.office, ledger.LedgerQuery(overdue=True), late.date())) == []
+
+
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+def test_a_rectification_may_be_evidenced_by_a_pdf_document_served_only_as_a_download(factory, zone: Zone,
+                                                                                      tmp_path: Path) -> None:
+    hid = _rectifying_major(factory, zone)
+    task = open_task(factory, hid)
+    client = make_app(factory, tmp_path, T0).test_client()
+    sign_in(client, "boss")
+    form = {**RECTIFIED, "csrf_token": csrf(client, "/inbox")}
+    refused = client.post(f"/tasks/{task.task_id}", data={**form, "photos_after": (io.BytesIO(b"not a pdf"), "a.pdf")},
+                          content_type="multipart/form-data")
+    assert refused.status_code == 422 and open_task(factory, hid).task_id == task.task_id
+    done = client.post(f"/tasks/{task.task_id}", data={**form, "photos_after": (io.BytesIO(PDF), "检测报告.pdf")},
+                       content_type="multipart/form-data")
+    assert done.status_code == 302 and open_task(factory, hid).bpmn_id == "Task_DepartmentVerify"
+    with transaction(factory) as s:
+        document = s.scalars(select(Evidence).where(Evidence.hazard_id == hid)).one()
+    assert document.media_type == "application/pdf"
+    served = client.get(f"/photos/{document.id}")
+    assert served.data == PDF and served.headers["Content-Disposition"].startswith("attachment")
+    assert client.get(f"/photos/{document.id}/thumb").mimetype == "image/svg+xml"
+
+
+def test_the_spot_check_page_draws_for_the_office_and_takes_a_departments_result(factory, zone: Zone,
+                                                                                 tmp_path: Path) -> None:
+    hid = _closed_general_hazard(factory, zone, OCTOBER)
+    app = make_app(factory, tmp_path, T0)
+    office, dept, boss = app.test_client(), app.test_client(), app.test_client()
+    for client, name in ((office, "office"), (dept, "dept"), (boss, "boss")):
+        sign_in(client, name)
+    assert boss.get("/spot-checks").status_code == 403
+    token = csrf(office, "/spot-checks")
+    assert office.post("/spot-checks", data={"month": "2026-10", "rate": "abc", "csrf_token": token}).status_code == 422
+    assert office.post("/spot-checks", data={"month": "2026-10", "rate": "0.5", "seed": "99",
+                                             "csrf_token": token}).status_code == 302
+    page = dept.get("/spot-checks").get_data(as_text=True)
+    assert hazard(factory, hid).code in page and "随机种子 99" in page and "可复现" in page
+    with transaction(factory) as s:
+        item = s.scalars(select(SpotCheckItem)).one()
+    result = {"result": "failed", "note": "通道再次堵塞", "csrf_token": csrf(dept, "/spot-checks")}
+    assert dept.post(f"/spot-checks/items/{item.id}", data=result).status_code == 302
+    assert hazard(factory, hid).status != "closed"

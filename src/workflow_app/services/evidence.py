@@ -1,6 +1,8 @@
-"""Evidence photos: checked in memory, stored once by content hash, served to those who may see the hazard.
+"""Evidence photos and documents: checked in memory, stored once by content hash, served to those who may
+see the hazard.
 
-A photo is checked (size, a real JPEG/PNG/WebP image) before anything is written. Files
+A photo is checked (size, a real JPEG/PNG/WebP image) and a document (size, a PDF) before
+anything is written. Files
 live under the instance folder at evidence/<hash[:2]>/<hash>, thumbnails beside them;
 the database row ties a file to a hazard. A file is written inside the transaction that
 adds its row, just before commit: if the commit then fails the file stays unreferenced
@@ -27,6 +29,8 @@ from .errors import InvalidInputError, NotFoundError
 from .roles import visible_hazards
 
 MEDIA_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+PDF = "application/pdf"
+"""A document (an inspection report, a certificate) is evidence too; it gets no thumbnail."""
 MAX_PHOTO_BYTES = 8 * 1024 * 1024
 MAX_PIXELS = 40_000_000
 THUMBNAIL_EDGE = 320
@@ -43,13 +47,17 @@ class Photo:
 
 
 def check_photo(content: bytes, original_name: str, max_bytes: int = MAX_PHOTO_BYTES) -> Photo:
-    """A Photo, or InvalidInputError saying why the file is refused (nothing is written)."""
+    """A Photo (or a PDF document), or InvalidInputError saying why the file is refused (nothing is written)."""
     name = Path(original_name or "photo").name[:200]
     if len(content) > max_bytes:
         limit_mb = max_bytes // 1024 // 1024
-        raise InvalidInputError(f"{name}: 文件过大（{len(content) // 1024} KB），每张照片不超过 {limit_mb} MB")
+        raise InvalidInputError(f"{name}: 文件过大（{len(content) // 1024} KB），每个文件不超过 {limit_mb} MB")
     if not content:
         raise InvalidInputError(f"{name}: 文件为空")
+    if content.startswith(b"%PDF-"):
+        if b"%%EOF" not in content[-2048:]:
+            raise InvalidInputError(f"{name}: PDF 文件不完整")
+        return Photo(content, hashlib.sha256(content).hexdigest(), PDF, name)
     try:
         with Image.open(io.BytesIO(content)) as image:
             kind = image.format or ""
@@ -57,7 +65,7 @@ def check_photo(content: bytes, original_name: str, max_bytes: int = MAX_PHOTO_B
                 raise InvalidInputError(f"{name}: 图片像素过多")
             image.verify()
     except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError):
-        raise InvalidInputError(f"{name}: 不是可识别的图片（仅支持 JPEG、PNG、WebP）") from None
+        raise InvalidInputError(f"{name}: 不是可识别的图片或 PDF 文件（支持 JPEG、PNG、WebP、PDF）") from None
     if kind not in MEDIA_TYPES:
         raise InvalidInputError(f"{name}: 不支持的图片格式 {kind}（仅支持 JPEG、PNG、WebP）")
     return Photo(content, hashlib.sha256(content).hexdigest(), MEDIA_TYPES[kind], name)
@@ -81,7 +89,7 @@ class EvidenceStore:
         if not target.exists():
             _atomic_write(target, photo.content)
         thumb = self.thumbnail_path(photo.sha256)
-        if not thumb.exists():
+        if photo.media_type != PDF and not thumb.exists():
             with Image.open(io.BytesIO(photo.content)) as image:
                 image.thumbnail((THUMBNAIL_EDGE, THUMBNAIL_EDGE))
                 buffer = io.BytesIO()

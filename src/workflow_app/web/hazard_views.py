@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, send_file, url_for
+from pathlib import Path
+
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
@@ -105,9 +107,13 @@ def _send_photo(photo_id: int, thumbnail: bool) -> Response:
     with unit_of_work() as session:
         found = evidence.visible_photo(session, me(), photo_id)
     store = app_services().evidence
+    document = found.media_type == evidence.PDF
+    if thumbnail and document:  # no thumbnail of a document: a document icon
+        return send_file(Path(current_app.static_folder or "static") / "document.svg", mimetype="image/svg+xml")
     path = store.thumbnail_path(found.sha256) if thumbnail else store.path(found.sha256)
     response = send_file(path, mimetype="image/jpeg" if thumbnail else found.media_type, max_age=0,
-                         etag=found.sha256 + ("-t" if thumbnail else ""))
+                         etag=found.sha256 + ("-t" if thumbnail else ""),
+                         as_attachment=document, download_name=found.original_name if document else None)
     response.headers["Cache-Control"] = "private, max-age=86400"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
