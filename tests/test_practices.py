@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 from conftest import T0, Zone
 from helpers import PLAN, REPORT, complete, hazard, open_task, report, snapshot
+from pypdf import PdfReader
 from sqlalchemy import select
 from web_support import csrf, make_app, sign_in
 
 from workflow_app.engine import FormValidationError
+from workflow_app.reports.bulletin import monthly_bulletin
 from workflow_app.services import audit, delegation, inbox, ledger, spot_checks, tasks
 from workflow_app.services.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from workflow_app.services.sweep import sweep
@@ -204,6 +206,11 @@ def test_a_failed_spot_check_reopens_the_hazard_and_is_counted_in_the_bulletin(f
                                    datetime(2026, 12, 1, tzinfo=UTC)) == spot_checks.SpotCheckFigures(2, 1, 1)
         actions = [e.action for e in audit.history(s, "hazard", closed[0])]
     assert actions[-2:] == ["spot_check_result", "reopen_hazard"]
+    out = io.BytesIO()
+    with transaction(factory) as s:
+        monthly_bulletin(s, "2026-11", out)
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(out.getvalue())).pages)
+    assert "本月复核抽检 2 项，合格 1 项，不合格重新整改 1 项" in text.replace("\n", "")
 
 
 NOV_17_REMINDER = datetime(2026, 11, 17, 1, 0, tzinfo=UTC)  # 3 working days before Friday 11-20, 09:00 Shanghai
