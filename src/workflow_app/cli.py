@@ -623,7 +623,10 @@ def incidents_retry(ctx: Context, incident_id: int, username: str, json_text: st
     """Run the failed task again after merging the corrections into its data."""
     from .services.incidents import retry
 
-    corrections = json.loads(json_text) if json_text else {}
+    try:
+        corrections = json.loads(json_text) if json_text else {}
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not JSON: {exc}", param_hint="--json") from None
     if not isinstance(corrections, dict):
         raise click.BadParameter("give a JSON object", param_hint="--json")
     try:

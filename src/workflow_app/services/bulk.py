@@ -52,7 +52,8 @@ def apply_to_tasks(factory: sessionmaker[Session], user_id: int, task_ids: list[
                 else:
                     assert to_user_id is not None
                     task = inbox.reassign(session, user, task_id, to_user_id, now)
-                outcomes.append(BulkOutcome(task_id, task.name))
+                name = task.name
+            outcomes.append(BulkOutcome(task_id, name))  # after the commit: a change that did not land is no success
         except ServiceError as refused:
             outcomes.append(BulkOutcome(task_id, "", str(refused)))  # no name: it may not be the user's to see
     return outcomes
