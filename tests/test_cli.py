@@ -90,3 +90,16 @@ def test_spot_check_draw_and_its_reproduction_from_the_command_line(run):
     assert run("spot-check", "draw", "--user", "office", "--month", "2026-11").exit_code == 1  # once a month
     verified = run("spot-check", "verify", "2026-11")
     assert verified.exit_code == 0 and "reproducible" in verified.output
+
+
+def test_standards_export_and_a_refused_import_from_the_command_line(run, tmp_path):
+    assert run("init-db").exit_code == 0
+    out = tmp_path / "standards.xlsx"
+    exported = run("standards", "export", str(out))
+    assert exported.exit_code == 0 and out.stat().st_size > 0 and "items written" in exported.output
+    broken = tmp_path / "broken.csv"
+    broken.write_text("standard_code,kind,title,issuer,doc_number,effective_from,sectors,replaces,complete,number,"
+                      "group,text\nX-1,standard,,机关,号,2026-01-01,industry,,是,1,,条款\n", encoding="utf-8")
+    assert run("demo", "--now", "2026-11-25T09:00:00+08:00").exit_code == 0
+    refused = run("standards", "import", str(broken), "--user", "office")
+    assert refused.exit_code == 1 and "第 2 行" in refused.output and "title 不能为空" in refused.output

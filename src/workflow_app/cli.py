@@ -700,3 +700,41 @@ def spot_check_verify(ctx: Context, month: str) -> None:
         same = spot_checks.redraw_matches(session, check)
     click.echo("reproducible: the recorded seed gives the recorded sample" if same else "MISMATCH")
     sys.exit(0 if same else 1)
+
+
+@main.group("standards")
+def standards_group() -> None:
+    """Major-hazard judgement standards and key inspection items (对标对表)."""
+
+
+@standards_group.command("import")
+@click.argument("list_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--user", "username", required=True, help="act as this user (office; departments: key items)")
+@now_option
+@pass_context
+def standards_import(ctx: Context, list_file: str, username: str, now_text: str | None) -> None:
+    """Import a CSV or XLSX item list; every wrong row is named and nothing is imported on error."""
+    from .services import standards
+
+    path = Path(list_file)
+    try:
+        with transaction(ctx.factory) as session:
+            result = standards.import_rows(session, _user(session, username),
+                                           standards.read_table(path.read_bytes(), path.name), _now(now_text))
+    except ServiceError as exc:
+        _fail(exc)
+    click.echo(f"imported {result.items} items of {', '.join(result.standards)}")
+
+
+@standards_group.command("export")
+@click.argument("out_file", type=click.Path(dir_okay=False, writable=True))
+@pass_context
+def standards_export(ctx: Context, out_file: str) -> None:
+    """Write every standard's items in the import format (.csv or .xlsx by the file's name)."""
+    from .services import standards
+
+    with transaction(ctx.factory) as session:
+        rows = standards.export_rows(session)
+    content = standards.to_xlsx(rows) if out_file.lower().endswith(".xlsx") else standards.to_csv(rows)
+    Path(out_file).write_bytes(content)
+    click.echo(f"{len(rows) - 1} items written to {out_file}")

@@ -231,6 +231,13 @@ class ProcessInstance:
             raise TaskNotReadyError(f"task {task_id} has not failed")
         return task
 
+    def set_data(self, values: dict[str, Any]) -> None:
+        """Change data the application owns (e.g. a re-judged level) for every step still to come."""
+        for task in self._tasks_in(TaskState.READY) + self._tasks_in(TaskState.WAITING):
+            task.data.update(values)
+        if self.workflow.last_task is not None:
+            self.workflow.last_task.data.update(values)
+
     def completed_bpmn_ids(self) -> set[str]:
         """The bpmn ids of every element completed so far."""
         return {task.task_spec.bpmn_id for task in self.workflow.get_tasks(state=TaskState.COMPLETED)

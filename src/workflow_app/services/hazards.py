@@ -10,13 +10,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..engine import ProcessInstance
-from ..store.models import Hazard, Organisation, ProcessInstanceRow, User
-from . import audit
+from ..engine import ProcessInstance, StepResult
+from ..engine.calendar import SHANGHAI
+from ..store.models import Hazard, Organisation, ProcessInstanceRow, StandardItem, User
+from . import audit, standards
 from .errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from .evidence import Uploads, check_known, file_hashes
 from .hazard_subject import HazardSubject
-from .instances import apply_step
+from .instances import apply_step, load_locked
 from .model_registry import latest_version, process_model
 from .roles import may_report_for, visible_hazards
 
@@ -67,12 +68,13 @@ def receipt_status(session: Session, receipt: str) -> ReceiptStatus:
 
 def report_hazard(session: Session, actor: User | None, enterprise_id: int, data: dict[str, Any],
                   now: datetime, uploads: Uploads | None = None, reporter: tuple[str, str] | None = None,
-                  ) -> ReportedHazard:
+                  judged_item_id: int | None = None) -> ReportedHazard:
     """Start the loop for a hazard of an enterprise; `actor` None is an anonymous public report.
 
     `data` is validated against the start form of the deployed model; nothing is
     written when it is invalid. `uploads` are photos for its file fields; `reporter` is a
-    public reporter's (name, contact), kept for the office only.
+    public reporter's (name, contact), kept for the office only. `judged_item_id` is the item of
+    the enterprise's sector's standard the hazard matches: such a hazard is major.
     """
     enterprise = session.get(Organisation, enterprise_id)
     if enterprise is None or enterprise.kind != "enterprise":
@@ -82,6 +84,9 @@ def report_hazard(session: Session, actor: User | None, enterprise_id: int, data
             raise PermissionDeniedError("an anonymous report must be a public report or a whistleblower report")
     elif not may_report_for(session, actor, enterprise):
         raise PermissionDeniedError("you may not report hazards of this enterprise")
+    item = _judged_item(session, enterprise, judged_item_id, now)
+    if item is not None:
+        data = {**data, "hazard_level": "major"}
     version = latest_version(session, HAZARD_PROCESS)
     model = process_model(version)
     instance, result = ProcessInstance.start(model, uploads.merged_into(data) if uploads else data, now)
@@ -97,7 +102,7 @@ def report_hazard(session: Session, actor: User | None, enterprise_id: int, data
         reported_by_id=actor.id if actor else None, updated_at=now,
         reporter_name=(reporter[0] or None) if reporter else None,
         reporter_contact=(reporter[1] or None) if reporter else None,
-        receipt_code=new_receipt() if actor is None else None,
+        receipt_code=new_receipt() if actor is None else None, judged_item_id=item.id if item else None,
     )
     session.add(hazard)
     session.flush()
@@ -109,6 +114,49 @@ def report_hazard(session: Session, actor: User | None, enterprise_id: int, data
     audit.record(session, actor, "report_hazard", "hazard", hazard.id,
                  {"code": hazard.code, "enterprise": enterprise.name, "data": values}, now)
     return ReportedHazard(hazard.id, hazard.code, hazard.status, hazard.receipt_code)
+
+
+def _judged_item(session: Session, enterprise: Organisation, item_id: int | None, now: datetime,
+                 ) -> StandardItem | None:
+    """The item a hazard is judged against: one of the standards in force for the enterprise's sector."""
+    if item_id is None:
+        return None
+    applicable = standards.applicable_items(session, enterprise.sector_code, now.astimezone(SHANGHAI).date())
+    item = next((i for i in applicable if i.id == item_id), None)
+    if item is None:
+        raise InvalidInputError("该判定条款不属于本企业所在行业现行的判定标准")
+    return item
+
+
+def rejudge(session: Session, actor: User, hazard_id: int, level: str, item_id: int | None, reason: str,
+            now: datetime) -> Hazard:
+    """A supervisor changes a hazard's level (and the item it is judged against), with a reason; audited.
+
+    The running instance takes the new level for the steps still to come (who reviews, who verifies).
+    """
+    if actor.role == "enterprise":
+        raise PermissionDeniedError("only a supervisor re-judges a hazard")
+    hazard = get_hazard(session, actor, hazard_id)
+    if level not in ("general", "major"):
+        raise InvalidInputError("等级应为 general 或 major")
+    if not reason.strip():
+        raise InvalidInputError("请说明重新判定的理由")
+    item = _judged_item(session, hazard.enterprise, item_id, now)
+    if item is not None and level != "major":
+        raise InvalidInputError("符合判定标准条款的隐患即为重大事故隐患")
+    if hazard.status in ("closed", "rejected"):
+        raise InvalidInputError("已销号或不予受理的隐患不能重新判定")
+    before = {"level": hazard.level, "item": hazard.judged_item_id}
+    loaded = load_locked(session, hazard.instance_id)
+    assert loaded is not None
+    loaded.instance.set_data({"hazard_level": level})
+    hazard.judged_item_id = item.id if item else None
+    apply_step(session, loaded.row, loaded.instance, HazardSubject(hazard), StepResult(), now, actor,
+               loaded.projected)
+    audit.record(session, actor, "rejudge_hazard", "hazard", hazard.id,
+                 {"from": before, "to": {"level": level, "item": hazard.judged_item_id}, "reason": reason.strip()},
+                 now)
+    return hazard
 
 
 def get_hazard(session: Session, actor: User, hazard_id: int) -> Hazard:

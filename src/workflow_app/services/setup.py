@@ -12,6 +12,7 @@ from ..engine import ModelError, load_model
 from ..store.database import transaction
 from ..store.migrate import upgrade_to_head
 from ..store.models import ModelVersion
+from . import standards
 from .model_registry import check_services, deploy
 
 
@@ -28,7 +29,9 @@ def check_models(bpmn_dir: Path) -> list[tuple[Path, ModelError | None]]:
 
 
 def init_db(engine: Engine, factory: sessionmaker[Session], bpmn_dir: Path, now: datetime) -> list[ModelVersion]:
-    """Migrate to head and deploy each model whose content is not deployed yet."""
+    """Migrate to head, deploy each model whose content is not deployed yet, load the shipped standards once."""
     upgrade_to_head(engine)
     with transaction(factory) as session:
-        return [deploy(session, path.read_bytes(), path.name, now) for path in sorted(bpmn_dir.glob("*.bpmn"))]
+        versions = [deploy(session, path.read_bytes(), path.name, now) for path in sorted(bpmn_dir.glob("*.bpmn"))]
+        standards.seed(session, now)
+        return versions

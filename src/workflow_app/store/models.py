@@ -245,6 +245,8 @@ class Hazard(Base):
     # found by an enforcement inspection; a major one the enterprise had not reported is 一案双罚
     inspection_id: Mapped[int | None] = mapped_column(ForeignKey("inspections.id"))
     penalty: Mapped[str | None] = mapped_column(String(20))  # double_penalty | not_penalised
+    # the item of a judgement standard the hazard was judged against (that edition's item, kept)
+    judged_item_id: Mapped[int | None] = mapped_column(ForeignKey("standard_items.id"), index=True)
     enterprise: Mapped[Organisation] = relationship(lazy="joined", foreign_keys=[enterprise_id])
 
 
@@ -521,3 +523,37 @@ class SpotCheckItem(Base):
     checked_at: Mapped[datetime | None]
     checked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     hazard: Mapped[Hazard] = relationship(lazy="joined")
+
+
+class Standard(Base):
+    """One edition of a major-hazard judgement standard (or a department's key inspection items).
+
+    A new edition is a new row that names the one it replaces; hazards judged under the old
+    edition keep pointing at its items.
+    """
+
+    __tablename__ = "standards"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))  # standard | key_items
+    title: Mapped[str] = mapped_column(String(200))
+    issuer: Mapped[str] = mapped_column(String(100))
+    doc_number: Mapped[str] = mapped_column(String(100))
+    effective_from: Mapped[date] = mapped_column(Date)
+    sectors: Mapped[list] = mapped_column(JSON)  # sector codes it covers
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("standards.id"))
+    complete: Mapped[bool] = mapped_column(Boolean, default=True)  # False: the item list is known to be partial
+    imported_at: Mapped[datetime]
+
+
+class StandardItem(Base):
+    """One item of a standard: a hazard matching it is a major hazard."""
+
+    __tablename__ = "standard_items"
+    __table_args__ = (UniqueConstraint("standard_id", "number"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    standard_id: Mapped[int] = mapped_column(ForeignKey("standards.id"), index=True)
+    number: Mapped[str] = mapped_column(String(40))
+    group: Mapped[str] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(Text)
+    standard: Mapped[Standard] = relationship(lazy="joined")

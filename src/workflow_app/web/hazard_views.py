@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session
 
 from ..diagram import render_svg
 from ..engine import FormValidationError
-from ..services import audit, evidence, hazards
+from ..services import audit, evidence, hazards, standards
 from ..services.errors import InvalidInputError
 from ..services.model_registry import latest_version, process_model
-from ..store.models import InboxTask, Organisation, ProcessInstanceRow
-from .context import app_services, me, now, unit_of_work
+from ..store.models import InboxTask, Organisation, ProcessInstanceRow, StandardItem
+from .context import app_services, me, now, today, unit_of_work
 from .forms import error_messages, submitted_photos, submitted_values
 
 bp = Blueprint("hazards", __name__)
@@ -39,24 +39,47 @@ def new() -> str | Response | tuple[str, int]:
     with unit_of_work() as session:
         form = process_model(latest_version(session, hazards.HAZARD_PROCESS)).start_form
         enterprises = reportable_enterprises(session)
+        items = _judgement_items(session, [e[0] for e in enterprises])
     if request.method == "GET":
-        return render_template("report.html", form=form, enterprises=enterprises, values={}, errors={})
+        return render_template("report.html", form=form, enterprises=enterprises, values={}, errors={}, items=items)
     values = submitted_values(form)
     enterprise_id = request.form.get("enterprise_id", "")
+    item_id = request.form.get("judged_item_id", "")
     try:
         uploads = submitted_photos(form, app_services().evidence)
         if not enterprise_id.isdigit():
             raise InvalidInputError(_("请选择企业"))
         with unit_of_work() as session:
-            reported = hazards.report_hazard(session, me(), int(enterprise_id), values, now(), uploads)
+            reported = hazards.report_hazard(session, me(), int(enterprise_id), values, now(), uploads,
+                                             judged_item_id=int(item_id) if item_id.isdigit() else None)
     except FormValidationError as invalid:
         return render_template("report.html", form=form, enterprises=enterprises, values=values,
-                               errors=error_messages(form, invalid.errors)), 422
+                               errors=error_messages(form, invalid.errors), items=items), 422
     except InvalidInputError as refused:
         return render_template("report.html", form=form, enterprises=enterprises, values=values,
-                               errors={"_form": str(refused)}), 422
+                               errors={"_form": str(refused)}, items=items), 422
     flash(_("已上报隐患 %(code)s", code=reported.code), "info")
     return redirect(url_for("hazards.show", hazard_id=reported.hazard_id))
+
+
+def _judgement_items(session: Session, enterprise_ids: list[int]) -> list[StandardItem]:
+    """The items of the standards in force for the sectors of these enterprises (what a reporter may pick)."""
+    sectors = set(session.scalars(select(Organisation.sector_code).where(Organisation.id.in_(enterprise_ids))))
+    found: dict[int, StandardItem] = {}
+    for sector in sorted(s for s in sectors if s):
+        found.update((i.id, i) for i in standards.applicable_items(session, sector, today()))
+    return list(found.values())
+
+
+@bp.post("/hazards/<int:hazard_id>/rejudge")
+@login_required
+def rejudge(hazard_id: int) -> Response:
+    item_id = request.form.get("judged_item_id", "")
+    with unit_of_work() as session:
+        hazards.rejudge(session, me(), hazard_id, request.form.get("level", ""),
+                        int(item_id) if item_id.isdigit() else None, request.form.get("reason", ""), now())
+    flash(_("已重新判定"), "info")
+    return redirect(url_for("hazards.show", hazard_id=hazard_id))
 
 
 @bp.get("/hazards/<int:hazard_id>")
@@ -69,9 +92,11 @@ def show(hazard_id: int) -> str:
                                      .order_by(InboxTask.id)))
         photos = evidence.for_hazard(session, hazard.id)
         history = audit.history(session, "hazard", hazard.id)
+        judged = session.get(StandardItem, hazard.judged_item_id) if hazard.judged_item_id else None
+        items = _judgement_items(session, [hazard.enterprise_id]) if user.role != "enterprise" else []
     open_steps = [t for t in steps if t.completed_at is None]
     return render_template("hazard.html", hazard=hazard, open_steps=open_steps, photos=photos, history=history,
-                           sees_reporter=user.role == "office")
+                           sees_reporter=user.role == "office", judged=judged, items=items)
 
 
 @bp.get("/hazards/<int:hazard_id>/diagram.svg")

@@ -14,7 +14,8 @@ ACTIONS = {"report_hazard": "上报隐患", "complete_task": "办理", "timer_fi
            "record_inspection": "执法检查", "start_campaign": "启动专项行动", "start_case": "发起",
            "incident": "流程出错", "incident_retried": "故障重试", "incident_skipped": "故障跳过",
            "claim_task": "认领", "release_task": "退回", "reassign_task": "转交", "delegate": "委托代办",
-           "revoke_delegation": "结束委托", "spot_check_result": "抽检复核", "reopen_hazard": "重新整改"}
+           "revoke_delegation": "结束委托", "spot_check_result": "抽检复核", "reopen_hazard": "重新整改",
+           "rejudge_hazard": "重新判定等级", "import_standards": "导入判定标准"}
 CASE_STATUSES = {"running": "办理中", "completed": "已办结", "closed": "已关闭", "voided": "已作废",
                  "rejected": "不予批准"}
 SORT_NAMES = {"newest": "最新上报", "oldest": "最早上报", "deadline": "整改时限", "code": "编号"}

@@ -1,0 +1,134 @@
+"""Judgement standards (issue #10, first part): the library, import/export, judging a hazard against an item."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import timedelta
+
+import pytest
+from conftest import T0, Zone
+from helpers import REPORT, hazard, open_task
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+from web_support import csrf, make_app, sign_in
+
+from workflow_app.services import audit, hazards, standards
+from workflow_app.services.errors import InvalidInputError, PermissionDeniedError
+from workflow_app.store.database import transaction
+from workflow_app.store.models import Standard, StandardItem
+
+HEADER = ",".join(standards.COLUMNS)
+GM_2027 = ("GM-2027,standard,工贸企业重大事故隐患判定标准（新版）,应急管理部,应急管理部令第99号,2027-01-01,industry,"
+           "GM-2023,是")
+
+
+def _import(factory: sessionmaker[Session], actor, text: str):
+    rows = standards.read_table(text.encode("utf-8"), "list.csv")
+    with transaction(factory) as s:
+        return standards.import_rows(s, actor, rows, T0)
+
+
+def _count(factory, model) -> int:
+    with transaction(factory) as s:
+        return s.scalar(select(func.count()).select_from(model)) or 0
+
+
+def _items(factory, sector: str, on=T0) -> dict[str, int]:
+    with transaction(factory) as s:
+        return {f"{i.standard.code} {i.number}": i.id for i in standards.applicable_items(s, sector, on.date())}
+
+
+def test_the_shipped_standards_are_seeded_incomplete_and_the_office_completes_one(factory, zone: Zone) -> None:
+    with transaction(factory) as s:
+        seeded = {st.code: st.complete for st in s.scalars(select(Standard))}
+    assert seeded and not any(seeded.values()) and "GM-2023" in seeded
+    result = _import(factory, zone.office, f"{HEADER}\n"
+                     "GM-2023,standard,工贸企业重大事故隐患判定标准,应急管理部,应急管理部令第10号,2023-05-15,industry,,是,"
+                     "第三条(二),管理类,未按照规定设置安全生产管理机构或者配备安全生产管理人员的；\n")
+    assert (result.standards, result.items) == (["GM-2023"], 1)
+    assert "GM-2023 第三条(二)" in _items(factory, "industry")
+    with transaction(factory) as s:  # exported in the import format, and read back the same
+        exported = standards.to_csv(standards.export_rows(s))
+    rows = standards.read_table(exported, "back.csv")
+    assert len(rows) == _count(factory, StandardItem) and rows[0]["standard_code"]
+
+
+def test_a_broken_list_names_every_wrong_row_and_imports_nothing(factory, zone: Zone) -> None:
+    before = (_count(factory, Standard), _count(factory, StandardItem))
+    with pytest.raises(InvalidInputError) as refused:
+        _import(factory, zone.office, f"{HEADER}\n"
+                "XX-1,standard,某标准,某机关,某号,2026-01-01,industry,,是,一,,第一条\n"
+                "XX-1,standard,某标准,某机关,某号,2026-13-01,industry,,是,二,,第二条\n"
+                "XX-1,standard,某标准,某机关,某号,2026-01-01,industry,,是,一,,重复条款号\n"
+                "XX-2,standard,另一标准,某机关,某号,2026-01-01,Industry!,NOPE,是,一,,\n")
+    message = str(refused.value)
+    assert "第 3 行" in message and "第 4 行" in message and "第 5 行" in message and "第 2 行" not in message
+    assert "NOPE" in message and "text 不能为空" in message
+    assert (_count(factory, Standard), _count(factory, StandardItem)) == before
+    with pytest.raises(InvalidInputError):
+        standards.read_table(b"a,b\n1,2\n", "wrong.csv")
+    with pytest.raises(PermissionDeniedError):
+        _import(factory, zone.principal, f"{HEADER}\n")
+
+
+def test_a_hazard_judged_against_an_item_is_major_and_keeps_it_after_a_new_edition(factory, zone: Zone) -> None:
+    items = _items(factory, "industry")
+    old_item = items["GM-2023 第十一条(三)"]
+    assert not any(key.startswith("HG-") for key in _items(factory, "industry"))  # other sectors' lists not offered
+    with pytest.raises(InvalidInputError), transaction(factory) as s:  # another sector's item is refused
+        hazards.report_hazard(s, zone.principal, zone.enterprise_id, {**REPORT, "hazard_level": "general"}, T0,
+                              judged_item_id=_items(factory, "transport")["JT-2023 第三条(二)"])
+    with transaction(factory) as s:
+        hid = hazards.report_hazard(s, zone.principal, zone.enterprise_id, {**REPORT, "hazard_level": "general"},
+                                    T0, judged_item_id=old_item).hazard_id
+    assert (hazard(factory, hid).level, hazard(factory, hid).judged_item_id) == ("major", old_item)
+    _import(factory, zone.office, f"{HEADER}\n{GM_2027},第十一条(三),粉尘爆炸,干式除尘系统未采取任何爆炸防控措施的；\n")
+    later = T0.replace(year=2027)
+    assert set(_items(factory, "industry", later)) == {"GM-2027 第十一条(三)"}  # the new edition replaces the old
+    assert "GM-2023 第十一条(三)" in _items(factory, "industry")  # (not yet in force on T0)
+    assert hazard(factory, hid).judged_item_id == old_item
+
+
+def test_a_supervisor_rejudges_with_a_reason_audited_and_the_loop_follows(factory, zone: Zone) -> None:
+    with transaction(factory) as s:
+        hid = hazards.report_hazard(s, zone.principal, zone.enterprise_id, {**REPORT, "hazard_level": "general"},
+                                    T0).hazard_id
+    item = _items(factory, "industry")["GM-2023 第三条(一)"]
+    for actor, error in ((zone.principal, PermissionDeniedError), (zone.department, InvalidInputError)):
+        with pytest.raises(error), transaction(factory) as s:
+            hazards.rejudge(s, actor, hid, "major", item, "" if actor is zone.department else "x", T0)
+    with transaction(factory) as s:
+        hazards.rejudge(s, zone.department, hid, "major", item, "对照第三条(一)判定为重大", T0 + timedelta(hours=1))
+    assert (hazard(factory, hid).level, hazard(factory, hid).judged_item_id) == ("major", item)
+    with transaction(factory) as s:
+        entry = next(e for e in audit.history(s, "hazard", hid) if e.action == "rejudge_hazard")
+    assert entry.detail["from"]["level"] == "general" and entry.actor_name == "dept姓名"
+    task = open_task(factory, hid)  # the general path asked how to rectify; a major hazard must get a plan
+    assert task.bpmn_id in ("Task_ChooseRectification", "Task_PlanRectification")
+
+
+def test_through_the_web_pick_an_item_see_it_rejudge_and_import(factory, zone: Zone, tmp_path) -> None:
+    app = make_app(factory, tmp_path, T0)
+    boss, dept = app.test_client(), app.test_client()
+    sign_in(boss, "boss")
+    sign_in(dept, "dept")
+    item = _items(factory, "industry")["GM-2023 第十一条(一)"]
+    page = boss.get("/hazards/new").get_data(as_text=True)
+    assert "第十一条(一)" in page and "第三条(二)" not in page.split("JT-2023")[0] and "JT-2023" not in page
+    form = {**REPORT, "hazard_level": "general", "enterprise_id": zone.enterprise_id, "judged_item_id": item,
+            "csrf_token": csrf(boss, "/hazards/new")}
+    shown = boss.post("/hazards/new", data=form, follow_redirects=True).get_data(as_text=True)
+    assert "重大事故隐患" in shown and "粉尘爆炸危险场所设置在非框架结构" in shown
+    hid = int(re.search(r"/hazards/(\d+)/diagram", shown).group(1))
+    assert dept.post(f"/hazards/{hid}/rejudge", data={"level": "general", "judged_item_id": "", "reason": "复核不符",
+                                                     "csrf_token": csrf(dept, f"/hazards/{hid}")}).status_code == 302
+    assert hazard(factory, hid).level == "general" and hazard(factory, hid).judged_item_id is None
+    token = csrf(dept, "/standards")
+    bad = dept.post("/standards", data={"list": (io.BytesIO(f"{HEADER}\nK-1,key_items,重点事项,开发区应急管理分局,"
+                                                            f"D1-2026-1,2026-01-01,industry,,是,1,,\n".encode()),
+                                                 "k.csv"), "csrf_token": token}, content_type="multipart/form-data")
+    assert bad.status_code == 422 and "第 2 行" in bad.get_data(as_text=True)
+    exported = dept.get("/standards/export.xlsx")
+    assert exported.status_code == 200 and len(standards.read_table(exported.data, "s.xlsx")) == _count(factory,
+                                                                                                       StandardItem)
