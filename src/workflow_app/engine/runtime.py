@@ -223,11 +223,8 @@ class ProcessInstance:
         return self._run_engine_steps(StepResult())
 
     def _failed_task(self, task_id: str) -> Any:
-        try:
-            task = self.workflow.get_task_from_id(UUID(task_id))
-        except (ValueError, WorkflowException, KeyError) as exc:
-            raise TaskNotReadyError(f"no task {task_id} in this instance") from exc
-        if task is None or task.state != TaskState.ERROR:
+        task = self._task(task_id)
+        if task.state != TaskState.ERROR:
             raise TaskNotReadyError(f"task {task_id} has not failed")
         return task
 
@@ -276,12 +273,18 @@ class ProcessInstance:
         self._guarded("timers", self.workflow.refresh_timers)
         return self._run_engine_steps(StepResult())
 
-    def _ready_user_task(self, task_id: str) -> Any:
+    def _task(self, task_id: str) -> Any:
         try:
             task = self.workflow.get_task_from_id(UUID(task_id))
         except (ValueError, WorkflowException, KeyError) as exc:
             raise TaskNotReadyError(f"no task {task_id} in this instance") from exc
-        if task is None or not isinstance(task.task_spec, UserTask) or task.state != TaskState.READY:
+        if task is None:
+            raise TaskNotReadyError(f"no task {task_id} in this instance")
+        return task
+
+    def _ready_user_task(self, task_id: str) -> Any:
+        task = self._task(task_id)
+        if not isinstance(task.task_spec, UserTask) or task.state != TaskState.READY:
             raise TaskNotReadyError(f"task {task_id} is not waiting for a person")
         return task
 

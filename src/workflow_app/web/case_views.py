@@ -7,7 +7,6 @@ from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
 
-from ..diagram import render_svg
 from ..engine import FormValidationError
 from ..services import audit, cases
 from ..services.errors import InvalidInputError, NotFoundError
@@ -15,7 +14,7 @@ from ..services.model_registry import latest_version, process_model
 from ..store.models import InboxTask, ProcessInstanceRow
 from .context import me, now, unit_of_work
 from .forms import error_messages, submitted_values
-from .hazard_views import reportable_enterprises
+from .hazard_views import progress_diagram, reportable_enterprises
 
 bp = Blueprint("cases", __name__)
 
@@ -76,13 +75,4 @@ def show(case_id: int) -> str:
 def diagram(case_id: int) -> Response:
     with unit_of_work() as session:
         case = cases.get_case(session, me(), case_id)
-        row = session.get(ProcessInstanceRow, case.instance_id)
-        assert row is not None
-        xml = row.model_version.xml
-        steps = list(session.execute(select(InboxTask.bpmn_id, InboxTask.completed_at)
-                                     .where(InboxTask.case_id == case.id)))
-    current = {s.bpmn_id for s in steps if s.completed_at is None}
-    done = {s.bpmn_id for s in steps if s.completed_at is not None} - current
-    response = Response(render_svg(xml, current=current, done=done), mimetype="image/svg+xml")
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+        return progress_diagram(session, case.instance_id, InboxTask.case_id == case.id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
@@ -104,14 +105,20 @@ def show(hazard_id: int) -> str:
 def diagram(hazard_id: int) -> Response:
     with unit_of_work() as session:
         hazard = hazards.get_hazard(session, me(), hazard_id)
-        row = session.get(ProcessInstanceRow, hazard.instance_id)
-        assert row is not None
-        xml = row.model_version.xml
-        steps = list(session.execute(select(InboxTask.bpmn_id, InboxTask.completed_at)
-                                     .where(InboxTask.hazard_id == hazard.id)))
+        return progress_diagram(session, hazard.instance_id, InboxTask.hazard_id == hazard.id)
+
+
+def progress_diagram(session: Session, instance_id: int, steps_of: Any) -> Response:
+    """The instance's model drawn with its open steps highlighted and passed ones marked.
+
+    `steps_of` selects the record's inbox rows (all its instances, e.g. a reopened hazard's).
+    """
+    row = session.get(ProcessInstanceRow, instance_id)
+    assert row is not None
+    steps = list(session.execute(select(InboxTask.bpmn_id, InboxTask.completed_at).where(steps_of)))
     current = {s.bpmn_id for s in steps if s.completed_at is None}
     done = {s.bpmn_id for s in steps if s.completed_at is not None} - current
-    response = Response(render_svg(xml, current=current, done=done), mimetype="image/svg+xml")
+    response = Response(render_svg(row.model_version.xml, current=current, done=done), mimetype="image/svg+xml")
     response.headers["Cache-Control"] = "private, no-store"
     return response
 
