@@ -77,6 +77,11 @@ def _user(session: Session, username: str, role: str, org: Organisation) -> User
     return user
 
 
+def _principal(user: User) -> User:
+    user.is_principal = True
+    return user
+
+
 @pytest.fixture
 def zone(factory: sessionmaker[Session]) -> Zone:
     """A small zone: one enterprise in the industry sector with two users, one in transport."""
@@ -93,6 +98,7 @@ def zone(factory: sessionmaker[Session]) -> Zone:
             office=_user(s, "office", "office", office), town=_user(s, "town", "town", town),
             department=_user(s, "dept", "department", dept),
             other_department=_user(s, "dept2", "department", other_dept),
-            principal=_user(s, "boss", "enterprise", ent), safety_officer=_user(s, "safety", "enterprise", ent),
+            principal=_principal(_user(s, "boss", "enterprise", ent)),
+            safety_officer=_user(s, "safety", "enterprise", ent),
             outsider=_user(s, "outsider", "enterprise", other), enterprise_id=ent.id, other_enterprise_id=other.id,
         )

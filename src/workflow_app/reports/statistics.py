@@ -14,9 +14,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..engine.calendar import SHANGHAI
-from ..store.models import Hazard, Organisation, Sector
+from ..store.models import Hazard, Organisation, Sector, SelfInspection, SelfInspectionAnswer
 
-FIGURES = ("found", "major", "closed", "overdue")
+FIGURES = ("found", "major", "closed", "overdue", "inspected", "items_checked")
+"""`inspected`: enterprises with a self-inspection signed in the period; `items_checked`: its checklist items."""
 OPEN_EXCLUDED = ("closed", "rejected")
 
 
@@ -66,6 +67,13 @@ def period_statistics(session: Session, start: date, end: date) -> PeriodStatist
         "overdue": _by_enterprise(session, (Hazard.rectification_deadline < end) | (Hazard.overdue_since < until),
                                   Hazard.status.not_in(OPEN_EXCLUDED)),
     }
+    signed = (SelfInspection.signed_at >= since, SelfInspection.signed_at < until)
+    per_enterprise["inspected"] = Counter(dict.fromkeys(session.scalars(
+        select(SelfInspection.enterprise_id).where(*signed).distinct()), 1))
+    per_enterprise["items_checked"] = Counter(dict(session.execute(
+        select(SelfInspection.enterprise_id, func.count(SelfInspectionAnswer.id))
+        .join(SelfInspectionAnswer, SelfInspectionAnswer.self_inspection_id == SelfInspection.id)
+        .where(*signed).group_by(SelfInspection.enterprise_id)).all()))
     found_before = _by_enterprise(session, Hazard.reported_at >= previous, Hazard.reported_at < since)
     enterprises = list(session.execute(select(Organisation.id, Organisation.town_id, Organisation.sector_code)
                                        .where(Organisation.kind == "enterprise")))

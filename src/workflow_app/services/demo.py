@@ -60,8 +60,9 @@ class DemoUser:
     organisation: str
 
 
-def _add_user(session: Session, username: str, name: str, role: str, org: Organisation) -> None:
-    session.add(User(username=username, display_name=name, role=role, organisation_id=org.id,
+def _add_user(session: Session, username: str, name: str, role: str, org: Organisation,
+              principal: bool = False) -> None:
+    session.add(User(username=username, display_name=name, role=role, organisation_id=org.id, is_principal=principal,
                      password_hash=generate_password_hash(DEMO_PASSWORD)))
 
 
@@ -93,7 +94,7 @@ def _seed_organisations(session: Session) -> list[Organisation]:
         session.add(enterprise)
         session.flush()
         enterprises.append(enterprise)
-        _add_user(session, f"e{index:03d}", f"{name}主要负责人", "enterprise", enterprise)
+        _add_user(session, f"e{index:03d}", f"{name}主要负责人", "enterprise", enterprise, principal=True)
         _add_user(session, f"e{index:03d}-safety", f"{name}安全管理员", "enterprise", enterprise)
     return enterprises
 

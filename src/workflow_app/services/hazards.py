@@ -85,7 +85,18 @@ def report_hazard(session: Session, actor: User | None, enterprise_id: int, data
     elif not may_report_for(session, actor, enterprise):
         raise PermissionDeniedError("you may not report hazards of this enterprise")
     item = _judged_item(session, enterprise, judged_item_id, now)
-    if item is not None:
+    return start_hazard(session, actor, enterprise, data, now, uploads, reporter, item)
+
+
+def start_hazard(session: Session, actor: User | None, enterprise: Organisation, data: dict[str, Any],
+                 now: datetime, uploads: Uploads | None = None, reporter: tuple[str, str] | None = None,
+                 item: StandardItem | None = None) -> ReportedHazard:
+    """Start the loop once the caller has checked who reports and that `item` applies to the enterprise.
+
+    An item of a judgement standard makes the hazard major; a key inspection item only records what
+    it was checked against.
+    """
+    if item is not None and item.standard.kind == "standard":
         data = {**data, "hazard_level": "major"}
     version = latest_version(session, HAZARD_PROCESS)
     model = process_model(version)
@@ -124,7 +135,7 @@ def _judged_item(session: Session, enterprise: Organisation, item_id: int | None
     applicable = standards.applicable_items(session, enterprise.sector_code, now.astimezone(SHANGHAI).date())
     item = next((i for i in applicable if i.id == item_id), None)
     if item is None:
-        raise InvalidInputError("该判定条款不属于本企业所在行业现行的判定标准")
+        raise InvalidInputError("该条款不属于本企业所在行业现行的判定标准或重点检查事项")
     return item
 
 
@@ -142,7 +153,7 @@ def rejudge(session: Session, actor: User, hazard_id: int, level: str, item_id: 
     if not reason.strip():
         raise InvalidInputError("请说明重新判定的理由")
     item = _judged_item(session, hazard.enterprise, item_id, now)
-    if item is not None and level != "major":
+    if item is not None and item.standard.kind == "standard" and level != "major":
         raise InvalidInputError("符合判定标准条款的隐患即为重大事故隐患")
     if hazard.status in ("closed", "rejected"):
         raise InvalidInputError("已销号或不予受理的隐患不能重新判定")

@@ -104,6 +104,8 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(20))  # enterprise | department | town | office
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # an enterprise's principal (主要负责人): signs its self-inspections
+    is_principal: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     organisation: Mapped[Organisation] = relationship(lazy="joined")
 
 
@@ -557,3 +559,75 @@ class StandardItem(Base):
     group: Mapped[str] = mapped_column(String(100))
     text: Mapped[str] = mapped_column(Text)
     standard: Mapped[Standard] = relationship(lazy="joined")
+
+
+class Checklist(Base):
+    """A department's self-inspection checklist for one sector: items of standards and key inspection items."""
+
+    __tablename__ = "checklists"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    sector_code: Mapped[str] = mapped_column(String(40), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+    withdrawn_at: Mapped[datetime | None]  # no new walks once withdrawn; walks already made stay
+
+
+class ChecklistItem(Base):
+    """One line of a checklist: an item of a standard (that edition's), in the checklist's order."""
+
+    __tablename__ = "checklist_items"
+    __table_args__ = (UniqueConstraint("checklist_id", "standard_item_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    checklist_id: Mapped[int] = mapped_column(ForeignKey("checklists.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    standard_item_id: Mapped[int] = mapped_column(ForeignKey("standard_items.id"))
+    item: Mapped[StandardItem] = relationship(lazy="joined")
+
+
+class SelfInspection(Base):
+    """An enterprise's walk of a checklist: answered item by item, submitted, then signed by its principal.
+
+    `version` guards the walk against two people saving it at once.
+    """
+
+    __tablename__ = "self_inspections"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    checklist_id: Mapped[int] = mapped_column(ForeignKey("checklists.id"))
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))  # self_inspection | principal_inspection
+    status: Mapped[str] = mapped_column(String(20))  # walking | submitted | signed
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    started_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    started_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    submitted_at: Mapped[datetime | None] = mapped_column(index=True)
+    signed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    signed_at: Mapped[datetime | None] = mapped_column(index=True)  # counted in the week it was signed
+    checklist: Mapped[Checklist] = relationship(lazy="joined")
+    enterprise: Mapped[Organisation] = relationship(lazy="joined")
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class SelfInspectionAnswer(Base):
+    """The answer to one checklist item: compliant, hazard found or not applicable, with a note and photos.
+
+    `photos` lists the stored files ({sha256, media_type, size, name}); a found item's hazard
+    (started when the walk is submitted) is `hazard_id`.
+    """
+
+    __tablename__ = "self_inspection_answers"
+    __table_args__ = (UniqueConstraint("self_inspection_id", "checklist_item_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    self_inspection_id: Mapped[int] = mapped_column(ForeignKey("self_inspections.id"))
+    checklist_item_id: Mapped[int] = mapped_column(ForeignKey("checklist_items.id"))
+    answer: Mapped[str] = mapped_column(String(20))  # compliant | found | not_applicable
+    note: Mapped[str | None] = mapped_column(Text)
+    location: Mapped[str | None] = mapped_column(String(200))
+    category: Mapped[str | None] = mapped_column(String(20))
+    photos: Mapped[list] = mapped_column(JSON)
+    hazard_id: Mapped[int | None] = mapped_column(ForeignKey("hazards.id"))
+    answered_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    answered_at: Mapped[datetime]

@@ -1,0 +1,263 @@
+"""Self-inspection checklists (对标对表自查): departments build them, enterprises walk them.
+
+A department builds a checklist for a sector it supervises from the items of the standards
+and key inspection items in force there. An enterprise of that sector walks it item by item
+(compliant / hazard found / not applicable, a note and photos), saving as it goes; submitting
+the finished walk starts one hazard loop per item marked found, prefilled with the item, all
+in one transaction; the enterprise's principal then signs it, and the signed walk counts in
+the weekly statistics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
+from sqlalchemy.orm.exc import StaleDataError
+
+from ..engine.calendar import SHANGHAI
+from ..store.models import (
+    Checklist,
+    ChecklistItem,
+    Organisation,
+    Sector,
+    SelfInspection,
+    SelfInspectionAnswer,
+    User,
+)
+from . import audit, standards
+from .errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
+from .evidence import EvidenceStore, Photo, Uploads
+from .hazards import start_hazard
+from .roles import visible_by_enterprise
+
+ANSWERS = ("compliant", "found", "not_applicable")
+KINDS = ("self_inspection", "principal_inspection")
+CATEGORIES = ("equipment", "violation", "management")
+MAX_PHOTOS_PER_ITEM = 9
+
+
+@dataclass(frozen=True)
+class AnswerInput:
+    """What the walker entered for one checklist item (photos checked, not yet stored)."""
+
+    answer: str
+    note: str = ""
+    location: str = ""
+    category: str = ""
+    photos: Sequence[Photo] = field(default_factory=tuple)
+
+
+# -- checklists ---------------------------------------------------------------------------------------------
+
+def visible_checklists(query: Select, user: User) -> Select:
+    """Limit a query over checklists: an enterprise sees its own sector's (in use), a department its
+    sectors', towns and the office all."""
+    if user.role == "enterprise":
+        sector = select(Organisation.sector_code).where(Organisation.id == user.organisation_id).scalar_subquery()
+        return query.where(Checklist.sector_code == sector, Checklist.withdrawn_at.is_(None))
+    if user.role == "department":
+        return query.where(Checklist.department_id == user.organisation_id)
+    return query
+
+
+def get_checklist(session: Session, user: User, checklist_id: int) -> Checklist:
+    checklist = session.scalar(visible_checklists(select(Checklist), user).where(Checklist.id == checklist_id))
+    if checklist is None:
+        raise NotFoundError(f"checklist {checklist_id} not found")
+    return checklist
+
+
+def checklist_items(session: Session, checklist_id: int) -> list[ChecklistItem]:
+    return list(session.scalars(select(ChecklistItem).where(ChecklistItem.checklist_id == checklist_id)
+                                .order_by(ChecklistItem.position)))
+
+
+def create_checklist(session: Session, actor: User, sector_code: str, title: str, item_ids: Sequence[int],
+                     now: datetime) -> Checklist:
+    """A checklist of items in force for the sector, in the order given; by the sector's department."""
+    sector = session.get(Sector, sector_code)
+    if actor.role != "department" or sector is None or sector.department_id != actor.organisation_id:
+        raise PermissionDeniedError("checklists are built by the department that supervises the sector")
+    if not title.strip() or len(title.strip()) > 200:
+        raise InvalidInputError("请填写清单名称（不超过 200 字）")
+    applicable = {i.id: i for i in standards.applicable_items(session, sector_code, now.astimezone(SHANGHAI).date())}
+    chosen = list(dict.fromkeys(item_ids))
+    if not chosen:
+        raise InvalidInputError("请至少选择一个检查条款")
+    if unknown := [i for i in chosen if i not in applicable]:
+        raise InvalidInputError(f"条款不属于该行业现行的判定标准或重点检查事项：{', '.join(map(str, unknown))}")
+    checklist = Checklist(title=title.strip(), sector_code=sector_code, department_id=actor.organisation_id,
+                          created_by_id=actor.id, created_at=now)
+    session.add(checklist)
+    session.flush()
+    session.add_all(ChecklistItem(checklist_id=checklist.id, position=n, standard_item_id=i)
+                    for n, i in enumerate(chosen, start=1))
+    audit.record(session, actor, "create_checklist", "checklist", checklist.id,
+                 {"title": checklist.title, "sector": sector_code, "items": chosen}, now)
+    return checklist
+
+
+def withdraw_checklist(session: Session, actor: User, checklist_id: int, now: datetime) -> None:
+    """No new walks of this checklist; walks already made keep it."""
+    checklist = get_checklist(session, actor, checklist_id)
+    if actor.role != "department" or checklist.withdrawn_at is not None:
+        raise InvalidInputError("只有编制部门可以停用仍在使用的清单")
+    checklist.withdrawn_at = now
+    audit.record(session, actor, "withdraw_checklist", "checklist", checklist.id, {}, now)
+
+
+# -- walks ----------------------------------------------------------------------------------------------------
+
+def visible_inspections(query: Select, user: User) -> Select:
+    return visible_by_enterprise(query, user, SelfInspection.enterprise_id)
+
+
+def get_inspection(session: Session, user: User, inspection_id: int) -> SelfInspection:
+    found = session.scalar(visible_inspections(select(SelfInspection), user).where(SelfInspection.id == inspection_id))
+    if found is None:
+        raise NotFoundError(f"self-inspection {inspection_id} not found")
+    return found
+
+
+def answers_of(session: Session, inspection_id: int) -> dict[int, SelfInspectionAnswer]:
+    """The answers given so far, by checklist item id."""
+    rows = session.scalars(select(SelfInspectionAnswer).where(SelfInspectionAnswer.self_inspection_id == inspection_id))
+    return {a.checklist_item_id: a for a in rows}
+
+
+def start_walk(session: Session, actor: User, checklist_id: int, kind: str, now: datetime) -> SelfInspection:
+    """An enterprise begins walking a checklist of its sector."""
+    if actor.role != "enterprise":
+        raise PermissionDeniedError("self-inspections are walked by enterprises")
+    checklist = get_checklist(session, actor, checklist_id)
+    if kind not in KINDS:
+        raise InvalidInputError(f"检查类型应为 {' 或 '.join(KINDS)}")
+    walk = SelfInspection(checklist_id=checklist.id, enterprise_id=actor.organisation_id, kind=kind, status="walking",
+                          started_by_id=actor.id, started_at=now, updated_at=now)
+    session.add(walk)
+    session.flush()
+    audit.record(session, actor, "start_self_inspection", "self_inspection", walk.id,
+                 {"checklist": checklist.title, "kind": kind}, now)
+    return walk
+
+
+def _own_walk(session: Session, actor: User, inspection_id: int, version: int, status: str) -> SelfInspection:
+    walk = get_inspection(session, actor, inspection_id)
+    if actor.role != "enterprise":
+        raise PermissionDeniedError("only the enterprise walks its self-inspection")
+    if walk.status != status:
+        raise ConflictError("该自查已提交，不能再修改" if status == "walking" else "该自查不在待签字状态")
+    if walk.version != version:
+        raise ConflictError("该自查已被他人更新，请刷新后重试")
+    return walk
+
+
+def save_answers(session: Session, actor: User, inspection_id: int, version: int,
+                 answers: Mapping[int, AnswerInput], store: EvidenceStore, now: datetime) -> SelfInspection:
+    """Record answers (checked whole: InvalidInputError naming each wrong item, nothing saved); photos add up."""
+    walk = _own_walk(session, actor, inspection_id, version, "walking")
+    items = {i.id: i for i in checklist_items(session, walk.checklist_id)}
+    given = answers_of(session, walk.id)
+    known = sorted((i for i in answers if i in items), key=lambda i: items[i].position)
+    errors = [f"第 {items[i].position} 项（{items[i].item.number}）：{problem}"
+              for i in known for problem in _answer_problems(answers[i], given.get(i))]
+    if unknown := [i for i in answers if i not in items]:
+        errors.append(f"不属于本清单的条款：{', '.join(map(str, unknown))}")
+    if errors:
+        raise InvalidInputError("未保存：\n" + "\n".join(errors))
+    for item_id, entry in answers.items():
+        row = given.get(item_id) or SelfInspectionAnswer(self_inspection_id=walk.id, checklist_item_id=item_id,
+                                                         photos=[])
+        stored = {p["sha256"] for p in row.photos}
+        fresh = [p for p in entry.photos if p.sha256 not in stored]
+        for photo in fresh:
+            store.write(photo)
+        row.answer, row.note = entry.answer, entry.note.strip() or None
+        row.location, row.category = entry.location.strip() or None, entry.category or None
+        row.photos = row.photos + [{"sha256": p.sha256, "media_type": p.media_type, "size": len(p.content),
+                                    "name": p.original_name} for p in fresh]
+        row.answered_by_id, row.answered_at = actor.id, now
+        session.add(row)
+    walk.updated_at = now
+    flag_modified(walk, "updated_at")  # always an UPDATE, so the version moves and a concurrent save fails
+    _flush(session)
+    return walk
+
+
+def _answer_problems(entry: AnswerInput, existing: SelfInspectionAnswer | None) -> list[str]:
+    problems = []
+    if entry.answer not in ANSWERS:
+        problems.append("请选择 合格 / 发现隐患 / 不适用")
+    if entry.answer == "found":
+        if not entry.note.strip():
+            problems.append("发现隐患须描述存在的问题")
+        if not entry.location.strip():
+            problems.append("发现隐患须填写隐患部位")
+        if entry.category not in CATEGORIES:
+            problems.append("发现隐患须选择隐患类别")
+    if len(entry.note) > 4000 or len(entry.location) > 200:
+        problems.append("说明不超过 4000 字，部位不超过 200 字")
+    if len(entry.photos) + len(existing.photos if existing else []) > MAX_PHOTOS_PER_ITEM:
+        problems.append(f"每项照片不超过 {MAX_PHOTOS_PER_ITEM} 张")
+    return problems
+
+
+def submit_walk(session: Session, actor: User, inspection_id: int, version: int, store: EvidenceStore,
+                now: datetime) -> list[int]:
+    """Finish the walk: every item answered, one hazard started per item found (prefilled). Returns their ids."""
+    walk = _own_walk(session, actor, inspection_id, version, "walking")
+    items = checklist_items(session, walk.checklist_id)
+    given = answers_of(session, walk.id)
+    if missing := [i for i in items if i.id not in given]:
+        numbers = "、".join(f"{i.position}" for i in missing[:20])
+        raise InvalidInputError(f"尚有 {len(missing)} 项未检查（第 {numbers} 项），请逐项检查后提交")
+    enterprise = session.get(Organisation, walk.enterprise_id)
+    assert enterprise is not None
+    found_on = now.astimezone(SHANGHAI).date().isoformat()
+    hazard_ids = []
+    for line in items:
+        answer = given[line.id]
+        if answer.answer != "found":
+            continue
+        item = line.item
+        data = {"source": "self_inspection", "hazard_level": "general", "category": answer.category,
+                "title": f"{item.number} {item.text}"[:200], "description": answer.note, "location": answer.location,
+                "found_on": found_on}
+        photos = [Photo(store.path(p["sha256"]).read_bytes(), p["sha256"], p["media_type"], p["name"])
+                  for p in answer.photos]
+        reported = start_hazard(session, actor, enterprise, data, now, Uploads(store, {"photos_before": photos}),
+                                item=item)
+        answer.hazard_id = reported.hazard_id
+        hazard_ids.append(reported.hazard_id)
+    walk.status, walk.submitted_at, walk.updated_at = "submitted", now, now
+    _flush(session)
+    audit.record(session, actor, "submit_self_inspection", "self_inspection", walk.id,
+                 {"items": len(items), "found": len(hazard_ids), "hazards": hazard_ids}, now)
+    return hazard_ids
+
+
+def sign_walk(session: Session, actor: User, inspection_id: int, version: int, signature: str,
+              now: datetime) -> SelfInspection:
+    """The enterprise's principal signs the submitted walk with their own name."""
+    walk = _own_walk(session, actor, inspection_id, version, "submitted")
+    if not actor.is_principal:
+        raise PermissionDeniedError("自查清单须由本企业主要负责人签字")
+    if signature.strip() != actor.display_name:
+        raise InvalidInputError("签名须为本人姓名")
+    walk.status, walk.signed_by_id, walk.signed_at, walk.updated_at = "signed", actor.id, now, now
+    _flush(session)
+    audit.record(session, actor, "sign_self_inspection", "self_inspection", walk.id, {"signature": signature.strip()},
+                 now)
+    return walk
+
+
+def _flush(session: Session) -> None:
+    try:
+        session.flush()
+    except StaleDataError:
+        raise ConflictError("该自查已被他人更新，请刷新后重试") from None

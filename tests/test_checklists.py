@@ -1,0 +1,185 @@
+"""Self-inspection checklists (issue #10): built by departments, walked by enterprises, signed by principals."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from conftest import T0, Zone
+from helpers import EVIDENCE
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+from web_support import png
+
+from workflow_app.reports.statistics import period_statistics, week_of
+from workflow_app.services import self_inspections as walks
+from workflow_app.services import standards
+from workflow_app.services.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
+from workflow_app.services.evidence import Evidence, check_photo
+from workflow_app.store.database import transaction
+from workflow_app.store.models import Checklist, Hazard, SelfInspection, SelfInspectionAnswer, StandardItem
+
+KEY_ITEMS = (f"{','.join(standards.COLUMNS)}\n"
+             "KEY-IND-2026,key_items,工贸行业重点检查事项,D1单位,D1〔2026〕1号,2026-01-01,industry,,是,K1,,"
+             "有限空间作业未实行作业审批\n")
+
+
+def _item_ids(factory: sessionmaker[Session], sector: str) -> dict[str, int]:
+    with transaction(factory) as s:
+        return {f"{i.standard.code} {i.number}": i.id
+                for i in standards.applicable_items(s, sector, T0.date())}
+
+
+def _industry_checklist(factory: sessionmaker[Session], zone: Zone) -> tuple[int, list[int]]:
+    """The department's checklist for industry: three items of the standard and one key inspection item."""
+    with transaction(factory) as s:
+        standards.import_rows(s, zone.department, standards.read_table(KEY_ITEMS.encode(), "k.csv"), T0)
+    ids = _item_ids(factory, "industry")
+    chosen = [ids["GM-2023 第十一条(三)"], *[v for k, v in ids.items() if k.startswith("GM-2023")][:2],
+              ids["KEY-IND-2026 K1"]]
+    chosen = list(dict.fromkeys(chosen))
+    with transaction(factory) as s:
+        checklist = walks.create_checklist(s, zone.department, "industry", "工贸企业对标对表自查清单", chosen, T0)
+        lines = [line.id for line in walks.checklist_items(s, checklist.id)]
+    return checklist.id, lines
+
+
+def _version(factory: sessionmaker[Session], walk_id: int) -> int:
+    with transaction(factory) as s:
+        walk = s.get(SelfInspection, walk_id)
+        assert walk is not None
+        return walk.version
+
+
+def _save(factory: sessionmaker[Session], user, walk_id: int, answers: dict[int, walks.AnswerInput]) -> None:
+    version = _version(factory, walk_id)
+    with transaction(factory) as s:
+        walks.save_answers(s, user, walk_id, version, answers, EVIDENCE, T0)
+
+
+def _submit(factory: sessionmaker[Session], user, walk_id: int) -> list[int]:
+    version = _version(factory, walk_id)
+    with transaction(factory) as s:
+        return walks.submit_walk(s, user, walk_id, version, EVIDENCE, T0 + timedelta(hours=1))
+
+
+def _sign(factory: sessionmaker[Session], user, walk_id: int, signature: str) -> None:
+    version = _version(factory, walk_id)
+    with transaction(factory) as s:
+        walks.sign_walk(s, user, walk_id, version, signature, T0 + timedelta(hours=2))
+
+
+def _count(factory: sessionmaker[Session], model: type) -> int:
+    with transaction(factory) as s:
+        return s.scalar(select(func.count()).select_from(model)) or 0
+
+
+def test_a_checklist_walked_to_the_end_creates_exactly_the_hazards_marked_found(factory, zone: Zone) -> None:
+    checklist_id, lines = _industry_checklist(factory, zone)
+    assert len(lines) == 4
+    officer = zone.safety_officer
+    with transaction(factory) as s:
+        walk_id = walks.start_walk(s, officer, checklist_id, "self_inspection", T0).id
+    photo = check_photo(png("orange"), "valve.png")
+    first = {lines[0]: walks.AnswerInput("found", "报警器不报警", "储罐区", "equipment", [photo]),
+             lines[1]: walks.AnswerInput("compliant", "已核查")}
+    _save(factory, officer, walk_id, first)
+
+    hazards_before = _count(factory, Hazard)
+    with pytest.raises(InvalidInputError, match="尚有 2 项未检查"):
+        _submit(factory, officer, walk_id)
+    with pytest.raises(InvalidInputError, match=r"第 4 项.*部位") as refused:
+        _save(factory, officer, walk_id, {lines[2]: walks.AnswerInput("not_applicable"),
+                                          lines[3]: walks.AnswerInput("found", "未审批", "", "management")})
+    assert "第 3 项" not in str(refused.value)
+    with transaction(factory) as s:  # nothing of the refused save was kept
+        assert set(walks.answers_of(s, walk_id)) == {lines[0], lines[1]}
+    confined_space = walks.AnswerInput("found", "有限空间未审批即作业", "污水池", "violation")
+    _save(factory, officer, walk_id, {lines[2]: walks.AnswerInput("not_applicable"), lines[3]: confined_space})
+    created = _submit(factory, officer, walk_id)
+    assert _count(factory, Hazard) == hazards_before + 2 == hazards_before + len(created)
+
+    ids = _item_ids(factory, "industry")
+    with transaction(factory) as s:
+        found = {h.judged_item_id: h for h in s.scalars(select(Hazard).where(Hazard.id.in_(created)))}
+        standard_item = s.get(StandardItem, ids["GM-2023 第十一条(三)"])
+        assert standard_item is not None
+        major = found[standard_item.id]
+        assert (major.level, major.source, major.location, major.description) == (
+            "major", "self_inspection", "储罐区", "报警器不报警")
+        assert major.title.startswith("第十一条(三)")
+        assert [e.stage for e in s.scalars(select(Evidence).where(Evidence.hazard_id == major.id))] == ["photos_before"]
+        key_hazard = found[ids["KEY-IND-2026 K1"]]  # a key inspection item records the item, not the level
+        assert (key_hazard.level, key_hazard.category, key_hazard.location) == ("general", "violation", "污水池")
+        linked = dict(s.execute(select(SelfInspectionAnswer.checklist_item_id, SelfInspectionAnswer.hazard_id)
+                                .where(SelfInspectionAnswer.self_inspection_id == walk_id)).all())
+    assert linked == {lines[0]: major.id, lines[1]: None, lines[2]: None, lines[3]: key_hazard.id}
+
+    with pytest.raises(ConflictError):  # submitted once only
+        _submit(factory, officer, walk_id)
+    assert _count(factory, Hazard) == hazards_before + 2
+
+    with pytest.raises(PermissionDeniedError):  # only the principal signs
+        _sign(factory, officer, walk_id, officer.display_name)
+    with pytest.raises(InvalidInputError):
+        _sign(factory, zone.principal, walk_id, "别人")
+    monday, _ = week_of(T0.date())
+    with transaction(factory) as s:
+        assert period_statistics(s, monday, monday + timedelta(days=7)).total["inspected"] == 0  # not yet signed
+    _sign(factory, zone.principal, walk_id, zone.principal.display_name)
+    with transaction(factory) as s:
+        stats = period_statistics(s, monday, monday + timedelta(days=7))
+    department = next(u for u in stats.departments if u.name == "D1单位")
+    assert (stats.total["inspected"], stats.total["items_checked"]) == (1, 4)
+    assert (department.figures["inspected"], department.figures["items_checked"]) == (1, 4)
+
+
+def test_an_enterprise_sees_only_its_own_sectors_checklists(factory, zone: Zone) -> None:
+    industry_id, _ = _industry_checklist(factory, zone)
+    transport_items = list(_item_ids(factory, "transport").values())
+    industry_items = list(_item_ids(factory, "industry").values())
+    assert transport_items, "the seed has a transport standard"
+    with transaction(factory) as s:
+        with pytest.raises(PermissionDeniedError):  # a department builds checklists for its own sectors only
+            walks.create_checklist(s, zone.department, "transport", "越权清单", transport_items[:1], T0)
+        with pytest.raises(InvalidInputError):  # and only from items in force for that sector
+            walks.create_checklist(s, zone.other_department, "transport", "错配清单",
+                                   industry_items[:1], T0)
+        transport_id = walks.create_checklist(s, zone.other_department, "transport", "交通运输自查清单",
+                                              transport_items[:2], T0).id
+
+    def visible(user) -> set[int]:
+        with transaction(factory) as s:
+            return set(s.scalars(walks.visible_checklists(select(Checklist.id), user)))
+
+    assert visible(zone.principal) == {industry_id}
+    assert visible(zone.outsider) == {transport_id}
+    assert visible(zone.department) == {industry_id}
+    assert visible(zone.office) == visible(zone.town) == {industry_id, transport_id}
+    with pytest.raises(NotFoundError), transaction(factory) as s:
+        walks.start_walk(s, zone.outsider, industry_id, "self_inspection", T0)
+    with transaction(factory) as s:
+        walk_id = walks.start_walk(s, zone.principal, industry_id, "principal_inspection", T0).id
+    for stranger in (zone.outsider, zone.other_department):
+        with pytest.raises(NotFoundError), transaction(factory) as s:
+            walks.get_inspection(s, stranger, walk_id)
+    with transaction(factory) as s:
+        walks.withdraw_checklist(s, zone.department, industry_id, T0)
+    assert visible(zone.principal) == set()  # withdrawn: no new walks
+    with transaction(factory) as s:  # the walk already made stays visible to its enterprise
+        assert walks.get_inspection(s, zone.principal, walk_id).checklist_id == industry_id
+
+
+def test_two_people_saving_the_same_walk_at_once_the_second_is_told(factory, zone: Zone) -> None:
+    checklist_id, lines = _industry_checklist(factory, zone)
+    with transaction(factory) as s:
+        walk_id = walks.start_walk(s, zone.safety_officer, checklist_id, "self_inspection", T0).id
+    seen = _version(factory, walk_id)
+    with transaction(factory) as s:
+        walks.save_answers(s, zone.safety_officer, walk_id, seen, {lines[0]: walks.AnswerInput("compliant")},
+                           EVIDENCE, T0)
+    with pytest.raises(ConflictError), transaction(factory) as s:
+        walks.save_answers(s, zone.principal, walk_id, seen, {lines[0]: walks.AnswerInput("not_applicable")},
+                           EVIDENCE, T0)
+    with transaction(factory) as s:
+        assert walks.answers_of(s, walk_id)[lines[0]].answer == "compliant"
