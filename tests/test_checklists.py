@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -9,7 +11,7 @@ from conftest import T0, Zone
 from helpers import EVIDENCE
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
-from web_support import png
+from web_support import csrf, make_app, png, sign_in
 
 from workflow_app.reports.statistics import period_statistics, week_of
 from workflow_app.services import self_inspections as walks
@@ -183,3 +185,59 @@ def test_two_people_saving_the_same_walk_at_once_the_second_is_told(factory, zon
                            EVIDENCE, T0)
     with transaction(factory) as s:
         assert walks.answers_of(s, walk_id)[lines[0]].answer == "compliant"
+
+
+def test_through_the_web_a_department_builds_and_an_enterprise_walks_signs_and_sees_the_hazard(
+        factory, zone: Zone, tmp_path) -> None:
+    app = make_app(factory, tmp_path, T0)
+    dept, officer, boss, outsider = (app.test_client() for _ in range(4))
+    for client, name in ((dept, "dept"), (officer, "safety"), (boss, "boss"), (outsider, "outsider")):
+        sign_in(client, name)
+    ids = _item_ids(factory, "industry")
+    chosen = [ids["GM-2023 第十一条(三)"], ids["GM-2023 第三条(一)"]]
+    page = dept.get("/checklists/new").get_data(as_text=True)
+    assert "第十一条(三)" in page and 'data-filter="#pick"' in page
+    token = csrf(dept, "/checklists/new")
+    assert dept.post("/checklists/new", data={"title": "", "item": chosen, "sector": "industry",
+                                              "csrf_token": token}).status_code == 422
+    built = dept.post("/checklists/new", data={"title": "工贸自查清单", "item": chosen, "sector": "industry",
+                                               "csrf_token": token})
+    checklist_path = built.headers["Location"]
+    assert built.status_code == 302 and dept.get("/checklists/new?sector=transport").status_code == 400
+    assert "工贸自查清单" in officer.get("/checklists").get_data(as_text=True)
+    assert "工贸自查清单" not in outsider.get("/checklists").get_data(as_text=True)
+    assert outsider.get(checklist_path).status_code == 404
+
+    started = officer.post(f"{checklist_path}/walks", data={"kind": "self_inspection",
+                                                            "csrf_token": csrf(officer, checklist_path)})
+    walk_path = started.headers["Location"]
+    with transaction(factory) as s:
+        walk = s.scalars(select(SelfInspection)).one()
+        lines = [line.id for line in walks.checklist_items(s, walk.checklist_id)]
+    token = csrf(officer, walk_path)
+    form = {"csrf_token": token, "version": walk.version, f"answer-{lines[0]}": "found",
+            f"note-{lines[0]}": "除尘器无泄爆装置", f"location-{lines[0]}": "抛光车间",
+            f"category-{lines[0]}": "equipment", f"photos-{lines[0]}": (io.BytesIO(png("purple")), "dust.png"),
+            "action": "submit"}
+    refused = officer.post(walk_path, data=form, content_type="multipart/form-data")
+    assert refused.status_code == 422 and "尚有 1 项未检查" in refused.get_data(as_text=True)
+    assert _count(factory, SelfInspectionAnswer) == 0  # the save in the refused submission was rolled back
+    form.update({f"answer-{lines[1]}": "compliant", f"photos-{lines[0]}": (io.BytesIO(png("purple")), "dust.png")})
+    done = officer.post(walk_path, data=form, content_type="multipart/form-data", follow_redirects=True)
+    shown = done.get_data(as_text=True)
+    assert done.status_code == 200 and "待主要负责人签字" in shown and "/sign" not in shown
+    hid = int(re.search(r"/hazards/(\d+)", shown).group(1))
+    photo = re.search(r'src="(/self-inspections/\d+/files/[0-9a-f]+\?thumb=1)"', shown).group(1)
+    assert officer.get(photo).mimetype == "image/jpeg" and outsider.get(photo).status_code == 404
+    hazard_page = boss.get(f"/hazards/{hid}").get_data(as_text=True)
+    assert "除尘器无泄爆装置" in hazard_page and "重大事故隐患" in hazard_page
+
+    sign_page = boss.get(walk_path).get_data(as_text=True)
+    assert f"{walk_path}/sign" in sign_page
+    version = re.search(r'name="version" value="(\d+)"', sign_page).group(1)
+    wrong = boss.post(f"{walk_path}/sign", data={"signature": "别人", "version": version,
+                                                 "csrf_token": csrf(boss, walk_path)})
+    assert wrong.status_code == 422
+    signed = boss.post(f"{walk_path}/sign", data={"signature": "boss姓名", "version": version,
+                                                  "csrf_token": csrf(boss, walk_path)}, follow_redirects=True)
+    assert "已签字" in signed.get_data(as_text=True)

@@ -15,9 +15,16 @@ ACTIONS = {"report_hazard": "上报隐患", "complete_task": "办理", "timer_fi
            "incident": "流程出错", "incident_retried": "故障重试", "incident_skipped": "故障跳过",
            "claim_task": "认领", "release_task": "退回", "reassign_task": "转交", "delegate": "委托代办",
            "revoke_delegation": "结束委托", "spot_check_result": "抽检复核", "reopen_hazard": "重新整改",
-           "rejudge_hazard": "重新判定等级", "import_standards": "导入判定标准"}
+           "rejudge_hazard": "重新判定等级", "import_standards": "导入判定标准",
+           "create_checklist": "发布自查清单", "withdraw_checklist": "停用自查清单",
+           "start_self_inspection": "开始自查", "submit_self_inspection": "提交自查",
+           "sign_self_inspection": "主要负责人签字"}
 CASE_STATUSES = {"running": "办理中", "completed": "已办结", "closed": "已关闭", "voided": "已作废",
                  "rejected": "不予批准"}
+WALK_KINDS = {"self_inspection": "企业自查", "principal_inspection": "主要负责人带队检查"}
+WALK_STATUSES = {"walking": "检查中", "submitted": "待主要负责人签字", "signed": "已签字"}
+ANSWER_NAMES = {"compliant": "合格", "found": "发现隐患", "not_applicable": "不适用"}
+CATEGORY_NAMES = {"equipment": "设施设备故障", "violation": "非法违规行为", "management": "安全管理缺陷"}
 SORT_NAMES = {"newest": "最新上报", "oldest": "最早上报", "deadline": "整改时限", "code": "编号"}
 TABS = {"todo": "待我办理", "mine": "我认领的", "watch": "督办跟踪"}
 
@@ -30,5 +37,6 @@ def local_time(moment: datetime | None) -> str:
 def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(LEVELS=LEVELS, STATUSES=STATUSES, SOURCES=SOURCES, ACTIONS=ACTIONS, TAB_NAMES=TABS,
                                DUTY_KINDS=DUTY_KINDS, SORT_NAMES=SORT_NAMES,
-                               CASE_STATUSES=CASE_STATUSES)
+                               CASE_STATUSES=CASE_STATUSES, WALK_KINDS=WALK_KINDS, WALK_STATUSES=WALK_STATUSES,
+                               ANSWER_NAMES=ANSWER_NAMES, CATEGORY_NAMES=CATEGORY_NAMES)
     app.jinja_env.filters["local_time"] = local_time

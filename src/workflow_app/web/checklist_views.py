@@ -1,0 +1,181 @@
+"""/checklists and /self-inspections: departments build checklists; enterprises walk, submit and sign them."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import login_required
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from ..services import self_inspections as walks
+from ..services import standards
+from ..services.errors import InvalidInputError
+from ..services.evidence import PDF, check_photo
+from ..store.models import Checklist, Sector, SelfInspection
+from .context import app_services, me, now, today, unit_of_work
+
+bp = Blueprint("checklists", __name__)
+RECENT_WALKS = 100
+
+
+@bp.get("/checklists")
+@login_required
+def index() -> str:
+    user = me()
+    with unit_of_work() as session:
+        checklists = list(session.scalars(walks.visible_checklists(select(Checklist), user)
+                                          .order_by(Checklist.withdrawn_at.is_not(None), Checklist.id.desc())))
+        recent = list(session.scalars(walks.visible_inspections(select(SelfInspection), user)
+                                      .order_by(SelfInspection.id.desc()).limit(RECENT_WALKS)))
+        sectors = dict(session.execute(select(Sector.code, Sector.name)).all())
+    return render_template("checklists.html", checklists=checklists, walks=recent, sectors=sectors)
+
+
+@bp.route("/checklists/new", methods=["GET", "POST"])
+@login_required
+def new() -> str | Response | tuple[str, int]:
+    """A department picks one of its sectors, then the items of that sector's standards and key items."""
+    user = me()
+    with unit_of_work() as session:
+        own = list(session.scalars(select(Sector).where(Sector.department_id == user.organisation_id)
+                                   .order_by(Sector.code)))
+        if user.role != "department" or not own:
+            abort(403)
+        sector = request.values.get("sector") or own[0].code
+        if sector not in {s.code for s in own}:
+            raise InvalidInputError(_("只能为本部门监管的行业编制清单"))
+        items = standards.applicable_items(session, sector, today())
+    if request.method == "GET":
+        return render_template("checklist_new.html", sectors=own, sector=sector, items=items, chosen=set(), error=None)
+    chosen = [int(i) for i in request.form.getlist("item") if i.isdigit()]
+    try:
+        with unit_of_work() as session:
+            checklist_id = walks.create_checklist(session, user, sector, request.form.get("title", ""), chosen,
+                                                  now()).id
+    except InvalidInputError as refused:
+        return render_template("checklist_new.html", sectors=own, sector=sector, items=items, chosen=set(chosen),
+                               error=str(refused)), 422
+    flash(_("已发布自查清单"), "info")
+    return redirect(url_for("checklists.show", checklist_id=checklist_id))
+
+
+@bp.get("/checklists/<int:checklist_id>")
+@login_required
+def show(checklist_id: int) -> str:
+    with unit_of_work() as session:
+        checklist = walks.get_checklist(session, me(), checklist_id)
+        lines = walks.checklist_items(session, checklist.id)
+        sector = session.get(Sector, checklist.sector_code)
+    return render_template("checklist.html", checklist=checklist, lines=lines, sector=sector, kinds=walks.KINDS)
+
+
+@bp.post("/checklists/<int:checklist_id>/withdraw")
+@login_required
+def withdraw(checklist_id: int) -> Response:
+    with unit_of_work() as session:
+        walks.withdraw_checklist(session, me(), checklist_id, now())
+    flash(_("已停用该清单"), "info")
+    return redirect(url_for("checklists.show", checklist_id=checklist_id))
+
+
+@bp.post("/checklists/<int:checklist_id>/walks")
+@login_required
+def start(checklist_id: int) -> Response:
+    with unit_of_work() as session:
+        walk_id = walks.start_walk(session, me(), checklist_id, request.form.get("kind", ""), now()).id
+    return redirect(url_for("checklists.walk", walk_id=walk_id))
+
+
+def _walk_page(walk_id: int, error: str | None = None, status: int = 200) -> tuple[str, int]:
+    user = me()
+    with unit_of_work() as session:
+        walk = walks.get_inspection(session, user, walk_id)
+        lines = walks.checklist_items(session, walk.checklist_id)
+        answers = walks.answers_of(session, walk.id)
+    editable = walk.status == "walking" and user.role == "enterprise"
+    may_sign = walk.status == "submitted" and user.is_principal and user.organisation_id == walk.enterprise_id
+    return render_template("self_inspection.html", walk=walk, lines=lines, answers=answers, editable=editable,
+                           may_sign=may_sign, error=error, categories=walks.CATEGORIES), status
+
+
+@bp.get("/self-inspections/<int:walk_id>")
+@login_required
+def walk(walk_id: int) -> tuple[str, int]:
+    return _walk_page(walk_id)
+
+
+@bp.post("/self-inspections/<int:walk_id>")
+@login_required
+def save(walk_id: int) -> Response | tuple[str, int]:
+    """Save the answers given; with action=submit, then finish the walk (both in one transaction)."""
+    user, store = me(), app_services().evidence
+    version = request.form.get("version", "")
+    try:
+        if not version.isdigit():
+            raise InvalidInputError(_("表单缺少版本号，请刷新页面后重试"))
+        with unit_of_work() as session:
+            lines = walks.checklist_items(session, walks.get_inspection(session, user, walk_id).checklist_id)
+        answers = _submitted_answers([line.id for line in lines])
+        with unit_of_work() as session:
+            walk = walks.save_answers(session, user, walk_id, int(version), answers, store, now())
+            created = (walks.submit_walk(session, user, walk_id, walk.version, store, now())
+                       if request.form.get("action") == "submit" else None)
+    except InvalidInputError as refused:
+        return _walk_page(walk_id, str(refused), 422)
+    if created is None:
+        flash(_("已保存"), "info")
+    else:
+        flash(_("已提交，发现隐患 %(count)s 项并已进入整改流程", count=len(created)), "info")
+    return redirect(url_for("checklists.walk", walk_id=walk_id))
+
+
+def _submitted_answers(line_ids: list[int]) -> dict[int, walks.AnswerInput]:
+    """The answers in the form, by checklist line; a line with photos but no answer is refused."""
+    answers = {}
+    for line_id in line_ids:
+        answer = request.form.get(f"answer-{line_id}", "")
+        files = [f for f in request.files.getlist(f"photos-{line_id}") if f.filename]
+        if not answer:
+            if files:
+                raise InvalidInputError(_("请先为上传照片的条款选择检查结果"))
+            continue
+        answers[line_id] = walks.AnswerInput(
+            answer, request.form.get(f"note-{line_id}", ""), request.form.get(f"location-{line_id}", ""),
+            request.form.get(f"category-{line_id}", ""), [check_photo(f.read(), f.filename or "photo") for f in files])
+    return answers
+
+
+@bp.post("/self-inspections/<int:walk_id>/sign")
+@login_required
+def sign(walk_id: int) -> Response | tuple[str, int]:
+    version = request.form.get("version", "")
+    try:
+        with unit_of_work() as session:
+            walks.sign_walk(session, me(), walk_id, int(version) if version.isdigit() else -1,
+                            request.form.get("signature", ""), now())
+    except InvalidInputError as refused:
+        return _walk_page(walk_id, str(refused), 422)
+    flash(_("已签字确认"), "info")
+    return redirect(url_for("checklists.walk", walk_id=walk_id))
+
+
+@bp.get("/self-inspections/<int:walk_id>/files/<sha256>")
+@login_required
+def photo(walk_id: int, sha256: str) -> Response:
+    """A photo or document of one of the walk's answers, to those who may see the walk."""
+    with unit_of_work() as session:
+        walks.get_inspection(session, me(), walk_id)
+        stored = next((p for a in walks.answers_of(session, walk_id).values() for p in a.photos
+                       if p["sha256"] == sha256), None)
+    if stored is None:
+        abort(404)
+    store = app_services().evidence
+    document = stored["media_type"] == PDF
+    thumbnail = request.args.get("thumb") == "1" and not document
+    response = send_file(store.thumbnail_path(sha256) if thumbnail else store.path(sha256),
+                         mimetype="image/jpeg" if thumbnail else stored["media_type"], max_age=0,
+                         as_attachment=document, download_name=stored["name"] if document else None)
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
