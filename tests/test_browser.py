@@ -41,7 +41,7 @@ def base_url(tmp_path: Path) -> Iterator[str]:
         s.add(Sector(code="hazchem", name="危险化学品", department_id=dept.id))
         enterprise = _org(s, "E1", "enterprise", sector_code="hazchem")
         _org(s, "E2", "enterprise", sector_code="hazchem")  # so the enterprise list is a real choice for others
-        _user(s, "boss", "enterprise", enterprise)
+        _user(s, "boss", "enterprise", enterprise).is_principal = True
         _user(s, "dept", "department", dept)
     server = make_server("127.0.0.1", 0, make_app(factory, tmp_path, T0), threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -96,6 +96,13 @@ class Walk:
 
     def click(self, css: str) -> None:
         self.navigate(lambda: self.find(css).click())
+
+    def tap(self, css: str) -> Any:
+        """Scroll an element to the middle of the screen (clear of sticky bars), tap it, return it."""
+        element = self.find(css)
+        self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+        element.click()
+        return element
 
     def open(self, path: str) -> None:
         self.navigate(lambda: self.driver.get(self.base_url + path))
@@ -225,3 +232,50 @@ def test_major_hazard_from_report_to_close_out(browser: Any, base_url: str, tmp_
     walk.sign_in("boss")
     assert "没有待办任务" in walk.text()
     walk.shot("empty-inbox")
+
+
+def test_on_a_phone_a_department_builds_a_checklist_and_the_enterprise_walks_and_signs_it(
+        browser: Any, base_url: str, tmp_path: Path) -> None:
+    walk = Walk(browser, base_url)
+    photo = tmp_path / "tank.png"
+    photo.write_bytes(png("purple", (320, 240)))
+
+    walk.sign_in("dept")
+    walk.open("/checklists/new")
+    walk.fill("title", "危化品企业对标自查清单")
+    search = walk.find("input[data-filter='#pick']")
+    search.send_keys("储罐")  # the item list narrows as one types
+    visible = [r for r in browser.find_elements(walk.by.CSS_SELECTOR, "#pick li") if r.is_displayed()]
+    assert len(visible) == 1 and "液化烃储罐" in visible[0].text
+    visible[0].find_element(walk.by.CSS_SELECTOR, "input").click()
+    search.clear()
+    search.send_keys("特种作业")
+    next(r for r in browser.find_elements(walk.by.CSS_SELECTOR, "#pick li") if r.is_displayed()).find_element(
+        walk.by.CSS_SELECTOR, "input").click()
+    walk.submit()
+    assert "共 2 项" in walk.text()
+    walk.shot("checklist-built")
+    walk.sign_out()
+
+    walk.sign_in("boss")
+    walk.open("/checklists")
+    walk.navigate(lambda: walk.find("main table a").click())
+    walk.click("main form.card button[type=submit]")  # 开始自查
+    lines = browser.find_elements(walk.by.CSS_SELECTOR, "fieldset.check-item")
+    by_text = {("储罐" in line.text): line.get_attribute("id").split("-")[1] for line in lines}
+    found, fine = by_text[True], by_text[False]
+    walk.tap(f"input[name='answer-{found}'][value='found']")
+    walk.tap(f"#note-{found}").send_keys("液化烃储罐未设置注水措施")
+    walk.tap(f"#location-{found}").send_keys("液化烃罐区")
+    walk.select(walk.find(f"#category-{found}")).select_by_value("equipment")
+    walk.find(f"#photos-{found}").send_keys(str(photo.resolve()))
+    walk.tap(f"input[name='answer-{fine}'][value='compliant']")
+    walk.shot("walking")
+    walk.click("button[name=action][value=submit]")
+    assert "待主要负责人签字" in walk.text(), walk.text()
+    walk.fill("signature", "boss姓名")
+    walk.click("form[action$='/sign'] button")
+    assert "已签字" in walk.text()
+    walk.shot("signed")
+    walk.navigate(lambda: walk.find("main a[href^='/hazards/']").click())
+    assert "重大事故隐患" in walk.find(".meta").text and "液化烃储罐" in walk.find("h1").text

@@ -8,12 +8,15 @@ from datetime import timedelta
 
 import pytest
 from conftest import T0, Zone
-from helpers import REPORT, complete, hazard, open_task
+from helpers import REPORT, complete, hazard, open_task, report
+from openpyxl import load_workbook
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from web_support import csrf, make_app, sign_in
 
-from workflow_app.services import audit, hazards, standards
+from workflow_app.reports.dashboard import most_violated_items
+from workflow_app.reports.exports import ExportRequest, export
+from workflow_app.services import audit, hazards, ledger, standards
 from workflow_app.services.errors import InvalidInputError, PermissionDeniedError
 from workflow_app.store.database import transaction
 from workflow_app.store.models import Standard, StandardItem
@@ -134,3 +137,40 @@ def test_through_the_web_pick_an_item_see_it_rejudge_and_import(factory, zone: Z
     exported = dept.get("/standards/export.xlsx")
     assert exported.status_code == 200 and len(standards.read_table(exported.data, "s.xlsx")) == _count(factory,
                                                                                                        StandardItem)
+
+
+def test_the_ledger_table3_and_dashboard_follow_the_items_hazards_were_judged_against(factory, zone: Zone,
+                                                                                   tmp_path) -> None:
+    items = _items(factory, "industry")
+    dust, storage = items["GM-2023 第十一条(三)"], items["GM-2023 第三条(一)"]
+    judged = {}
+    for item, count in ((dust, 2), (storage, 1)):
+        for n in range(count):
+            with transaction(factory) as s:
+                judged.setdefault(item, []).append(hazards.report_hazard(
+                    s, zone.safety_officer, zone.enterprise_id, {**REPORT, "title": f"对标 {n}"}, T0,
+                    judged_item_id=item).hazard_id)
+    unjudged = report(factory, zone.principal, zone.enterprise_id, T0)
+    with transaction(factory) as s:
+        gm = s.scalar(select(Standard.id).where(Standard.code == "GM-2023"))
+
+        def listed(**wanted) -> set[int]:
+            return {h.id for h in ledger.ledger_rows(s, zone.office, ledger.LedgerQuery(**wanted), T0.date())}
+
+        assert listed(standard_id=gm) == set(judged[dust] + judged[storage])
+        assert listed(item_id=dust) == set(judged[dust]) and unjudged not in listed(standard_id=gm)
+        out = io.BytesIO()
+        assert export(s, zone.department, ExportRequest("table3"), out, T0.date()) == 4
+        board = most_violated_items(s, T0.date() - timedelta(days=30))
+    sheet = load_workbook(out).active
+    header = [c.value for c in sheet[2]]
+    basis = [sheet.cell(row=r, column=header.index("判定依据") + 1).value or "" for r in range(3, 7)]
+    assert sorted(basis) == ["", "应急管理部令第10号 第三条(一)", "应急管理部令第10号 第十一条(三)",
+                                      "应急管理部令第10号 第十一条(三)"]
+    assert [(i.number, i.hazards) for i in board["工贸"]] == [("第十一条(三)", 2), ("第三条(一)", 1)]
+    app = make_app(factory, tmp_path, T0)
+    office = app.test_client()
+    sign_in(office, "office")
+    page = office.get(f"/ledger?standard={gm}&item={dust}").get_data(as_text=True)
+    assert "共 2 项" in page and "对标 1" in page and "储罐区报警器失效" not in page
+    assert "干式除尘系统" in office.get("/dashboard").get_data(as_text=True)

@@ -8,13 +8,25 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..store.models import Organisation
+from ..store.models import Hazard, Organisation, Sector, Standard, StandardItem
 from .charts import bar_chart
 from .statistics import PeriodStatistics, period_statistics, week_of
 
 RISK_COLOURS = {"red": ("重大风险", "#c92a2a"), "orange": ("较大风险", "#e8590c"), "yellow": ("一般风险", "#f59f00"),
                 "blue": ("低风险", "#1c7ed6")}
 SERIES_COLOURS = ("#1d3557", "#2b8a3e", "#c92a2a")
+TOP_ITEMS = 5
+TOP_ITEMS_DAYS = 365
+
+
+@dataclass(frozen=True)
+class ViolatedItem:
+    """An item of a standard and how many hazards of a sector were judged against it."""
+
+    standard: str
+    number: str
+    text: str
+    hazards: int
 
 
 @dataclass
@@ -27,6 +39,7 @@ class Dashboard:
     departments_chart: str
     risk_chart: str
     this_week: PeriodStatistics
+    violated_items: dict[str, list[ViolatedItem]]  # sector name → its most violated items, most first
 
 
 def dashboard(session: Session, today: date, weeks: int = 8) -> Dashboard:
@@ -48,4 +61,24 @@ def dashboard(session: Session, today: date, weeks: int = 8) -> Dashboard:
     risk = bar_chart("企业安全风险四色分布", [RISK_COLOURS[g][0] for g in grades],
                      {RISK_COLOURS[g][0]: [counts.get(g, 0) if g == other else 0 for other in grades] for g in grades},
                      [RISK_COLOURS[g][1] for g in grades])
-    return Dashboard(monday, weekly, towns, departments, risk, current)
+    return Dashboard(monday, weekly, towns, departments, risk, current,
+                     most_violated_items(session, monday - timedelta(days=TOP_ITEMS_DAYS)))
+
+
+def most_violated_items(session: Session, since: date, limit: int = TOP_ITEMS) -> dict[str, list[ViolatedItem]]:
+    """Per sector, the items most hazards found since `since` were judged against (rejected reports left out)."""
+    count = func.count(Hazard.id)
+    rows = session.execute(
+        select(Sector.name, Standard.title, StandardItem.number, StandardItem.text, count)
+        .select_from(Hazard).join(Organisation, Organisation.id == Hazard.enterprise_id)
+        .join(Sector, Sector.code == Organisation.sector_code)
+        .join(StandardItem, StandardItem.id == Hazard.judged_item_id).join(Standard)
+        .where(Hazard.found_on >= since, Hazard.status != "rejected")
+        .group_by(Sector.name, Standard.title, StandardItem.id, StandardItem.number, StandardItem.text)
+        .order_by(Sector.name, count.desc(), StandardItem.id))
+    by_sector: dict[str, list[ViolatedItem]] = {}
+    for sector, standard, number, text, hazards in rows:
+        top = by_sector.setdefault(sector, [])
+        if len(top) < limit:
+            top.append(ViolatedItem(standard, number, text, hazards))
+    return by_sector

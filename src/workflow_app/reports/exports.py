@@ -47,7 +47,8 @@ def export(session: Session, user: User, request: ExportRequest, out: IO[bytes],
         major = replace(request.ledger, level="major", sort="oldest")
         campaign_name = tables.campaign_by_code(session, request.campaign).name if request.campaign else "专项行动"
         return write_table(out, tables.TITLES["table3"].format(campaign=campaign_name), tables.TABLE3_COLUMNS,
-                           tables.table3_rows(ledger_rows(session, user, major, today)), "附表3")
+                           tables.table3_rows(ledger_rows(session, user, major, today), names),
+                           "附表3")
     if request.name not in EXPORTS:
         raise InvalidInputError(f"unknown export {request.name!r}; one of {', '.join(EXPORTS)}")
     if user.role not in CAMPAIGN_ROLES:

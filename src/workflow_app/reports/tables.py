@@ -12,14 +12,14 @@ from sqlalchemy.orm import Session
 from ..engine.calendar import SHANGHAI, as_date
 from ..services.errors import InvalidInputError, NotFoundError
 from ..services.vocabulary import LEVELS, SOURCES, STATUSES
-from ..store.models import Campaign, CampaignSubmission, Hazard, Organisation, Sector
+from ..store.models import Campaign, CampaignSubmission, Hazard, Organisation, Sector, Standard, StandardItem
 
 LEDGER_COLUMNS = [("隐患编号", 16), ("企业名称", 26), ("所属镇街", 12), ("行业领域", 14), ("隐患名称", 28),
                   ("隐患部位", 16), ("隐患等级", 12), ("隐患来源", 10), ("状态", 12), ("发现日期", 12),
-                  ("整改时限", 12), ("销号日期", 12)]
+                  ("整改时限", 12), ("销号日期", 12), ("判定依据", 28)]
 TABLE3_COLUMNS = [("序号", 6), ("企业名称", 26), ("隐患部位", 16), ("隐患描述", 36), ("隐患等级", 12), ("发现日期", 12),
                   ("隐患来源", 10), ("整改责任人", 12), ("整改措施", 30), ("整改资金（万元）", 12), ("整改时限", 12),
-                  ("应急预案及防范措施", 30), ("整改状态", 12), ("销号日期", 12)]
+                  ("应急预案及防范措施", 30), ("整改状态", 12), ("销号日期", 12), ("判定依据", 28)]
 WEEKLY_COLUMNS = [("单位", 24), ("排查企业数（家）", 12), ("排查隐患数（项）", 12), ("其中重大事故隐患（项）", 14),
                   ("已整改（项）", 10), ("逾期未整改（项）", 12), ("执法检查（次）", 12), ("行政处罚（起）", 12),
                   ("培训人数（人）", 12), ("报送时间", 18)]
@@ -36,11 +36,17 @@ TITLES = {
 
 
 class Names:
-    """Organisation and sector names, loaded once per export."""
+    """Organisation and sector names and standard items, loaded once per export."""
 
     def __init__(self, session: Session):
         self.orgs = {o.id: o for o in session.scalars(select(Organisation))}
         self.sectors = {s.code: s.name for s in session.scalars(select(Sector))}
+        self.items = {item_id: f"{doc_number} {number}" for item_id, doc_number, number in session.execute(
+            select(StandardItem.id, Standard.doc_number, StandardItem.number).join(Standard))}
+
+    def item(self, hazard: Hazard) -> str:
+        """The item a hazard was judged against: the standard's document number and the item's number."""
+        return self.items.get(hazard.judged_item_id, "") if hazard.judged_item_id else ""
 
     def town(self, enterprise: Organisation) -> str:
         town = self.orgs.get(enterprise.town_id) if enterprise.town_id else None
@@ -65,10 +71,10 @@ def ledger_row(hazard: Hazard, names: Names) -> list[Any]:
     return [hazard.code, enterprise.name, names.town(enterprise), names.sector(enterprise), hazard.title,
             hazard.location, LEVELS.get(hazard.level, hazard.level), SOURCES.get(hazard.source, hazard.source),
             STATUSES.get(hazard.status, hazard.status), _day(hazard.found_on), _day(hazard.rectification_deadline),
-            _day(hazard.closed_at)]
+            _day(hazard.closed_at), names.item(hazard)]
 
 
-def table3_rows(hazards: Iterator[Hazard]) -> Iterator[list[Any]]:
+def table3_rows(hazards: Iterator[Hazard], names: Names) -> Iterator[list[Any]]:
     """附表3: every major hazard with its five-in-place plan, deadline and status."""
     for number, hazard in enumerate((h for h in hazards if h.level == "major"), start=1):
         yield [number, hazard.enterprise.name, hazard.location, hazard.description, LEVELS["major"],
@@ -76,7 +82,7 @@ def table3_rows(hazards: Iterator[Hazard]) -> Iterator[list[Any]]:
                hazard.rectification_measures or "",
                float(hazard.rectification_funds) if hazard.rectification_funds is not None else "",
                _day(hazard.rectification_deadline), hazard.emergency_plan or "",
-               STATUSES.get(hazard.status, hazard.status), _day(hazard.closed_at)]
+               STATUSES.get(hazard.status, hazard.status), _day(hazard.closed_at), names.item(hazard)]
 
 
 def campaign_by_code(session: Session, code: str | None) -> Campaign:

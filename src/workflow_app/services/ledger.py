@@ -14,7 +14,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from ..engine.calendar import SHANGHAI
-from ..store.models import Hazard, Organisation, Sector, User
+from ..store.models import Hazard, Organisation, Sector, StandardItem, User
 from .errors import InvalidInputError
 from .roles import visible_hazards
 
@@ -38,6 +38,8 @@ class LedgerQuery:
     town_id: int | None = None
     sector: str | None = None
     department_id: int | None = None
+    standard_id: int | None = None  # judged against an item of this standard
+    item_id: int | None = None  # judged against this item
     overdue: bool = False
     found_from: date | None = None
     found_to: date | None = None
@@ -51,17 +53,14 @@ def ledger_query(user: User, wanted: LedgerQuery, today: date) -> Select:
         raise InvalidInputError(f"unknown sort {wanted.sort!r}; one of {', '.join(SORTS)}")
     query = visible_hazards(select(Hazard), user)
     for column, value in ((Hazard.level, wanted.level), (Hazard.status, wanted.status),
-                          (Hazard.source, wanted.source), (Hazard.enterprise_id, wanted.enterprise_id)):
+                          (Hazard.source, wanted.source), (Hazard.enterprise_id, wanted.enterprise_id),
+                          (Hazard.judged_item_id, wanted.item_id)):
         if value is not None:
             query = query.where(column == value)
-    enterprises = select(Organisation.id).where(Organisation.kind == "enterprise")
-    if wanted.town_id is not None:
-        query = query.where(Hazard.enterprise_id.in_(enterprises.where(Organisation.town_id == wanted.town_id)))
-    if wanted.sector:
-        query = query.where(Hazard.enterprise_id.in_(enterprises.where(Organisation.sector_code == wanted.sector)))
-    if wanted.department_id is not None:
-        sectors = select(Sector.code).where(Sector.department_id == wanted.department_id)
-        query = query.where(Hazard.enterprise_id.in_(enterprises.where(Organisation.sector_code.in_(sectors))))
+    query = _where_enterprises(query, wanted)
+    if wanted.standard_id is not None:
+        query = query.where(Hazard.judged_item_id.in_(select(StandardItem.id)
+                                                      .where(StandardItem.standard_id == wanted.standard_id)))
     if wanted.overdue:
         query = query.where((Hazard.rectification_deadline < today) | Hazard.overdue_since.is_not(None),
                             Hazard.status.not_in(("closed", "rejected")))
@@ -70,6 +69,19 @@ def ledger_query(user: User, wanted: LedgerQuery, today: date) -> Select:
     if wanted.found_to:
         query = query.where(Hazard.found_on <= wanted.found_to)
     return query.order_by(*SORTS[wanted.sort])
+
+
+def _where_enterprises(query: Select, wanted: LedgerQuery) -> Select:
+    """Limit to the enterprises of a town, a sector or a department's sectors, as asked."""
+    enterprises = select(Organisation.id).where(Organisation.kind == "enterprise")
+    if wanted.town_id is not None:
+        query = query.where(Hazard.enterprise_id.in_(enterprises.where(Organisation.town_id == wanted.town_id)))
+    if wanted.sector:
+        query = query.where(Hazard.enterprise_id.in_(enterprises.where(Organisation.sector_code == wanted.sector)))
+    if wanted.department_id is not None:
+        sectors = select(Sector.code).where(Sector.department_id == wanted.department_id)
+        query = query.where(Hazard.enterprise_id.in_(enterprises.where(Organisation.sector_code.in_(sectors))))
+    return query
 
 
 @dataclass

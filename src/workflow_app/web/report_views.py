@@ -16,7 +16,7 @@ from ..reports.exports import EXPORTS, ExportRequest, export
 from ..reports.statistics import iso_week, period_statistics, week_of
 from ..services.errors import InvalidInputError, NotFoundError
 from ..services.ledger import SORTS, LedgerQuery, ledger_page
-from ..store.models import Organisation, Sector
+from ..store.models import Organisation, Sector, Standard, StandardItem
 from .context import me, today, unit_of_work
 
 bp = Blueprint("reports", __name__)
@@ -43,6 +43,7 @@ def _ledger_query() -> LedgerQuery:
         level=request.args.get("level") or None, status=request.args.get("status") or None,
         source=request.args.get("source") or None, enterprise_id=_int("enterprise"), town_id=_int("town"),
         sector=request.args.get("sector") or None, department_id=_int("department"),
+        standard_id=_int("standard"), item_id=_int("item"),
         overdue=request.args.get("overdue") == "1", found_from=_date("from"), found_to=_date("to"),
         sort=request.args.get("sort") or "newest", page=_int("page") or 1)
 
@@ -56,10 +57,16 @@ def ledger() -> str:
                                              .where(Organisation.kind.in_(("town", "department")))
                                              .order_by(Organisation.name)))
         sectors = list(session.execute(select(Sector.code, Sector.name).order_by(Sector.name)))
+        standard_list = list(session.execute(select(Standard.id, Standard.title, Standard.doc_number)
+                                             .order_by(Standard.code)))
+        items = list(session.execute(select(StandardItem.id, StandardItem.number, StandardItem.text)
+                                     .where(StandardItem.standard_id == page.query.standard_id)
+                                     .order_by(StandardItem.id))) if page.query.standard_id else []
         enterprises = [] if me().role == "enterprise" else list(session.execute(
             select(Organisation.id, Organisation.name).where(Organisation.kind == "enterprise")
             .order_by(Organisation.name).limit(500)))
     return render_template("ledger.html", page=page, sorts=list(SORTS), sectors=sectors, enterprises=enterprises,
+                           standards=standard_list, items=items,
                            towns=[(o.id, o.name) for o in organisations if o.kind == "town"],
                            departments=[(o.id, o.name) for o in organisations if o.kind == "department"])
 
