@@ -8,12 +8,13 @@ from datetime import timedelta
 
 import pytest
 from conftest import T0, Zone
-from helpers import REPORT, complete, hazard, open_task, report
+from helpers import PLAN, REPORT, complete, hazard, open_task, report
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from web_support import csrf, make_app, sign_in
 
+from workflow_app.engine import FormValidationError
 from workflow_app.reports.dashboard import most_violated_items
 from workflow_app.reports.exports import ExportRequest, export
 from workflow_app.services import audit, hazards, ledger, standards
@@ -107,10 +108,13 @@ def test_a_supervisor_rejudges_with_a_reason_audited_and_the_loop_follows(factor
     with transaction(factory) as s:
         entry = next(e for e in audit.history(s, "hazard", hid) if e.action == "rejudge_hazard")
     assert entry.detail["from"]["level"] == "general" and entry.actor_name == "dept姓名"
-    # the running loop took the new level: the department, not the enterprise, verifies the rectification
-    complete(factory, zone.principal, hid, {"rectification_mode": "immediate"}, T0)
-    complete(factory, zone.principal, hid, {"rectification_measures": "已加装泄爆片", "rectified_on": "2026-11-02"}, T0)
-    assert open_task(factory, hid).bpmn_id == "Task_DepartmentVerify"
+    # the running loop took the new level: a major hazard gets a plan the department reviews
+    with pytest.raises(FormValidationError, match="重大事故隐患须制定治理方案"):
+        complete(factory, zone.principal, hid, {"rectification_mode": "immediate"}, T0)
+    assert open_task(factory, hid).bpmn_id == "Task_ChooseRectification"
+    complete(factory, zone.principal, hid, {"rectification_mode": "planned"}, T0)
+    complete(factory, zone.principal, hid, PLAN, T0)
+    assert open_task(factory, hid).bpmn_id == "Task_ReviewPlan"
 
 
 def test_through_the_web_pick_an_item_see_it_rejudge_and_import(factory, zone: Zone, tmp_path) -> None:

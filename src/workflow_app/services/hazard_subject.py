@@ -60,6 +60,14 @@ class HazardSubject:
         notices.queue_for_timer(session, self.hazard, instance_id, fired, now)
 
     def check_submission(self, view: UserTaskView, data: dict[str, Any], now: datetime) -> None:
+        """A major hazard always gets a plan (even one re-judged major after the choice was offered),
+        and the deadline rules of a rectification."""
+        if data.get("rectification_mode") == "immediate" and self.hazard.level == "major":
+            raise FormValidationError([FieldError("rectification_mode", "major_needs_plan",
+                                                  "重大事故隐患须制定治理方案（五落实），不能立即整改")])
+        self._check_deadline(view, data, now)
+
+    def _check_deadline(self, view: UserTaskView, data: dict[str, Any], now: datetime) -> None:
         """The deadline rules of a rectification (a form with `rectify_action`), as practised in several provinces.
 
         An extension may be asked for only before the deadline, and for a later date; once the
