@@ -19,12 +19,22 @@ from werkzeug.security import generate_password_hash
 
 from ..engine.calendar import SHANGHAI
 from ..store.database import transaction
-from ..store.models import InboxTask, Organisation, ProcessInstanceRow, Sector, User
-from . import tasks
+from ..store.models import Checklist, InboxTask, Organisation, ProcessInstanceRow, Sector, User
+from . import standards, tasks
 from .cases import start_case
 from .evidence import EvidenceStore, Photo, Uploads, check_photo
 from .hazards import report_hazard
 from .model_registry import process_model
+from .self_inspections import (
+    AnswerInput,
+    checklist_items,
+    create_checklist,
+    save_answers,
+    sign_walk,
+    start_walk,
+    submit_walk,
+    visible_checklists,
+)
 
 DEMO_PASSWORD = "demo-2026"
 RISK_COLOURS = ("red", "orange", "yellow", "yellow", "blue", "blue", "blue")
@@ -213,7 +223,37 @@ def seed(factory: sessionmaker[Session], now: datetime, evidence: EvidenceStore,
             _advance(session, reported.hazard_id, stage, level, now, evidence)
     with transaction(factory) as session:
         _seed_permits(session, enterprise_ids[0], now)
+    with transaction(factory) as session:
+        _seed_self_inspections(session, enterprise_ids, now, evidence)
     return True
+
+
+def _seed_self_inspections(session: Session, enterprise_ids: list[int], now: datetime,
+                           evidence: EvidenceStore) -> None:
+    """A checklist per sector with items (by its department); the first enterprise's walk submitted and signed
+    with one hazard found, another enterprise's walk half done."""
+    today = now.astimezone(SHANGHAI).date()
+    for sector in session.scalars(select(Sector).order_by(Sector.code)):
+        items = [i.id for i in standards.applicable_items(session, sector.code, today)]
+        department = session.scalar(select(User).where(User.organisation_id == sector.department_id).limit(1))
+        if items and department is not None:
+            create_checklist(session, department, sector.code, f"{sector.name}对标对表自查清单", items,
+                             now - timedelta(days=10))
+    for enterprise_id, finish in zip(enterprise_ids[:5:4], (True, False), strict=True):
+        principal, officer = session.scalars(select(User).where(User.organisation_id == enterprise_id)
+                                             .order_by(User.id)).all()[:2]
+        checklist = session.scalar(visible_checklists(select(Checklist), principal).limit(1))
+        if checklist is None:
+            continue
+        walk = start_walk(session, officer, checklist.id, "self_inspection", now - timedelta(days=3))
+        lines = checklist_items(session, checklist.id)
+        answers = {line.id: AnswerInput("compliant", "已对照检查") for line in lines[1:]}
+        answers[lines[0].id] = AnswerInput("found", "现场对照条款发现不符合", "一号装置区", "equipment")
+        save_answers(session, officer, walk.id, walk.version, answers if finish else dict(list(answers.items())[:2]),
+                     evidence, now - timedelta(days=3))
+        if finish:
+            submit_walk(session, officer, walk.id, walk.version, evidence, now - timedelta(days=2))
+            sign_walk(session, principal, walk.id, walk.version, principal.display_name, now - timedelta(days=2))
 
 
 PERMITS = [  # (operation, grade, title, how far: the bpmn ids of the tasks to complete)
