@@ -109,7 +109,7 @@ def test_a_checklist_walked_to_the_end_creates_exactly_the_hazards_marked_found(
         major = found[standard_item.id]
         assert (major.level, major.source, major.location, major.description) == (
             "major", "self_inspection", "储罐区", "报警器不报警")
-        assert major.title.startswith("第十一条(三)")
+        assert major.title == standard_item.text.rstrip("；;。.")[:200]  # named after the item it was found against
         assert [e.stage for e in s.scalars(select(Evidence).where(Evidence.hazard_id == major.id))] == ["photos_before"]
         key_hazard = found[ids["KEY-IND-2026 K1"]]  # a key inspection item records the item, not the level
         assert (key_hazard.level, key_hazard.category, key_hazard.location) == ("general", "violation", "污水池")

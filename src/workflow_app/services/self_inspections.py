@@ -226,7 +226,7 @@ def submit_walk(session: Session, actor: User, inspection_id: int, version: int,
             continue
         item = line.item
         data = {"source": "self_inspection", "hazard_level": "general", "category": answer.category,
-                "title": f"{item.number} {item.text}"[:200], "description": answer.note, "location": answer.location,
+                "title": item.text.rstrip("；;。.")[:200], "description": answer.note, "location": answer.location,
                 "found_on": found_on}
         photos = [Photo(store.path(p["sha256"]).read_bytes(), p["sha256"], p["media_type"], p["name"])
                   for p in answer.photos]
