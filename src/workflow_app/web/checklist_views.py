@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
@@ -11,9 +11,10 @@ from werkzeug.wrappers import Response
 from ..services import self_inspections as walks
 from ..services import standards
 from ..services.errors import InvalidInputError
-from ..services.evidence import PDF, check_photo
+from ..services.evidence import check_photo
 from ..store.models import Checklist, Sector, SelfInspection
 from .context import app_services, me, now, today, unit_of_work
+from .hazard_views import send_evidence
 
 bp = Blueprint("checklists", __name__)
 RECENT_WALKS = 100
@@ -170,12 +171,4 @@ def photo(walk_id: int, sha256: str) -> Response:
                        if p["sha256"] == sha256), None)
     if stored is None:
         abort(404)
-    store = app_services().evidence
-    document = stored["media_type"] == PDF
-    thumbnail = request.args.get("thumb") == "1" and not document
-    response = send_file(store.thumbnail_path(sha256) if thumbnail else store.path(sha256),
-                         mimetype="image/jpeg" if thumbnail else stored["media_type"], max_age=0,
-                         as_attachment=document, download_name=stored["name"] if document else None)
-    response.headers["Cache-Control"] = "private, max-age=86400"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return send_evidence(sha256, stored["media_type"], stored["name"], request.args.get("thumb") == "1")

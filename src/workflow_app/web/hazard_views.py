@@ -138,14 +138,19 @@ def thumbnail(photo_id: int) -> Response:
 def _send_photo(photo_id: int, thumbnail: bool) -> Response:
     with unit_of_work() as session:
         found = evidence.visible_photo(session, me(), photo_id)
+    return send_evidence(found.sha256, found.media_type, found.original_name, thumbnail)
+
+
+def send_evidence(sha256: str, media_type: str, name: str, thumbnail: bool) -> Response:
+    """A stored photo (or its thumbnail) inline, a document only as a download; callers checked who may see it."""
     store = app_services().evidence
-    document = found.media_type == evidence.PDF
+    document = media_type == evidence.PDF
     if thumbnail and document:  # no thumbnail of a document: a document icon
         return send_file(Path(current_app.static_folder or "static") / "document.svg", mimetype="image/svg+xml")
-    path = store.thumbnail_path(found.sha256) if thumbnail else store.path(found.sha256)
-    response = send_file(path, mimetype="image/jpeg" if thumbnail else found.media_type, max_age=0,
-                         etag=found.sha256 + ("-t" if thumbnail else ""),
-                         as_attachment=document, download_name=found.original_name if document else None)
+    path = store.thumbnail_path(sha256) if thumbnail else store.path(sha256)
+    response = send_file(path, mimetype="image/jpeg" if thumbnail else media_type, max_age=0,
+                         etag=sha256 + ("-t" if thumbnail else ""),
+                         as_attachment=document, download_name=name if document else None)
     response.headers["Cache-Control"] = "private, max-age=86400"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
