@@ -54,6 +54,10 @@ def test_demo_report_complete_sweep_and_audit_from_the_command_line(run):
     assert code in run("hazard", "list", "--user", "e005").output
     assert code not in run("hazard", "list", "--user", "e006").output
 
+    moved = run("user", "principal", "e005-safety")  # one principal per enterprise: e005 no longer signs
+    assert moved.exit_code == 0 and "instead of e005" in moved.output
+    assert run("user", "principal", "office").exit_code == 1
+
     swept = run("sweep", "--now", "2027-06-01T00:00:00+08:00")
     assert swept.exit_code == 0 and "timer(s) fired" in swept.output
     assert run("sweep", "--now", "2027-06-01T00:00:00+08:00").output.strip() == "0 timer(s) fired"

@@ -342,6 +342,27 @@ def export_command(ctx: Context, name: str, username: str, out_path: str, campai
     click.echo(f"{out_path}: {rows} row(s)" if name != "bulletin" else f"{out_path}: {rows} hazard(s) found that month")
 
 
+@main.group("user")
+def user_group() -> None:
+    """Accounts."""
+
+
+@user_group.command("principal")
+@click.argument("username")
+@pass_context
+def user_principal(ctx: Context, username: str) -> None:
+    """Make an enterprise user its principal (主要负责人), who signs its self-inspections."""
+    from .services.self_inspections import set_principal
+
+    try:
+        with transaction(ctx.factory) as session:
+            previous = set_principal(session, _user(session, username), datetime.now(UTC))
+            replaced = f" (instead of {previous.username})" if previous else ""
+    except ServiceError as exc:
+        _fail(exc)
+    click.echo(f"{username} is now the principal{replaced}")
+
+
 @main.group("token")
 def token_group() -> None:
     """Personal API tokens."""

@@ -256,6 +256,20 @@ def sign_walk(session: Session, actor: User, inspection_id: int, version: int, s
     return walk
 
 
+def set_principal(session: Session, user: User, now: datetime) -> User | None:
+    """Make an enterprise user its principal (who signs walks); the previous one, returned, no longer is."""
+    if user.role != "enterprise":
+        raise InvalidInputError(f"{user.username} is not an enterprise user")
+    previous = session.scalar(select(User).where(User.organisation_id == user.organisation_id,
+                                                 User.is_principal.is_(True), User.id != user.id))
+    if previous is not None:
+        previous.is_principal = False
+    user.is_principal = True
+    audit.record(session, None, "set_principal", "user", user.id,
+                 {"user": user.username, "previous": previous.username if previous else None}, now)
+    return previous
+
+
 def _flush(session: Session) -> None:
     try:
         session.flush()
