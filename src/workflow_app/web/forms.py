@@ -26,6 +26,7 @@ ENGLISH_ERRORS = {
     "not_your_signature": _l("%(label)s须为本人姓名"),
     "extension_too_late": _l("整改时限已过，不能再申请延期"),
     "not_later": _l("%(label)s须晚于现在的整改时限"),
+    "major_needs_plan": _l("重大事故隐患须制定治理方案（五落实），不能立即整改"),
 }
 
 
