@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from conftest import BPMN_DIR, T0, _org, _user
@@ -15,7 +15,9 @@ from sqlalchemy import func, select
 from web_support import make_app, sign_in
 
 from workflow_app.reports.bulletin import monthly_bulletin
+from workflow_app.reports.dashboard import weekly_totals
 from workflow_app.reports.exports import ExportRequest, export
+from workflow_app.reports.statistics import period_statistics
 from workflow_app.services import tasks
 from workflow_app.services.campaigns import CampaignConfig, start_campaign
 from workflow_app.services.errors import PermissionDeniedError
@@ -151,3 +153,19 @@ def test_weekly_statistics_and_dashboard_charts(factory, zone, hazards, tmp_path
     enterprise = app.test_client()
     sign_in(enterprise, "boss")
     assert enterprise.get("/dashboard").status_code == 404 and enterprise.get("/statistics").status_code == 404
+
+
+def test_the_dashboards_weekly_totals_are_the_weekly_statistics(factory, zone, hazards):
+    """The chart's one-pass totals count found, closed and overdue exactly as each week's statistics do."""
+    with transaction(factory) as s:
+        closed = s.scalars(select(Hazard).limit(1)).one()
+        closed.status, closed.closed_at = "closed", datetime(2026, 11, 10, 3, tzinfo=UTC)
+        overdue = s.scalars(select(Hazard).where(Hazard.id != closed.id).limit(1)).one()
+        overdue.rectification_deadline = date(2026, 11, 12)
+    starts = [date(2026, 10, 26) + timedelta(weeks=n) for n in range(6)]
+    with transaction(factory) as s:
+        totals = weekly_totals(s, starts)
+        expected = [period_statistics(s, start, start + timedelta(days=7)).total for start in starts]
+    assert [dict(t) for t in totals] == [{k: e[k] for k in ("found", "closed", "overdue")} for e in expected]
+    assert sum(t["found"] for t in totals) == 3 and sum(t["closed"] for t in totals) == 1
+    assert [t["overdue"] for t in totals][-3:] == [1, 1, 1]  # from the week its deadline passed
