@@ -16,10 +16,20 @@ from web_support import csrf, make_app, png, sign_in
 from workflow_app.reports.statistics import period_statistics, week_of
 from workflow_app.services import self_inspections as walks
 from workflow_app.services import standards
+from workflow_app.services.duties import open_due_duties
 from workflow_app.services.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from workflow_app.services.evidence import Evidence, check_photo
 from workflow_app.store.database import transaction
-from workflow_app.store.models import Checklist, Hazard, SelfInspection, SelfInspectionAnswer, StandardItem
+from workflow_app.store.models import (
+    AuditEntry,
+    Checklist,
+    Duty,
+    Hazard,
+    InboxTask,
+    SelfInspection,
+    SelfInspectionAnswer,
+    StandardItem,
+)
 
 KEY_ITEMS = (f"{','.join(standards.COLUMNS)}\n"
              "KEY-IND-2026,key_items,工贸行业重点检查事项,D1单位,D1〔2026〕1号,2026-01-01,industry,,是,K1,,"
@@ -187,6 +197,44 @@ def test_two_people_saving_the_same_walk_at_once_the_second_is_told(factory, zon
         assert walks.answers_of(s, walk_id)[lines[0]].answer == "compliant"
 
 
+def test_a_principal_led_walk_signed_completes_that_periods_principal_inspection_duty(factory, zone: Zone) -> None:
+    checklist_id, lines = _industry_checklist(factory, zone)
+    with transaction(factory) as s:
+        assert open_due_duties(s, T0) > 0
+        led = walks.start_walk(s, zone.principal, checklist_id, "principal_inspection", T0).id
+        plain = walks.start_walk(s, zone.safety_officer, checklist_id, "self_inspection", T0).id
+    for walk_id in (led, plain):
+        _save(factory, zone.principal, walk_id, {line: walks.AnswerInput("compliant") for line in lines})
+        _submit(factory, zone.principal, walk_id)
+
+    def duty() -> Duty:
+        with transaction(factory) as s:
+            return s.scalars(select(Duty).where(Duty.enterprise_id == zone.enterprise_id,
+                                                Duty.kind == "principal_inspection")).one()
+
+    _sign(factory, zone.principal, plain, zone.principal.display_name)  # a plain self-inspection is not the duty
+    assert duty().status == "open"
+    with pytest.raises(InvalidInputError, match="参加检查的人数"):  # the duty's record needs how many took part
+        _sign(factory, zone.principal, led, zone.principal.display_name)
+    with transaction(factory) as s:
+        assert s.get(SelfInspection, led).status == "submitted"
+    version = _version(factory, led)
+    with transaction(factory) as s:
+        completed = walks.sign_walk(s, zone.principal, led, version, zone.principal.display_name,
+                                    T0 + timedelta(hours=2), participants=6)
+        assert completed is not None
+    done = duty()
+    assert (done.id, done.status, done.performed_on) == (completed.id, "done", T0.date())
+    with transaction(factory) as s:
+        task = s.scalars(select(InboxTask).where(InboxTask.instance_id == done.instance_id)).one()
+        record = s.scalars(select(AuditEntry).where(AuditEntry.action == "complete_task",
+                                                    AuditEntry.object_type == "duty",
+                                                    AuditEntry.object_id == str(done.id))).one()
+    assert task.completed_at is not None and task.completed_by_id == zone.principal.id
+    assert record.detail["data"]["participants"] == 6 and record.detail["data"]["led_by"] == zone.principal.display_name
+    assert f"检查 {len(lines)} 项，发现隐患 0 项" in record.detail["data"]["content"]
+
+
 def test_through_the_web_a_department_builds_and_an_enterprise_walks_signs_and_sees_the_hazard(
         factory, zone: Zone, tmp_path) -> None:
     app = make_app(factory, tmp_path, T0)
@@ -208,7 +256,9 @@ def test_through_the_web_a_department_builds_and_an_enterprise_walks_signs_and_s
     assert "工贸自查清单" not in outsider.get("/checklists").get_data(as_text=True)
     assert outsider.get(checklist_path).status_code == 404
 
-    started = officer.post(f"{checklist_path}/walks", data={"kind": "self_inspection",
+    with transaction(factory) as s:
+        open_due_duties(s, T0)
+    started = officer.post(f"{checklist_path}/walks", data={"kind": "principal_inspection",
                                                             "csrf_token": csrf(officer, checklist_path)})
     walk_path = started.headers["Location"]
     with transaction(factory) as s:
@@ -233,11 +283,11 @@ def test_through_the_web_a_department_builds_and_an_enterprise_walks_signs_and_s
     assert "除尘器无泄爆装置" in hazard_page and "重大事故隐患" in hazard_page
 
     sign_page = boss.get(walk_path).get_data(as_text=True)
-    assert f"{walk_path}/sign" in sign_page
+    assert f"{walk_path}/sign" in sign_page and 'name="participants"' in sign_page  # a principal-led walk
     version = re.search(r'name="version" value="(\d+)"', sign_page).group(1)
-    wrong = boss.post(f"{walk_path}/sign", data={"signature": "别人", "version": version,
-                                                 "csrf_token": csrf(boss, walk_path)})
-    assert wrong.status_code == 422
-    signed = boss.post(f"{walk_path}/sign", data={"signature": "boss姓名", "version": version,
+    for wrong in ({"signature": "别人", "participants": "4"}, {"signature": "boss姓名", "participants": ""}):
+        assert boss.post(f"{walk_path}/sign", data={**wrong, "version": version,
+                                                    "csrf_token": csrf(boss, walk_path)}).status_code == 422
+    signed = boss.post(f"{walk_path}/sign", data={"signature": "boss姓名", "participants": "4", "version": version,
                                                   "csrf_token": csrf(boss, walk_path)}, follow_redirects=True)
-    assert "已签字" in signed.get_data(as_text=True)
+    assert "已签字确认，并完成 2026-Q4 主要负责人带队检查履职事项" in signed.get_data(as_text=True)

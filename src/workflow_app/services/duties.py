@@ -41,6 +41,15 @@ def period_of(day: date, months: int) -> tuple[str, date]:
     return label, end
 
 
+def open_duty_on(session: Session, enterprise: Organisation, kind: str, day: date) -> Duty | None:
+    """The enterprise's open duty of `kind` for the period containing `day`, if it was opened and is not done."""
+    sector = session.get(Sector, enterprise.sector_code) if enterprise.sector_code else None
+    risky, other = CADENCE[kind]
+    period, _ = period_of(day, risky if sector is not None and sector.high_risk else other)
+    return session.scalar(select(Duty).where(Duty.enterprise_id == enterprise.id, Duty.kind == kind,
+                                             Duty.period == period, Duty.status == "open"))
+
+
 def open_due_duties(session: Session, now: datetime) -> int:
     """Start the duty occurrences of the current periods that are not started yet; return how many."""
     today = now.astimezone(SHANGHAI).date()

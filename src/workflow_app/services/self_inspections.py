@@ -23,6 +23,8 @@ from ..engine.calendar import SHANGHAI
 from ..store.models import (
     Checklist,
     ChecklistItem,
+    Duty,
+    InboxTask,
     Organisation,
     Sector,
     SelfInspection,
@@ -30,15 +32,18 @@ from ..store.models import (
     User,
 )
 from . import audit, standards
+from .duties import open_duty_on
 from .errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from .evidence import EvidenceStore, Photo, Uploads
 from .hazards import start_hazard
-from .roles import visible_by_enterprise
+from .roles import may_act, visible_by_enterprise
+from .tasks import complete_task
 
 ANSWERS = ("compliant", "found", "not_applicable")
 KINDS = ("self_inspection", "principal_inspection")
 CATEGORIES = ("equipment", "violation", "management")
 MAX_PHOTOS_PER_ITEM = 9
+MAX_PARTICIPANTS = 100_000  # as the duty form's 参加人数
 
 
 @dataclass(frozen=True)
@@ -242,18 +247,50 @@ def submit_walk(session: Session, actor: User, inspection_id: int, version: int,
 
 
 def sign_walk(session: Session, actor: User, inspection_id: int, version: int, signature: str,
-              now: datetime) -> SelfInspection:
-    """The enterprise's principal signs the submitted walk with their own name."""
+              now: datetime, participants: int | None = None) -> Duty | None:
+    """The enterprise's principal signs the submitted walk with their own name.
+
+    A principal-led inspection (which needs how many took part) also completes the enterprise's
+    open 主要负责人带队检查 duty of the period the walk was submitted in, in the same transaction,
+    so the duty is not reported twice. Returns that duty, if there was one to complete.
+    """
     walk = _own_walk(session, actor, inspection_id, version, "submitted")
     if not actor.is_principal:
         raise PermissionDeniedError("自查清单须由本企业主要负责人签字")
     if signature.strip() != actor.display_name:
         raise InvalidInputError("签名须为本人姓名")
+    led = walk.kind == "principal_inspection"
+    if led and not (participants and 1 <= participants <= MAX_PARTICIPANTS):
+        raise InvalidInputError(f"请填写参加检查的人数（1–{MAX_PARTICIPANTS}）")
     walk.status, walk.signed_by_id, walk.signed_at, walk.updated_at = "signed", actor.id, now, now
     _flush(session)
-    audit.record(session, actor, "sign_self_inspection", "self_inspection", walk.id, {"signature": signature.strip()},
+    duty = _complete_led_inspection_duty(session, actor, walk, participants or 0, now) if led else None
+    audit.record(session, actor, "sign_self_inspection", "self_inspection", walk.id,
+                 {"signature": signature.strip(), "participants": participants, "duty": duty.id if duty else None},
                  now)
-    return walk
+    return duty
+
+
+def _complete_led_inspection_duty(session: Session, principal: User, walk: SelfInspection, participants: int,
+                                  now: datetime) -> Duty | None:
+    """Complete the open principal-led inspection duty of the walk's period with the walk's record."""
+    assert walk.submitted_at is not None
+    performed_on = walk.submitted_at.astimezone(SHANGHAI).date()
+    duty = open_duty_on(session, walk.enterprise, "principal_inspection", performed_on)
+    if duty is None:  # not opened yet, or already done
+        return None
+    task = session.scalar(select(InboxTask).where(InboxTask.instance_id == duty.instance_id,
+                                                  InboxTask.completed_at.is_(None)))
+    if task is None or not may_act(principal, task):  # claimed by a colleague: theirs to complete
+        return None
+    answers = answers_of(session, walk.id).values()
+    found = sum(1 for a in answers if a.answer == "found")
+    content = (f"按《{walk.checklist.title}》对标对表检查 {len(answers)} 项，发现隐患 {found} 项"
+               f"（自查记录 {walk.id}）")
+    complete_task(session, principal, task.task_id,
+                  {"performed_on": performed_on.isoformat(), "led_by": principal.display_name[:50],  # the form's limit
+                   "participants": str(participants), "content": content}, now)
+    return duty
 
 
 def set_principal(session: Session, user: User, now: datetime) -> User | None:

@@ -150,14 +150,17 @@ def _submitted_answers(line_ids: list[int]) -> dict[int, walks.AnswerInput]:
 @bp.post("/self-inspections/<int:walk_id>/sign")
 @login_required
 def sign(walk_id: int) -> Response | tuple[str, int]:
-    version = request.form.get("version", "")
+    version, participants = request.form.get("version", ""), request.form.get("participants", "")
     try:
         with unit_of_work() as session:
-            walks.sign_walk(session, me(), walk_id, int(version) if version.isdigit() else -1,
-                            request.form.get("signature", ""), now())
+            duty = walks.sign_walk(session, me(), walk_id, int(version) if version.isdigit() else -1,
+                                   request.form.get("signature", ""), now(),
+                                   int(participants) if participants.isdigit() else None)
+            period = duty.period if duty else None
     except InvalidInputError as refused:
         return _walk_page(walk_id, str(refused), 422)
-    flash(_("已签字确认"), "info")
+    flash(_("已签字确认") if period is None else
+          _("已签字确认，并完成 %(period)s 主要负责人带队检查履职事项", period=period), "info")
     return redirect(url_for("checklists.walk", walk_id=walk_id))
 
 
