@@ -197,6 +197,30 @@ def test_two_people_saving_the_same_walk_at_once_the_second_is_told(factory, zon
         assert walks.answers_of(s, walk_id)[lines[0]].answer == "compliant"
 
 
+def test_a_photo_saved_on_a_walk_can_be_taken_off_before_submitting(factory, zone: Zone) -> None:
+    checklist_id, lines = _industry_checklist(factory, zone)
+    with transaction(factory) as s:
+        walk_id = walks.start_walk(s, zone.safety_officer, checklist_id, "self_inspection", T0).id
+    colours = ["red", "green", "blue", "yellow", "cyan", "magenta", "white", "black", "orange", "purple"]
+    photos = [check_photo(png(c), f"{c}.png") for c in colours]
+    found = ("found", "报警器不报警", "储罐区", "equipment")
+    _save(factory, zone.safety_officer, walk_id, {lines[0]: walks.AnswerInput(*found, photos[:9])})
+    wrong, tenth = photos[0].sha256, photos[9]
+    with pytest.raises(InvalidInputError, match="照片不超过 9 张"):  # the limit counts what is kept
+        _save(factory, zone.safety_officer, walk_id, {lines[0]: walks.AnswerInput(*found, [tenth])})
+    _save(factory, zone.safety_officer, walk_id,
+          {lines[0]: walks.AnswerInput(*found, [tenth], removed=frozenset({wrong}))})
+    with transaction(factory) as s:
+        kept = [p["sha256"] for p in walks.answers_of(s, walk_id)[lines[0]].photos]
+    assert kept == [p.sha256 for p in photos[1:]]
+    rest = {line: walks.AnswerInput("compliant") for line in lines[1:]}
+    _save(factory, zone.safety_officer, walk_id, rest)
+    hazard_id = _submit(factory, zone.safety_officer, walk_id)[0]
+    with transaction(factory) as s:  # the hazard starts with the photos kept, not the one taken off
+        evidence = {e.sha256 for e in s.scalars(select(Evidence).where(Evidence.hazard_id == hazard_id))}
+    assert evidence == set(kept)
+
+
 def test_a_principal_led_walk_signed_completes_that_periods_principal_inspection_duty(factory, zone: Zone) -> None:
     checklist_id, lines = _industry_checklist(factory, zone)
     with transaction(factory) as s:
@@ -291,3 +315,27 @@ def test_through_the_web_a_department_builds_and_an_enterprise_walks_signs_and_s
     signed = boss.post(f"{walk_path}/sign", data={"signature": "boss姓名", "participants": "4", "version": version,
                                                   "csrf_token": csrf(boss, walk_path)}, follow_redirects=True)
     assert "已签字确认，并完成 2026-Q4 主要负责人带队检查履职事项" in signed.get_data(as_text=True)
+
+
+def test_through_the_web_a_photo_ticked_for_removal_is_taken_off_the_walk(factory, zone: Zone, tmp_path) -> None:
+    checklist_id, lines = _industry_checklist(factory, zone)
+    with transaction(factory) as s:
+        walk_id = walks.start_walk(s, zone.safety_officer, checklist_id, "self_inspection", T0).id
+    officer = make_app(factory, tmp_path, T0).test_client()
+    sign_in(officer, "safety")
+    walk_path = f"/self-inspections/{walk_id}"
+
+    def save(**fields) -> str:  # type: ignore[no-untyped-def]
+        form = {"csrf_token": csrf(officer, walk_path), "version": _version(factory, walk_id), "action": "save",
+                f"answer-{lines[0]}": "compliant", **fields}
+        saved = officer.post(walk_path, data=form, content_type="multipart/form-data", follow_redirects=True)
+        assert saved.status_code == 200
+        return saved.get_data(as_text=True)
+
+    page = save(**{f"photos-{lines[0]}": [(io.BytesIO(png("red")), "a.png"), (io.BytesIO(png("blue")), "b.png")]})
+    ticks = re.findall(rf'name="remove-{lines[0]}" value="([0-9a-f]+)"', page)
+    assert len(ticks) == 2
+    page = save(**{f"remove-{lines[0]}": ticks[0]})
+    assert re.findall(rf'name="remove-{lines[0]}" value="([0-9a-f]+)"', page) == ticks[1:]
+    assert officer.get(f"{walk_path}/files/{ticks[0]}").status_code == 404  # no longer served for this walk
+    assert officer.get(f"{walk_path}/files/{ticks[1]}").status_code == 200

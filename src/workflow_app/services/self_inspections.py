@@ -55,6 +55,7 @@ class AnswerInput:
     location: str = ""
     category: str = ""
     photos: Sequence[Photo] = field(default_factory=tuple)
+    removed: frozenset[str] = frozenset()  # sha256 of photos saved earlier that are to be taken off
 
 
 # -- checklists ---------------------------------------------------------------------------------------------
@@ -164,7 +165,11 @@ def _own_walk(session: Session, actor: User, inspection_id: int, version: int, s
 
 def save_answers(session: Session, actor: User, inspection_id: int, version: int,
                  answers: Mapping[int, AnswerInput], store: EvidenceStore, now: datetime) -> SelfInspection:
-    """Record answers (checked whole: InvalidInputError naming each wrong item, nothing saved); photos add up."""
+    """Record answers (checked whole: InvalidInputError naming each wrong item, nothing saved).
+
+    New photos add to those saved before; photos named in `removed` are taken off the answer (the
+    file stays in the content-addressed store, where another answer may share it, but is no longer
+    served for this walk)."""
     walk = _own_walk(session, actor, inspection_id, version, "walking")
     items = {i.id: i for i in checklist_items(session, walk.checklist_id)}
     given = answers_of(session, walk.id)
@@ -178,13 +183,14 @@ def save_answers(session: Session, actor: User, inspection_id: int, version: int
     for item_id, entry in answers.items():
         row = given.get(item_id) or SelfInspectionAnswer(self_inspection_id=walk.id, checklist_item_id=item_id,
                                                          photos=[])
-        stored = {p["sha256"] for p in row.photos}
+        kept = [p for p in row.photos if p["sha256"] not in entry.removed]
+        stored = {p["sha256"] for p in kept}
         fresh = [p for p in entry.photos if p.sha256 not in stored]
         for photo in fresh:
             store.write(photo)
         row.answer, row.note = entry.answer, entry.note.strip() or None
         row.location, row.category = entry.location.strip() or None, entry.category or None
-        row.photos = row.photos + [{"sha256": p.sha256, "media_type": p.media_type, "size": len(p.content),
+        row.photos = kept + [{"sha256": p.sha256, "media_type": p.media_type, "size": len(p.content),
                                     "name": p.original_name} for p in fresh]
         row.answered_by_id, row.answered_at = actor.id, now
         session.add(row)
@@ -207,7 +213,8 @@ def _answer_problems(entry: AnswerInput, existing: SelfInspectionAnswer | None) 
             problems.append("发现隐患须选择隐患类别")
     if len(entry.note) > 4000 or len(entry.location) > 200:
         problems.append("说明不超过 4000 字，部位不超过 200 字")
-    if len(entry.photos) + len(existing.photos if existing else []) > MAX_PHOTOS_PER_ITEM:
+    kept = [p for p in existing.photos if p["sha256"] not in entry.removed] if existing else []
+    if len(entry.photos) + len(kept) > MAX_PHOTOS_PER_ITEM:
         problems.append(f"每项照片不超过 {MAX_PHOTOS_PER_ITEM} 张")
     return problems
 

@@ -143,7 +143,8 @@ def _submitted_answers(line_ids: list[int]) -> dict[int, walks.AnswerInput]:
             continue
         answers[line_id] = walks.AnswerInput(
             answer, request.form.get(f"note-{line_id}", ""), request.form.get(f"location-{line_id}", ""),
-            request.form.get(f"category-{line_id}", ""), [check_photo(f.read(), f.filename or "photo") for f in files])
+            request.form.get(f"category-{line_id}", ""), [check_photo(f.read(), f.filename or "photo") for f in files],
+            frozenset(request.form.getlist(f"remove-{line_id}")))
     return answers
 
 
