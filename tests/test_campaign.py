@@ -15,7 +15,7 @@ from workflow_app.services.campaigns import CampaignConfig, campaign_status, sta
 from workflow_app.services.errors import InvalidInputError
 from workflow_app.services.sweep import sweep
 from workflow_app.store.database import transaction
-from workflow_app.store.models import Campaign, CampaignSubmission, InboxTask, Notice, User
+from workflow_app.store.models import Campaign, CampaignSubmission, InboxTask, Inspection, Notice, User
 
 CAMPAIGNS = Path(__file__).resolve().parents[1] / "campaigns"
 WEEKLY = {"enterprises_covered": "3", "hazards_found": "2", "major_found": "0", "rectified": "1", "overdue": "0",
@@ -135,6 +135,12 @@ def test_units_file_their_weekly_table_on_the_web_with_known_figures_prefilled(f
     with transaction(factory) as s:
         task = s.scalars(select(InboxTask).where(InboxTask.bpmn_id == "Task_TownWeekly",
                                                  InboxTask.organisation_id == units["town"].organisation_id)).one()
+    page = client.get(f"/tasks/{task.task_id}").get_data(as_text=True)
+    assert 'name="enterprises_covered" type="number" inputmode="decimal" value="1"' in page  # E1 reported, E2 not
+    with transaction(factory) as s:  # an enforcement inspection of E2 puts it on record too
+        s.add(Inspection(enterprise_id=zone.other_enterprise_id, department_id=zone.other_department.organisation_id,
+                         team="第二组", inspected_on=date(2023, 5, 20), findings="未发现问题",
+                         recorded_by_id=zone.other_department.id, recorded_at=dispatch))
     page = client.get(f"/tasks/{task.task_id}").get_data(as_text=True)
     assert 'name="enterprises_covered" type="number" inputmode="decimal" value="2"' in page  # E1 and E2 in T1
     assert 'name="hazards_found" type="number" inputmode="decimal" value="1"' in page

@@ -16,6 +16,7 @@ from web_support import csrf, make_app, png, sign_in
 from workflow_app.reports.statistics import period_statistics, week_of
 from workflow_app.services import self_inspections as walks
 from workflow_app.services import standards
+from workflow_app.services.campaigns import weekly_figures
 from workflow_app.services.duties import open_due_duties
 from workflow_app.services.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from workflow_app.services.evidence import Evidence, check_photo
@@ -26,6 +27,7 @@ from workflow_app.store.models import (
     Duty,
     Hazard,
     InboxTask,
+    Organisation,
     SelfInspection,
     SelfInspectionAnswer,
     StandardItem,
@@ -236,8 +238,13 @@ def test_a_principal_led_walk_signed_completes_that_periods_principal_inspection
             return s.scalars(select(Duty).where(Duty.enterprise_id == zone.enterprise_id,
                                                 Duty.kind == "principal_inspection")).one()
 
+    with transaction(factory) as s:  # 附表1's 排查企业数 counts an enterprise once its walk is signed
+        town = s.get(Organisation, zone.town.organisation_id)
+        assert weekly_figures(s, town, T0)["enterprises_covered"] == 0
     _sign(factory, zone.principal, plain, zone.principal.display_name)  # a plain self-inspection is not the duty
     assert duty().status == "open"
+    with transaction(factory) as s:
+        assert weekly_figures(s, town, T0)["enterprises_covered"] == 1
     with pytest.raises(InvalidInputError, match="参加检查的人数"):  # the duty's record needs how many took part
         _sign(factory, zone.principal, led, zone.principal.display_name)
     with transaction(factory) as s:

@@ -8,12 +8,22 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union
 from sqlalchemy.orm import Session
 
 from ..engine import ProcessInstance
-from ..engine.calendar import deadline_passed_at
-from ..store.models import Campaign, Hazard, InboxTask, Organisation, ProcessInstanceRow, Sector, User
+from ..engine.calendar import SHANGHAI, deadline_passed_at
+from ..store.models import (
+    Campaign,
+    Hazard,
+    InboxTask,
+    Inspection,
+    Organisation,
+    ProcessInstanceRow,
+    Sector,
+    SelfInspection,
+    User,
+)
 from . import audit
 from .campaign_subject import PHASES
 from .errors import InvalidInputError, NotFoundError
@@ -138,15 +148,25 @@ def running_counts(session: Session, campaign: Campaign) -> dict[str, int]:
 
 
 def weekly_figures(session: Session, unit: Organisation, since: datetime) -> dict[str, int]:
-    """What the system already knows for a unit's 附表1/2 row: its enterprises and their hazards."""
+    """What the system already knows for a unit's 附表1/2 row: its enterprises and their hazards.
+
+    排查企业数 counts the unit's enterprises with a check on record since `since`: a hazard
+    reported, a self-inspection signed by the principal or an enforcement inspection.
+    """
     if unit.kind == "town":
         enterprises = select(Organisation.id).where(Organisation.town_id == unit.id)
     else:
         sectors = select(Sector.code).where(Sector.department_id == unit.id)
         enterprises = select(Organisation.id).where(Organisation.sector_code.in_(sectors))
     hazards = select(func.count(Hazard.id)).where(Hazard.enterprise_id.in_(enterprises), Hazard.reported_at >= since)
+    checked = union(
+        select(Hazard.enterprise_id).where(Hazard.enterprise_id.in_(enterprises), Hazard.reported_at >= since),
+        select(SelfInspection.enterprise_id).where(SelfInspection.enterprise_id.in_(enterprises),
+                                                   SelfInspection.signed_at >= since),
+        select(Inspection.enterprise_id).where(Inspection.enterprise_id.in_(enterprises),
+                                               Inspection.inspected_on >= since.astimezone(SHANGHAI).date()))
     return {
-        "enterprises_covered": session.scalar(select(func.count()).select_from(enterprises.subquery())) or 0,
+        "enterprises_covered": session.scalar(select(func.count()).select_from(checked.subquery())) or 0,
         "hazards_found": session.scalar(hazards) or 0,
         "major_found": session.scalar(hazards.where(Hazard.level == "major")) or 0,
         "rectified": session.scalar(hazards.where(Hazard.status == "closed")) or 0,
