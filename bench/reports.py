@@ -28,7 +28,16 @@ from workflow_app.reports.dashboard import dashboard
 from workflow_app.reports.exports import ExportRequest, export
 from workflow_app.services.setup import init_db
 from workflow_app.store.database import make_engine, make_session_factory, transaction
-from workflow_app.store.models import Hazard, ModelVersion, Organisation, ProcessInstanceRow, Sector, StandardItem, User
+from workflow_app.store.models import (
+    Hazard,
+    HazardJudgedItem,
+    ModelVersion,
+    Organisation,
+    ProcessInstanceRow,
+    Sector,
+    StandardItem,
+    User,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
@@ -59,7 +68,7 @@ def seed_zone(session) -> tuple[list[int], User]:  # type: ignore[no-untyped-def
     return list(session.scalars(select(Organisation.id).where(Organisation.kind == "enterprise"))), user
 
 
-def _hazard(rng: random.Random, number: int, enterprise: int, items: list[int]) -> dict:  # type: ignore[type-arg]
+def _hazard(rng: random.Random, number: int, enterprise: int) -> dict:  # type: ignore[type-arg]
     reported = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=rng.randrange(0, 480_000))
     major = rng.random() < 0.15
     status = rng.choice(STATUSES)
@@ -70,7 +79,7 @@ def _hazard(rng: random.Random, number: int, enterprise: int, items: list[int]) 
             "level": "major" if major else "general", "status": status, "found_on": reported.date(),
             "reported_at": reported, "responsible_person": "王五", "rectification_measures": "更换报警器并联调",
             "rectification_funds": 2.5, "rectification_deadline": deadline, "emergency_plan": "设置警戒区",
-            "supervision_listed": major, "updated_at": reported, "judged_item_id": rng.choice(items) if major else None,
+            "supervision_listed": major, "updated_at": reported,
             "closed_at": reported + timedelta(days=20) if status == "closed" else None,
             "overdue_since": None if deadline > date(2026, 11, 30) or status == "closed" else reported}
 
@@ -87,8 +96,10 @@ def seed_hazards(factory, enterprises: list[int], count: int) -> None:  # type: 
             s.execute(insert(ProcessInstanceRow), [
                 {"id": start + n + 1, "model_version_id": version_id, "state": state, "status": "running",
                  "version": 1, "started_at": NOW, "updated_at": NOW} for n in range(size)])
-            s.execute(insert(Hazard), [_hazard(rng, start + n + 1, rng.choice(enterprises), items)
-                                       for n in range(size)])
+            rows = [_hazard(rng, start + n + 1, rng.choice(enterprises)) for n in range(size)]
+            s.execute(insert(Hazard), rows)
+            s.execute(insert(HazardJudgedItem), [{"hazard_id": row["id"], "item_id": rng.choice(items)}
+                                                 for row in rows if row["level"] == "major"])
         progress("hazards", start + size, count)
 
 

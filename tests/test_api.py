@@ -12,6 +12,7 @@ from helpers import PLAN, REPORT, complete, open_task, report
 from sqlalchemy import func, select
 from web_support import csrf, make_app, png, sign_in
 
+from workflow_app.services import standards
 from workflow_app.services.tokens import create_token, revoke_token
 from workflow_app.store.database import transaction
 from workflow_app.store.models import ApiToken, Hazard
@@ -87,6 +88,24 @@ def test_reporting_is_idempotent_and_validated_like_the_web_form(app, factory, z
     bad = _problem(client.post("/api/v1/hazards", json={**body, "data": {**REPORT, "found_on": "昨天"}},
                                headers=_token(factory, zone.principal)), 422)
     assert "found_on" in bad["errors"]
+
+
+def test_a_hazard_reported_against_standard_items_is_major_and_shows_them(app, factory, zone):
+    client, headers = app.test_client(), _token(factory, zone.principal)
+    with transaction(factory) as s:
+        offered = [i for i in standards.applicable_items(s, "industry", T0.date()) if i.standard.kind == "standard"]
+        other = next(i.id for i in standards.applicable_items(s, "transport", T0.date()))
+    chosen = [offered[0].id, offered[1].id]
+    body = {"enterprise_id": zone.enterprise_id, "data": {**REPORT, "hazard_level": "general"}}
+    refused = _problem(client.post("/api/v1/hazards", json={**body, "judged_item_ids": [other]}, headers=headers),
+                       400)  # another sector's standard
+    assert "判定标准" in refused["detail"]
+    reported = client.post("/api/v1/hazards", json={**body, "judged_item_ids": chosen}, headers=headers)
+    assert reported.status_code == 201, reported.get_data(as_text=True)
+    detail = client.get(f"/api/v1/hazards/{reported.json['id']}", headers=headers).json
+    assert detail["level"] == "major"
+    assert [(i["id"], i["number"], i["doc_number"]) for i in detail["judged_items"]] == [
+        (i.id, i.number, i.standard.doc_number) for i in offered[:2]]
 
 
 def test_completing_a_task_needs_its_current_etag(app, factory, zone):

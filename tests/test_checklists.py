@@ -115,7 +115,7 @@ def test_a_checklist_walked_to_the_end_creates_exactly_the_hazards_marked_found(
 
     ids = _item_ids(factory, "industry")
     with transaction(factory) as s:
-        found = {h.judged_item_id: h for h in s.scalars(select(Hazard).where(Hazard.id.in_(created)))}
+        found = {h.judged_items[0].id: h for h in s.scalars(select(Hazard).where(Hazard.id.in_(created)))}
         standard_item = s.get(StandardItem, ids["GM-2023 第十一条(三)"])
         assert standard_item is not None
         major = found[standard_item.id]

@@ -54,6 +54,17 @@ def test_demo_report_complete_sweep_and_audit_from_the_command_line(run):
     assert code in run("hazard", "list", "--user", "e005").output
     assert code not in run("hazard", "list", "--user", "e006").output
 
+    judged = run("hazard", "report", "--user", "e005", "--enterprise", "E005", "--field", "source=self_inspection",
+                 "--field", "hazard_level=general", "--field", "category=equipment", "--field", "title=除尘器无泄爆",
+                 "--field", "description=干式除尘器未设泄爆口", "--field", "location=抛光车间", "--field",
+                 "found_on=2026-11-24", "--item", "GM-2023 第十一条(三)", "--now", "2026-11-25T10:00:00+08:00")
+    assert judged.exit_code == 0, judged.output
+    listed = run("hazard", "list", "--user", "e005").output
+    assert next(line for line in listed.splitlines() if judged.output.split()[0] in line).count("major") == 1
+    unknown = run("hazard", "report", "--user", "e005", "--enterprise", "E005", "--item", "GM-2023 第九十九条",
+                  "--field", "title=x")
+    assert unknown.exit_code == 1 and "no standard item 'GM-2023 第九十九条'" in unknown.output
+
     moved = run("user", "principal", "e005-safety")  # one principal per enterprise: e005 no longer signs
     assert moved.exit_code == 0 and "instead of e005" in moved.output
     assert run("user", "principal", "office").exit_code == 1

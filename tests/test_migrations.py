@@ -1,15 +1,39 @@
-"""The Alembic migrations build exactly the schema the models declare."""
+"""The Alembic migrations build exactly the schema the models declare, and carry the data across."""
 
 from __future__ import annotations
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine
+from conftest import T0
+from helpers import REPORT
+from sqlalchemy import Engine, text
 
-from workflow_app.store.models import Base
+from workflow_app.services import hazards, standards
+from workflow_app.store.database import transaction
+from workflow_app.store.migrate import alembic_config, migration_connection, upgrade_to_head
+from workflow_app.store.models import Base, Hazard
 
 
 def test_migrations_match_the_models(engine: Engine) -> None:
     with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert differences == []
+
+
+def test_the_items_hazards_were_judged_against_survive_migrating_down_and_up(engine: Engine, factory, zone) -> None:
+    with transaction(factory) as s:
+        item = next(i.id for i in standards.applicable_items(s, "industry", T0.date()) if i.standard.kind == "standard")
+        hid = hazards.report_hazard(s, zone.principal, zone.enterprise_id, {**REPORT, "hazard_level": "general"}, T0,
+                                    judged_item_ids=[item]).hazard_id
+    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    with migration_connection(engine) as connection:  # 0014 kept one item per hazard in hazards.judged_item_id
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0014")
+    with engine.connect() as connection:
+        one = connection.execute(text("SELECT judged_item_id FROM hazards WHERE id = :id"), {"id": hid}).scalar()
+    assert one == item
+    upgrade_to_head(engine)
+    with transaction(factory) as s:
+        kept = s.get(Hazard, hid)
+        assert kept is not None and ([i.id for i in kept.judged_items], kept.level) == ([item], "major")

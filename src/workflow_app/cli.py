@@ -24,7 +24,7 @@ from .services.evidence import EvidenceStore
 from .services.setup import check_models, init_db
 from .services.sweep import sweep
 from .store.database import make_engine, make_session_factory, transaction
-from .store.models import Hazard, Organisation, SpotCheck, SpotCheckItem, User
+from .store.models import Hazard, Organisation, SpotCheck, SpotCheckItem, Standard, StandardItem, User
 
 
 class Context:
@@ -499,12 +499,14 @@ def hazard_group() -> None:
 @hazard_group.command("report")
 @click.option("--user", "username", required=True, help="act as this user")
 @click.option("--enterprise", "enterprise_code", required=True, help="enterprise code, e.g. E001")
+@click.option("--item", "item_names", multiple=True, metavar="'CODE NUMBER'",
+              help="a standard item it matches, e.g. 'GM-2023 第十一条(三)' (repeatable; makes it major)")
 @field_option
 @json_option
 @now_option
 @pass_context
-def hazard_report(ctx: Context, username: str, enterprise_code: str, fields: tuple[str, ...],
-                  json_text: str | None, now_text: str | None) -> None:
+def hazard_report(ctx: Context, username: str, enterprise_code: str, item_names: tuple[str, ...],
+                  fields: tuple[str, ...], json_text: str | None, now_text: str | None) -> None:
     """Report a hazard of an enterprise (fields of the model's start form)."""
     try:
         with transaction(ctx.factory) as session:
@@ -512,10 +514,21 @@ def hazard_report(ctx: Context, username: str, enterprise_code: str, fields: tup
             if enterprise is None:
                 raise click.ClickException(f"no enterprise {enterprise_code!r}")
             reported = hazards.report_hazard(session, _user(session, username), enterprise.id,
-                                             _fields(fields, json_text), _now(now_text))
+                                             _fields(fields, json_text), _now(now_text),
+                                             judged_item_ids=[_item_id(session, name) for name in item_names])
     except (ServiceError, FormValidationError) as exc:
         _fail(exc)
     click.echo(f"{reported.code} id={reported.hazard_id} status={reported.status}")
+
+
+def _item_id(session: Session, name: str) -> int:
+    """The id of a standard item named 'CODE NUMBER' (the standard's code, the item's number)."""
+    code, _, number = name.strip().partition(" ")
+    item_id = session.scalar(select(StandardItem.id).join(Standard).where(Standard.code == code,
+                                                                         StandardItem.number == number.strip()))
+    if item_id is None:
+        raise click.ClickException(f"no standard item {name!r} (give the standard's code and the item's number)")
+    return item_id
 
 
 @hazard_group.command("list")

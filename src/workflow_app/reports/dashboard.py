@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from ..store.models import Hazard, Organisation, Sector, Standard, StandardItem
+from ..store.models import Hazard, HazardJudgedItem, Organisation, Sector, Standard, StandardItem
 from .charts import bar_chart
 from .statistics import OPEN_EXCLUDED, PeriodStatistics, period_statistics, start_of_day, week_of
 
@@ -95,7 +95,8 @@ def most_violated_items(session: Session, since: date, limit: int = TOP_ITEMS) -
         select(Sector.name, Standard.title, StandardItem.number, StandardItem.text, count)
         .select_from(Hazard).join(Organisation, Organisation.id == Hazard.enterprise_id)
         .join(Sector, Sector.code == Organisation.sector_code)
-        .join(StandardItem, StandardItem.id == Hazard.judged_item_id).join(Standard)
+        .join(HazardJudgedItem, HazardJudgedItem.hazard_id == Hazard.id)
+        .join(StandardItem, StandardItem.id == HazardJudgedItem.item_id).join(Standard)
         .where(Hazard.found_on >= since, Hazard.status != "rejected")
         .group_by(Sector.name, Standard.title, StandardItem.id, StandardItem.number, StandardItem.text)
         .order_by(Sector.name, count.desc(), StandardItem.id))

@@ -12,7 +12,16 @@ from sqlalchemy.orm import Session
 from ..engine.calendar import SHANGHAI, as_date
 from ..services.errors import InvalidInputError, NotFoundError
 from ..services.vocabulary import LEVELS, SOURCES, STATUSES
-from ..store.models import Campaign, CampaignSubmission, Hazard, Organisation, Sector, Standard, StandardItem
+from ..store.models import (
+    Campaign,
+    CampaignSubmission,
+    Hazard,
+    HazardJudgedItem,
+    Organisation,
+    Sector,
+    Standard,
+    StandardItem,
+)
 
 LEDGER_COLUMNS = [("隐患编号", 16), ("企业名称", 26), ("所属镇街", 12), ("行业领域", 14), ("隐患名称", 28),
                   ("隐患部位", 16), ("隐患等级", 12), ("隐患来源", 10), ("状态", 12), ("发现日期", 12),
@@ -36,17 +45,21 @@ TITLES = {
 
 
 class Names:
-    """Organisation and sector names and standard items, loaded once per export."""
+    """Organisation and sector names and the items hazards were judged against, loaded once per export."""
 
     def __init__(self, session: Session):
         self.orgs = {o.id: o for o in session.scalars(select(Organisation))}
         self.sectors = {s.code: s.name for s in session.scalars(select(Sector))}
-        self.items = {item_id: f"{doc_number} {number}" for item_id, doc_number, number in session.execute(
-            select(StandardItem.id, Standard.doc_number, StandardItem.number).join(Standard))}
+        self.items: dict[int, list[str]] = {}
+        for hazard_id, doc_number, number in session.execute(
+                select(HazardJudgedItem.hazard_id, Standard.doc_number, StandardItem.number)
+                .join(StandardItem, StandardItem.id == HazardJudgedItem.item_id).join(Standard)
+                .order_by(HazardJudgedItem.hazard_id, StandardItem.id)):
+            self.items.setdefault(hazard_id, []).append(f"{doc_number} {number}")
 
     def item(self, hazard: Hazard) -> str:
-        """The item a hazard was judged against: the standard's document number and the item's number."""
-        return self.items.get(hazard.judged_item_id, "") if hazard.judged_item_id else ""
+        """The items a hazard was judged against: each standard's document number and the item's number."""
+        return "；".join(self.items.get(hazard.id, ()))
 
     def town(self, enterprise: Organisation) -> str:
         town = self.orgs.get(enterprise.town_id) if enterprise.town_id else None

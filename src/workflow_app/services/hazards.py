@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -23,6 +24,7 @@ from .roles import may_report_for, visible_hazards
 
 HAZARD_PROCESS = "hazard_lifecycle"
 PUBLIC_SOURCES = ("public_report", "whistleblower")
+MAX_JUDGED_ITEMS = 10
 
 
 RECEIPT_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -68,13 +70,13 @@ def receipt_status(session: Session, receipt: str) -> ReceiptStatus:
 
 def report_hazard(session: Session, actor: User | None, enterprise_id: int, data: dict[str, Any],
                   now: datetime, uploads: Uploads | None = None, reporter: tuple[str, str] | None = None,
-                  judged_item_id: int | None = None) -> ReportedHazard:
+                  judged_item_ids: Sequence[int] = ()) -> ReportedHazard:
     """Start the loop for a hazard of an enterprise; `actor` None is an anonymous public report.
 
     `data` is validated against the start form of the deployed model; nothing is
     written when it is invalid. `uploads` are photos for its file fields; `reporter` is a
-    public reporter's (name, contact), kept for the office only. `judged_item_id` is the item of
-    the enterprise's sector's standard the hazard matches: such a hazard is major.
+    public reporter's (name, contact), kept for the office only. `judged_item_ids` are the items
+    of the enterprise's sector's standards the hazard matches: such a hazard is major.
     """
     enterprise = session.get(Organisation, enterprise_id)
     if enterprise is None or enterprise.kind != "enterprise":
@@ -84,19 +86,19 @@ def report_hazard(session: Session, actor: User | None, enterprise_id: int, data
             raise PermissionDeniedError("an anonymous report must be a public report or a whistleblower report")
     elif not may_report_for(session, actor, enterprise):
         raise PermissionDeniedError("you may not report hazards of this enterprise")
-    item = _judged_item(session, enterprise, judged_item_id, now)
-    return start_hazard(session, actor, enterprise, data, now, uploads, reporter, item)
+    items = _judged_items(session, enterprise, judged_item_ids, now)
+    return start_hazard(session, actor, enterprise, data, now, uploads, reporter, items)
 
 
 def start_hazard(session: Session, actor: User | None, enterprise: Organisation, data: dict[str, Any],
                  now: datetime, uploads: Uploads | None = None, reporter: tuple[str, str] | None = None,
-                 item: StandardItem | None = None) -> ReportedHazard:
-    """Start the loop once the caller has checked who reports and that `item` applies to the enterprise.
+                 items: Sequence[StandardItem] = ()) -> ReportedHazard:
+    """Start the loop once the caller has checked who reports and that `items` apply to the enterprise.
 
     An item of a judgement standard makes the hazard major; a key inspection item only records what
     it was checked against.
     """
-    if item is not None and item.standard.kind == "standard":
+    if _judges_major(items):
         data = {**data, "hazard_level": "major"}
     version = latest_version(session, HAZARD_PROCESS)
     model = process_model(version)
@@ -113,7 +115,7 @@ def start_hazard(session: Session, actor: User | None, enterprise: Organisation,
         reported_by_id=actor.id if actor else None, updated_at=now,
         reporter_name=(reporter[0] or None) if reporter else None,
         reporter_contact=(reporter[1] or None) if reporter else None,
-        receipt_code=new_receipt() if actor is None else None, judged_item_id=item.id if item else None,
+        receipt_code=new_receipt() if actor is None else None, judged_items=list(items),
     )
     session.add(hazard)
     session.flush()
@@ -127,21 +129,29 @@ def start_hazard(session: Session, actor: User | None, enterprise: Organisation,
     return ReportedHazard(hazard.id, hazard.code, hazard.status, hazard.receipt_code)
 
 
-def _judged_item(session: Session, enterprise: Organisation, item_id: int | None, now: datetime,
-                 ) -> StandardItem | None:
-    """The item a hazard is judged against: one of the standards in force for the enterprise's sector."""
-    if item_id is None:
-        return None
-    applicable = standards.applicable_items(session, enterprise.sector_code, now.astimezone(SHANGHAI).date())
-    item = next((i for i in applicable if i.id == item_id), None)
-    if item is None:
+def _judged_items(session: Session, enterprise: Organisation, item_ids: Sequence[int], now: datetime,
+                  ) -> list[StandardItem]:
+    """The items a hazard is judged against: each of the standards in force for the enterprise's sector."""
+    wanted = list(dict.fromkeys(item_ids))
+    if not wanted:
+        return []
+    if len(wanted) > MAX_JUDGED_ITEMS:
+        raise InvalidInputError(f"判定依据最多选择 {MAX_JUDGED_ITEMS} 条")
+    applicable = {i.id: i for i in standards.applicable_items(session, enterprise.sector_code,
+                                                              now.astimezone(SHANGHAI).date())}
+    if any(i not in applicable for i in wanted):
         raise InvalidInputError("该条款不属于本企业所在行业现行的判定标准或重点检查事项")
-    return item
+    return [applicable[i] for i in wanted]
 
 
-def rejudge(session: Session, actor: User, hazard_id: int, level: str, item_id: int | None, reason: str,
+def _judges_major(items: Sequence[StandardItem]) -> bool:
+    """Matching any item of a judgement standard (not a key inspection item) makes a hazard major."""
+    return any(item.standard.kind == "standard" for item in items)
+
+
+def rejudge(session: Session, actor: User, hazard_id: int, level: str, item_ids: Sequence[int], reason: str,
             now: datetime) -> Hazard:
-    """A supervisor changes a hazard's level (and the item it is judged against), with a reason; audited.
+    """A supervisor changes a hazard's level (and the items it is judged against), with a reason; audited.
 
     The running instance takes the new level for the steps still to come (who reviews, who verifies).
     """
@@ -152,20 +162,20 @@ def rejudge(session: Session, actor: User, hazard_id: int, level: str, item_id: 
         raise InvalidInputError("等级应为 general 或 major")
     if not reason.strip():
         raise InvalidInputError("请说明重新判定的理由")
-    item = _judged_item(session, hazard.enterprise, item_id, now)
-    if item is not None and item.standard.kind == "standard" and level != "major":
+    items = _judged_items(session, hazard.enterprise, item_ids, now)
+    if _judges_major(items) and level != "major":
         raise InvalidInputError("符合判定标准条款的隐患即为重大事故隐患")
     if hazard.status in ("closed", "rejected"):
         raise InvalidInputError("已销号或不予受理的隐患不能重新判定")
-    before = {"level": hazard.level, "item": hazard.judged_item_id}
+    before = {"level": hazard.level, "items": [i.id for i in hazard.judged_items]}
     loaded = load_locked(session, hazard.instance_id)
     assert loaded is not None
     loaded.instance.set_data({"hazard_level": level})
-    hazard.judged_item_id = item.id if item else None
+    hazard.judged_items = items
     apply_step(session, loaded.row, loaded.instance, HazardSubject(hazard), StepResult(), now, actor,
                loaded.projected)
     audit.record(session, actor, "rejudge_hazard", "hazard", hazard.id,
-                 {"from": before, "to": {"level": level, "item": hazard.judged_item_id}, "reason": reason.strip()},
+                 {"from": before, "to": {"level": level, "items": [i.id for i in items]}, "reason": reason.strip()},
                  now)
     return hazard
 

@@ -14,7 +14,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from ..engine.calendar import SHANGHAI
-from ..store.models import Hazard, Organisation, Sector, StandardItem, User
+from ..store.models import Hazard, HazardJudgedItem, Organisation, Sector, StandardItem, User
 from .errors import InvalidInputError
 from .roles import visible_hazards
 
@@ -53,14 +53,16 @@ def ledger_query(user: User, wanted: LedgerQuery, today: date) -> Select:
         raise InvalidInputError(f"unknown sort {wanted.sort!r}; one of {', '.join(SORTS)}")
     query = visible_hazards(select(Hazard), user)
     for column, value in ((Hazard.level, wanted.level), (Hazard.status, wanted.status),
-                          (Hazard.source, wanted.source), (Hazard.enterprise_id, wanted.enterprise_id),
-                          (Hazard.judged_item_id, wanted.item_id)):
+                          (Hazard.source, wanted.source), (Hazard.enterprise_id, wanted.enterprise_id)):
         if value is not None:
             query = query.where(column == value)
     query = _where_enterprises(query, wanted)
+    if wanted.item_id is not None:
+        query = query.where(Hazard.id.in_(select(HazardJudgedItem.hazard_id)
+                                          .where(HazardJudgedItem.item_id == wanted.item_id)))
     if wanted.standard_id is not None:
-        query = query.where(Hazard.judged_item_id.in_(select(StandardItem.id)
-                                                      .where(StandardItem.standard_id == wanted.standard_id)))
+        query = query.where(Hazard.id.in_(select(HazardJudgedItem.hazard_id).join(StandardItem)
+                                          .where(StandardItem.standard_id == wanted.standard_id)))
     if wanted.overdue:
         query = query.where((Hazard.rectification_deadline < today) | Hazard.overdue_since.is_not(None),
                             Hazard.status.not_in(("closed", "rejected")))

@@ -243,7 +243,7 @@ def submit_walk(session: Session, actor: User, inspection_id: int, version: int,
         photos = [Photo(store.path(p["sha256"]).read_bytes(), p["sha256"], p["media_type"], p["name"])
                   for p in answer.photos]
         reported = start_hazard(session, actor, enterprise, data, now, Uploads(store, {"photos_before": photos}),
-                                item=item)
+                                items=[item])
         answer.hazard_id = reported.hazard_id
         hazard_ids.append(reported.hazard_id)
     walk.status, walk.submitted_at, walk.updated_at = "submitted", now, now

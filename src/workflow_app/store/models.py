@@ -247,9 +247,10 @@ class Hazard(Base):
     # found by an enforcement inspection; a major one the enterprise had not reported is 一案双罚
     inspection_id: Mapped[int | None] = mapped_column(ForeignKey("inspections.id"))
     penalty: Mapped[str | None] = mapped_column(String(20))  # double_penalty | not_penalised
-    # the item of a judgement standard the hazard was judged against (that edition's item, kept)
-    judged_item_id: Mapped[int | None] = mapped_column(ForeignKey("standard_items.id"), index=True)
     enterprise: Mapped[Organisation] = relationship(lazy="joined", foreign_keys=[enterprise_id])
+    # the items of judgement standards (or key inspection items) it was judged against: that edition's, kept
+    judged_items: Mapped[list[StandardItem]] = relationship(secondary="hazard_judged_items",
+                                                            order_by="StandardItem.id")
 
 
 class AuditEntry(Base):
@@ -559,6 +560,14 @@ class StandardItem(Base):
     group: Mapped[str] = mapped_column(String(100))
     text: Mapped[str] = mapped_column(Text)
     standard: Mapped[Standard] = relationship(lazy="joined")
+
+
+class HazardJudgedItem(Base):
+    """A hazard and one item it was judged against (a hazard may match several)."""
+
+    __tablename__ = "hazard_judged_items"
+    hazard_id: Mapped[int] = mapped_column(ForeignKey("hazards.id"), primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("standard_items.id"), primary_key=True, index=True)
 
 
 class Checklist(Base):

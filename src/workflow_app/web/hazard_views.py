@@ -45,14 +45,14 @@ def new() -> str | Response | tuple[str, int]:
         return render_template("report.html", form=form, enterprises=enterprises, values={}, errors={}, items=items)
     values = submitted_values(form)
     enterprise_id = request.form.get("enterprise_id", "")
-    item_id = request.form.get("judged_item_id", "")
+    item_ids = _chosen_items()
     try:
         uploads = submitted_photos(form, app_services().evidence)
         if not enterprise_id.isdigit():
             raise InvalidInputError(_("请选择企业"))
         with unit_of_work() as session:
             reported = hazards.report_hazard(session, me(), int(enterprise_id), values, now(), uploads,
-                                             judged_item_id=int(item_id) if item_id.isdigit() else None)
+                                             judged_item_ids=item_ids)
     except FormValidationError as invalid:
         return render_template("report.html", form=form, enterprises=enterprises, values=values,
                                errors=error_messages(form, invalid.errors), items=items), 422
@@ -72,13 +72,17 @@ def _judgement_items(session: Session, enterprise_ids: list[int]) -> list[Standa
     return list(found.values())
 
 
+def _chosen_items() -> list[int]:
+    """The standard items ticked in the picker (`_items.html`)."""
+    return [int(v) for v in request.form.getlist("judged_item_id") if v.isdigit()]
+
+
 @bp.post("/hazards/<int:hazard_id>/rejudge")
 @login_required
 def rejudge(hazard_id: int) -> Response:
-    item_id = request.form.get("judged_item_id", "")
     with unit_of_work() as session:
-        hazards.rejudge(session, me(), hazard_id, request.form.get("level", ""),
-                        int(item_id) if item_id.isdigit() else None, request.form.get("reason", ""), now())
+        hazards.rejudge(session, me(), hazard_id, request.form.get("level", ""), _chosen_items(),
+                        request.form.get("reason", ""), now())
     flash(_("已重新判定"), "info")
     return redirect(url_for("hazards.show", hazard_id=hazard_id))
 
@@ -93,7 +97,7 @@ def show(hazard_id: int) -> str:
                                      .order_by(InboxTask.id)))
         photos = evidence.for_hazard(session, hazard.id)
         history = audit.history(session, "hazard", hazard.id)
-        judged = session.get(StandardItem, hazard.judged_item_id) if hazard.judged_item_id else None
+        judged = list(hazard.judged_items)
         items = _judgement_items(session, [hazard.enterprise_id]) if user.role != "enterprise" else []
     open_steps = [t for t in steps if t.completed_at is None]
     return render_template("hazard.html", hazard=hazard, open_steps=open_steps, photos=photos, history=history,

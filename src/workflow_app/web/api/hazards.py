@@ -56,7 +56,8 @@ class Hazards(MethodView):
     def post(self, body: dict[str, Any]) -> Response:
         """Report a hazard (start its loop); send an Idempotency-Key to retry safely."""
         def work(session: Any) -> tuple[dict[str, Any], int]:
-            reported = report_hazard(session, caller(), body["enterprise_id"], body["data"], now())
+            reported = report_hazard(session, caller(), body["enterprise_id"], body["data"], now(),
+                                     judged_item_ids=body["judged_item_ids"])
             return {"id": reported.hazard_id, "code": reported.code, "status": reported.status}, 201
         return idempotent(work)
 
@@ -68,7 +69,8 @@ class HazardDetail(MethodView):
         """One hazard with its history (who did what, when) and its attachments."""
         with unit_of_work() as session:
             hazard = get_hazard(session, caller(), hazard_id)
-            return {**fields_of(hazard, HazardSchema), "history": audit.history(session, "hazard", hazard.id),
+            return {**fields_of(hazard, HazardSchema), "judged_items": list(hazard.judged_items),
+                    "history": audit.history(session, "hazard", hazard.id),
                     "attachments": evidence.for_hazard(session, hazard.id)}
 
 

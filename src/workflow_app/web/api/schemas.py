@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from ...services.hazards import MAX_JUDGED_ITEMS
+
 MAX_ID = 2**63 - 1
 
 
@@ -58,7 +60,17 @@ class AttachmentSchema(Schema):
     uploaded_at = fields.DateTime(required=True)
 
 
+class JudgedItemSchema(Schema):
+    id = fields.Integer(required=True)
+    standard_code = fields.String(required=True, attribute="standard.code")
+    doc_number = fields.String(required=True, attribute="standard.doc_number")
+    number = fields.String(required=True)
+    text = fields.String(required=True)
+
+
 class HazardDetailSchema(HazardSchema):
+    judged_items = fields.List(fields.Nested(JudgedItemSchema), required=True,
+                               metadata={"description": "the standard items it was judged against"})
     history = fields.List(fields.Nested(HistoryEntrySchema), required=True)
     attachments = fields.List(fields.Nested(AttachmentSchema), required=True)
 
@@ -83,6 +95,10 @@ class ReportSchema(Schema):
     enterprise_id = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_ID))
     data = fields.Dict(keys=fields.String(), values=fields.Raw(), required=True,
                        metadata={"description": "the fields of the model's start form"})
+    judged_item_ids = fields.List(fields.Integer(validate=validate.Range(min=1, max=MAX_ID)), load_default=list,
+                                  validate=validate.Length(max=MAX_JUDGED_ITEMS),
+                                  metadata={"description": "items of the sector's standards in force it matches "
+                                                           "(a standard's item makes it major)"})
 
 
 class ReportedSchema(Schema):
