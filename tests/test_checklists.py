@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from web_support import csrf, make_app, png, sign_in
 
 from workflow_app.reports.statistics import period_statistics, week_of
+from workflow_app.services import inbox, standards
 from workflow_app.services import self_inspections as walks
-from workflow_app.services import standards
 from workflow_app.services.campaigns import weekly_figures
 from workflow_app.services.duties import open_due_duties
 from workflow_app.services.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
@@ -228,8 +228,9 @@ def test_a_principal_led_walk_signed_completes_that_periods_principal_inspection
     with transaction(factory) as s:
         assert open_due_duties(s, T0) > 0
         led = walks.start_walk(s, zone.principal, checklist_id, "principal_inspection", T0).id
+        earlier = walks.start_walk(s, zone.principal, checklist_id, "principal_inspection", T0).id
         plain = walks.start_walk(s, zone.safety_officer, checklist_id, "self_inspection", T0).id
-    for walk_id in (led, plain):
+    for walk_id in (led, earlier, plain):
         _save(factory, zone.principal, walk_id, {line: walks.AnswerInput("compliant") for line in lines})
         _submit(factory, zone.principal, walk_id)
 
@@ -247,6 +248,15 @@ def test_a_principal_led_walk_signed_completes_that_periods_principal_inspection
         assert weekly_figures(s, town, T0)["enterprises_covered"] == 1
     with pytest.raises(InvalidInputError, match="参加检查的人数"):  # the duty's record needs how many took part
         _sign(factory, zone.principal, led, zone.principal.display_name)
+    with transaction(factory) as s:  # a colleague claimed the duty's task: it is theirs to complete
+        task_id = s.scalar(select(InboxTask.task_id).where(InboxTask.instance_id == duty().instance_id))
+        inbox.claim(s, zone.safety_officer, task_id, T0)
+    version = _version(factory, earlier)
+    with transaction(factory) as s:
+        assert walks.sign_walk(s, zone.principal, earlier, version, zone.principal.display_name, T0, 3) is None
+    assert duty().status == "open"
+    with transaction(factory) as s:
+        inbox.release(s, zone.safety_officer, task_id, T0)
     with transaction(factory) as s:
         assert s.get(SelfInspection, led).status == "submitted"
     version = _version(factory, led)
