@@ -218,14 +218,24 @@ def seed(factory: sessionmaker[Session], now: datetime, evidence: EvidenceStore,
                     "hazard_level": level, "category": rng.choice(["equipment", "violation", "management"]),
                     "title": rng.choice(HAZARD_TITLES), "description": "现场检查发现，详见照片和说明。",
                     "location": rng.choice(["一号车间", "储罐区", "仓库", "办公楼"]), "found_on": found}
-            reported = report_hazard(session, None if public else reporter, enterprise_id, data,
-                                     now - timedelta(days=31))
+            reported_at = now - timedelta(days=31)
+            judged = _judged_item(session, enterprise_id, index, reported_at) if level == "major" and not public else []
+            reported = report_hazard(session, None if public else reporter, enterprise_id, data, reported_at,
+                                     judged_item_ids=judged)
             _advance(session, reported.hazard_id, stage, level, now, evidence)
     with transaction(factory) as session:
         _seed_permits(session, enterprise_ids[0], now)
     with transaction(factory) as session:
         _seed_self_inspections(session, enterprise_ids, now, evidence)
     return True
+
+
+def _judged_item(session: Session, enterprise_id: int, index: int, when: datetime) -> list[int]:
+    """An item of the enterprise's sector's standard in force, varied by `index` (none if it has none)."""
+    sector = session.scalar(select(Organisation.sector_code).where(Organisation.id == enterprise_id))
+    items = [i.id for i in standards.applicable_items(session, sector, when.astimezone(SHANGHAI).date())
+             if i.standard.kind == "standard"]
+    return [items[index % len(items)]] if items else []
 
 
 def _seed_self_inspections(session: Session, enterprise_ids: list[int], now: datetime,
