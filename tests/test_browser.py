@@ -164,6 +164,11 @@ def report_major_hazard(walk: Walk, photo: Path) -> None:
                          ("found_on", "2026-11-01")):
         walk.fill(field, value)
     walk.attach("photos_before", photo)
+    search, heading = walk.find("input[data-filter='#f-items']"), walk.find("#f-items li.group")
+    search.send_keys("储罐")  # the standard items narrow as one types; a standard with none left steps aside
+    assert heading.is_displayed()
+    search.send_keys("无此条款")
+    assert not heading.is_displayed()
     walk.submit()
 
 

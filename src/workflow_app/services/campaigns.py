@@ -158,9 +158,10 @@ def weekly_figures(session: Session, unit: Organisation, since: datetime) -> dic
     else:
         sectors = select(Sector.code).where(Sector.department_id == unit.id)
         enterprises = select(Organisation.id).where(Organisation.sector_code.in_(sectors))
-    hazards = select(func.count(Hazard.id)).where(Hazard.enterprise_id.in_(enterprises), Hazard.reported_at >= since)
+    reported = (Hazard.enterprise_id.in_(enterprises), Hazard.reported_at >= since)
+    hazards = select(func.count(Hazard.id)).where(*reported)
     checked = union(
-        select(Hazard.enterprise_id).where(Hazard.enterprise_id.in_(enterprises), Hazard.reported_at >= since),
+        select(Hazard.enterprise_id).where(*reported),
         select(SelfInspection.enterprise_id).where(SelfInspection.enterprise_id.in_(enterprises),
                                                    SelfInspection.signed_at >= since),
         select(Inspection.enterprise_id).where(Inspection.enterprise_id.in_(enterprises),

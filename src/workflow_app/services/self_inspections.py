@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -56,6 +57,10 @@ class AnswerInput:
     category: str = ""
     photos: Sequence[Photo] = field(default_factory=tuple)
     removed: frozenset[str] = frozenset()  # sha256 of photos saved earlier that are to be taken off
+
+    def kept(self, saved: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The photos saved earlier that stay on the answer."""
+        return [p for p in saved if p["sha256"] not in self.removed]
 
 
 # -- checklists ---------------------------------------------------------------------------------------------
@@ -183,7 +188,7 @@ def save_answers(session: Session, actor: User, inspection_id: int, version: int
     for item_id, entry in answers.items():
         row = given.get(item_id) or SelfInspectionAnswer(self_inspection_id=walk.id, checklist_item_id=item_id,
                                                          photos=[])
-        kept = [p for p in row.photos if p["sha256"] not in entry.removed]
+        kept = entry.kept(row.photos)
         stored = {p["sha256"] for p in kept}
         fresh = [p for p in entry.photos if p.sha256 not in stored]
         for photo in fresh:
@@ -213,8 +218,7 @@ def _answer_problems(entry: AnswerInput, existing: SelfInspectionAnswer | None) 
             problems.append("发现隐患须选择隐患类别")
     if len(entry.note) > 4000 or len(entry.location) > 200:
         problems.append("说明不超过 4000 字，部位不超过 200 字")
-    kept = [p for p in existing.photos if p["sha256"] not in entry.removed] if existing else []
-    if len(entry.photos) + len(kept) > MAX_PHOTOS_PER_ITEM:
+    if len(entry.photos) + len(entry.kept(existing.photos if existing else [])) > MAX_PHOTOS_PER_ITEM:
         problems.append(f"每项照片不超过 {MAX_PHOTOS_PER_ITEM} 张")
     return problems
 
