@@ -166,3 +166,59 @@ def test_tokens_page_shows_a_new_token_once_and_revokes(app, factory, zone):
         token_id = s.scalar(select(ApiToken.id))
     client.post(f"/tokens/{token_id}/revoke", data={"csrf_token": csrf(client, "/tokens")})
     assert api.get("/api/v1/hazards", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+@pytest.mark.parametrize("raw", [b"\x00", b"[1, 2]", b'"text"', b"{broken", b"null", b"\xff\xfe{}"])
+def test_a_malformed_or_non_object_json_body_is_a_400_problem_and_changes_nothing(app, factory, zone, raw):
+    headers = {**_token(factory, zone.principal), "Content-Type": "application/json"}
+    body = _problem(app.test_client().post("/api/v1/hazards", data=raw, headers=headers), 400)
+    assert "JSON object" in body["detail"]
+    task_id = open_task(factory, report(factory, zone.principal, zone.enterprise_id, T0)).task_id
+    _problem(app.test_client().post(f"/api/v1/tasks/{task_id}/complete", data=raw,
+                                    headers={**headers, "If-Match": '"any"'}), 400)
+    with transaction(factory) as s:
+        assert s.scalar(select(func.count(Hazard.id))) == 1  # only the one reported above
+
+
+def test_an_idempotency_key_reused_with_a_different_body_is_refused(app, factory, zone):
+    client = app.test_client()
+    headers = {**_token(factory, zone.principal), "Idempotency-Key": "report-2"}
+    body = {"enterprise_id": zone.enterprise_id, "data": REPORT}
+    assert client.post("/api/v1/hazards", json=body, headers=headers).status_code == 201
+    reordered = {"data": dict(reversed(list(REPORT.items()))), "enterprise_id": zone.enterprise_id}
+    assert client.post("/api/v1/hazards", json=reordered, headers=headers).headers["Idempotent-Replayed"] == "true"
+    changed = _problem(client.post("/api/v1/hazards", json={**body, "data": {**REPORT, "title": "另一处隐患"}},
+                                   headers=headers), 422)
+    assert changed["type"].endswith("/idempotency-key-reused") and "report-2" in changed["detail"]
+    hazard_id = report(factory, zone.principal, zone.enterprise_id, T0)
+    complete(factory, zone.principal, hazard_id, PLAN, T0)
+    upload_headers = {**headers, "Idempotency-Key": "photo-1"}
+    path = f"/api/v1/hazards/{hazard_id}/attachments"
+    assert client.post(path, headers=upload_headers, data={"file": (io.BytesIO(png("green")), "g.png")},
+                       content_type="multipart/form-data").status_code == 201
+    _problem(client.post(path, headers=upload_headers, data={"file": (io.BytesIO(png("blue")), "g.png")},
+                         content_type="multipart/form-data"), 422)
+    with transaction(factory) as s:
+        assert s.scalar(select(func.count(Hazard.id))) == 2
+
+
+class _CountingStream(io.BytesIO):
+    """A request body that counts what the server reads of it."""
+
+    read_bytes = 0
+
+    def read(self, size=-1):
+        chunk = super().read(size)
+        self.read_bytes += len(chunk)
+        return chunk
+
+
+def test_an_upload_too_large_by_its_content_length_is_refused_before_it_is_read(app, factory, zone):
+    hazard_id = report(factory, zone.principal, zone.enterprise_id, T0)
+    complete(factory, zone.principal, hazard_id, PLAN, T0)
+    body = _CountingStream(b"x" * 1024)
+    response = app.test_client().post(
+        f"/api/v1/hazards/{hazard_id}/attachments", input_stream=body,
+        headers={**_token(factory, zone.principal), "Content-Type": "multipart/form-data; boundary=b"},
+        environ_overrides={"CONTENT_LENGTH": str(20 * 1024 * 1024)})
+    assert _problem(response, 413) and body.read_bytes == 0

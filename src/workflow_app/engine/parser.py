@@ -16,7 +16,6 @@ from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator, full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.defaults import BoundaryEvent, EndEvent, IntermediateCatchEvent, StartEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
-from SpiffWorkflow.bpmn.specs.mixins.exclusive_gateway import ExclusiveGateway
 from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptTask
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.parser.event_parsers import (
@@ -32,6 +31,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from .errors import ModelError
 from .forms import FormSpec, check_form, form_from_spiff
 from .generic_forms import assigned_names, generic_form
+from .sandbox import check_source
 from .service_tasks import NamedServiceTask, ServiceTaskParser
 from .timers import CLOCKED_TIMERS
 
@@ -216,14 +216,6 @@ def _task_specs(spec: Any, subprocess_specs: dict[str, Any]) -> list[Any]:
     return [s for s in specs if getattr(s, "bpmn_id", None)]
 
 
-def _compiles(expression: str, mode: str) -> str | None:
-    try:
-        compile(expression, "<bpmn>", mode)
-    except SyntaxError as exc:
-        return f"{exc.msg} in {expression!r}"
-    return None
-
-
 def _check_task_spec(task_spec: Any, file_name: str) -> None:
     """Rules SpiffWorkflow does not enforce but we rely on; raise ModelError on the first."""
     for check in (_check_lane, _check_form, _check_expressions, _check_service):
@@ -251,17 +243,29 @@ def _check_form(task_spec: Any) -> str | None:
     return None
 
 
-def _check_expressions(task_spec: Any) -> str | None:
+def _expressions(task_spec: Any) -> list[tuple[str, str, str]]:
+    """(what, source, mode) of every expression the engine would evaluate for this task spec."""
+    found: list[tuple[str, str, str]] = []
     if isinstance(task_spec, ScriptTask):
-        problem = _compiles(task_spec.script or "", "exec")
-        return f"script does not compile: {problem}" if problem else None
-    if isinstance(task_spec, ExclusiveGateway):
-        for condition, _target in task_spec.cond_task_specs:
-            problem = _compiles(condition.args[0], "eval") if condition is not None else None
-            if problem:
-                return f"condition does not compile: {problem}"
-    definition = getattr(task_spec, "event_definition", None)
-    if isinstance(definition, TimerEventDefinition):
-        problem = _compiles(definition.expression or "", "eval")
-        return f"timer expression does not compile: {problem}" if problem else None
+        found.append(("script", task_spec.script or "", "exec"))
+    for condition, _target in getattr(task_spec, "cond_task_specs", None) or []:
+        if condition is not None:
+            found.append(("condition", condition.args[0], "eval"))
+    for attribute in ("cardinality", "condition"):  # multi-instance loops
+        value = getattr(task_spec, attribute, None)
+        if isinstance(value, str) and value:
+            found.append((f"loop {attribute}", value, "eval"))
+    expression = getattr(getattr(task_spec, "event_definition", None), "expression", None)
+    if isinstance(expression, str) or isinstance(getattr(task_spec, "event_definition", None), TimerEventDefinition):
+        kind = "timer expression" if isinstance(task_spec.event_definition, TimerEventDefinition) else "condition"
+        found.append((kind, expression or "", "eval"))
+    return found
+
+
+def _check_expressions(task_spec: Any) -> str | None:
+    """Every expression must pass the sandbox's policy: what deploys is what runs."""
+    for what, source, mode in _expressions(task_spec):
+        problem = check_source(source, mode)
+        if problem:
+            return f"{what} {problem}"
     return None

@@ -105,6 +105,10 @@ def _attached_to(task: Any) -> str | None:
                 None)
 
 
+def _is_timer(task: Any) -> bool:
+    return isinstance(getattr(task.task_spec, "event_definition", None), TimerEventDefinition)
+
+
 def _properties(task_spec: Any) -> Mapping[str, str]:
     return dict(getattr(task_spec, "extensions", None) or {})
 
@@ -209,9 +213,18 @@ class ProcessInstance:
         """Run a failed task again, after merging `corrections` into its data."""
         task = self._failed_task(task_id)
         task.data.update(corrections)
-        task._set_state(TaskState.READY)
         self._engine.now = _utc(now)
-        return self._run_engine_steps(StepResult())
+        if not _is_timer(task):
+            task._set_state(TaskState.READY)
+            return self._run_engine_steps(StepResult())
+        task._set_state(TaskState.WAITING)
+        return self._run_engine_steps(StepResult(), before=self._evaluate_pending_timers)
+
+    def _evaluate_pending_timers(self) -> None:
+        """Work out when each waiting timer is due that has not been (one failed before its siblings could be)."""
+        for task in self._tasks_in(TaskState.WAITING):
+            if _is_timer(task) and task._get_internal_data("event_value") is None:
+                task.task_spec._update(task)
 
     def skip(self, task_id: str, now: datetime) -> StepResult:
         """Mark a failed script or service task done without running it, and go on."""
@@ -270,8 +283,7 @@ class ProcessInstance:
     def fire_due_timers(self, now: datetime) -> StepResult:
         """Fire every timer due at or before `now` and run what follows."""
         self._engine.now = _utc(now)
-        self._guarded("timers", self.workflow.refresh_timers)
-        return self._run_engine_steps(StepResult())
+        return self._run_engine_steps(StepResult(), before=self.workflow.refresh_timers)
 
     def _task(self, task_id: str) -> Any:
         try:
@@ -288,7 +300,7 @@ class ProcessInstance:
             raise TaskNotReadyError(f"task {task_id} is not waiting for a person")
         return task
 
-    def _run_engine_steps(self, result: StepResult) -> StepResult:
+    def _run_engine_steps(self, result: StepResult, before: Callable[[], None] | None = None) -> StepResult:
         def did_complete(task: Any) -> None:
             result.completed.append(task.task_spec.bpmn_id or task.task_spec.name)
             definition = getattr(task.task_spec, "event_definition", None)
@@ -303,6 +315,8 @@ class ProcessInstance:
                 ))
 
         try:
+            if before is not None:
+                before()
             self.workflow.do_engine_steps(did_complete_task=did_complete)
         except SpiffWorkflowException as exc:
             result.incident = self.incident(str(exc))

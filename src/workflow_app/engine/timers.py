@@ -12,7 +12,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
     DurationTimerEventDefinition,
@@ -20,16 +21,26 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     TimerEventDefinition,
 )
 from SpiffWorkflow.bpmn.util import PendingBpmnEvent
+from SpiffWorkflow.util.task import TaskState
 
 from .calendar import SCRIPT_FUNCTIONS
+from .sandbox import SandboxEnvironment
 
 
 class ClockedScriptEngine(PythonScriptEngine):
-    """Python script engine that also carries the instant the engine acts at."""
+    """The script engine of every instance: expressions run in the sandbox; it carries the instant it acts at."""
 
     def __init__(self, now: datetime | None = None) -> None:
-        super().__init__(environment=TaskDataEnvironment(dict(SCRIPT_FUNCTIONS)))
+        super().__init__(environment=SandboxEnvironment(SCRIPT_FUNCTIONS))
         self.now = now
+
+    def evaluate(self, task: Any, expression: str, external_context: dict[str, Any] | None = None) -> Any:
+        """SpiffWorkflow's evaluate, with the reason an expression failed in the message (an incident shows it)."""
+        try:
+            return self.environment.evaluate(expression, task.data, external_context)
+        except Exception as exc:
+            raise WorkflowTaskException(f"{type(exc).__name__}: {exc} (in expression {expression!r})", task=task,
+                                        exception=exc) from exc
 
     def current_time(self) -> datetime:
         """The instant set for this operation, or the wall clock when none was set."""
@@ -41,6 +52,15 @@ def _now(my_task: Any) -> datetime:
     if isinstance(engine, ClockedScriptEngine):
         return engine.current_time()
     return datetime.now(UTC)
+
+
+def _evaluate(my_task: Any, expression: str) -> Any:
+    """The timer's expression; one that fails leaves the timer failed, so the instance waits in an incident."""
+    try:
+        return my_task.workflow.script_engine.evaluate(my_task, expression)
+    except WorkflowTaskException:
+        my_task._set_state(TaskState.ERROR)
+        raise
 
 
 def _to_utc_iso(value: Any) -> str:
@@ -60,7 +80,7 @@ class ClockedTimeDateEventDefinition(TimeDateEventDefinition):
     def has_fired(self, my_task: Any) -> bool:
         event_value = my_task._get_internal_data("event_value")
         if event_value is None:
-            evaluated = my_task.workflow.script_engine.evaluate(my_task, self.expression)
+            evaluated = _evaluate(my_task, self.expression)
             event_value = _to_utc_iso(evaluated)
             my_task._set_internal_data(event_value=event_value)
         if datetime.fromisoformat(event_value) <= _now(my_task):
@@ -74,7 +94,7 @@ class ClockedDurationTimerEventDefinition(DurationTimerEventDefinition):
     def has_fired(self, my_task: Any) -> bool:
         event_value = my_task._get_internal_data("event_value")
         if event_value is None:
-            expression = my_task.workflow.script_engine.evaluate(my_task, self.expression)
+            expression = _evaluate(my_task, self.expression)
             parsed = TimerEventDefinition.parse_iso_duration(expression)
             start = _now(my_task)
             event_value = (start + TimerEventDefinition.get_timedelta_from_start(parsed, start)).isoformat()
@@ -91,7 +111,7 @@ class ClockedCycleTimerEventDefinition(CycleTimerEventDefinition):
         now = _now(my_task)
         event_value = my_task._get_internal_data("event_value")
         if event_value is None:
-            expression = my_task.workflow.script_engine.evaluate(my_task, self.expression)
+            expression = _evaluate(my_task, self.expression)
             event_value = _parse_cycle(expression, now)
         ready = False
         if event_value["cycles"] != 0:

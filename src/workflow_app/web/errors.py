@@ -40,8 +40,9 @@ def _is_api() -> bool:
     return request.path.startswith("/api/")
 
 
-def _problem(status: int, detail: str | None = None, errors: dict[str, Any] | None = None) -> tuple[Response, int]:
-    body: dict[str, Any] = {"type": PROBLEM_BASE + PROBLEM_TYPES.get(status, "error"),
+def _problem(status: int, detail: str | None = None, errors: dict[str, Any] | None = None,
+             kind: str | None = None) -> tuple[Response, int]:
+    body: dict[str, Any] = {"type": PROBLEM_BASE + (kind or PROBLEM_TYPES.get(status, "error")),
                             "title": _(MESSAGES.get(status, "出错了")), "status": status}
     if detail:
         body["detail"] = detail
@@ -64,10 +65,17 @@ def _page(status: int, detail: str | None = None) -> tuple[str, int] | tuple[Res
 def _http(exc: HTTPException) -> tuple[str, int] | tuple[Response, int]:
     status = exc.code or 500
     if _is_api():
-        messages = (getattr(exc, "data", None) or {}).get("messages")
-        errors = {k: v for location in messages.values() for k, v in location.items()} if messages else None
-        return _problem(status, exc.description if status not in (404, 405) else None, errors)
+        return _problem(status, exc.description if status not in (404, 405) else None, _field_errors(exc))
     return _page(status)
+
+
+def _field_errors(exc: HTTPException) -> dict[str, Any] | None:
+    """webargs' messages by location, flattened to field → messages (a whole-body message under "_body")."""
+    messages = (getattr(exc, "data", None) or {}).get("messages") or {}
+    errors: dict[str, Any] = {}
+    for location in messages.values():
+        errors.update(location if isinstance(location, dict) else {"_body": location})
+    return errors or None
 
 
 def _invalid_form(exc: FormValidationError) -> tuple[Response, int]:
@@ -81,13 +89,15 @@ def _process_error(exc: ProcessError) -> tuple[str, int] | tuple[Response, int]:
 
 
 def init_app(app: Flask) -> None:
-    from .api.context import Unauthenticated
+    from .api.context import IdempotencyKeyReused, Unauthenticated
 
     app.register_error_handler(NotFoundError, lambda exc: _page(404))
     app.register_error_handler(PermissionDeniedError, lambda exc: _page(403, str(exc)))
     app.register_error_handler(ConflictError, lambda exc: _page(409, str(exc)))
     app.register_error_handler(InvalidInputError, lambda exc: _page(400, str(exc)))
     app.register_error_handler(Unauthenticated, lambda exc: _problem(401, str(exc)))
+    app.register_error_handler(IdempotencyKeyReused,
+                               lambda exc: _problem(422, exc.description, kind="idempotency-key-reused"))
     app.register_error_handler(FormValidationError, _invalid_form)
     app.register_error_handler(ProcessError, _process_error)
     app.register_error_handler(CSRFError, lambda exc: _page(400, _("表单已过期或缺少安全令牌，请刷新页面后重试")))

@@ -13,11 +13,11 @@ from ...services.campaigns import campaign_status
 from ...services.errors import NotFoundError
 from ...store.models import Campaign, ModelVersion
 from ..context import unit_of_work
-from .context import authenticate, caller, fields_of
+from .context import before_api_call, caller, fields_of
 from .schemas import CampaignSchema, CampaignStatusSchema, ModelSchema, NoticeSchema
 
 blp = Blueprint("api_catalog", __name__, url_prefix="/api/v1", description="Models, campaigns, notices")
-blp.before_request(authenticate)
+blp.before_request(before_api_call)
 OVERSEERS = ("office", "town", "department")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -9,19 +11,43 @@ from flask import Response, g, jsonify, make_response, request
 from marshmallow import Schema
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnprocessableEntity
 
 from ...services import tokens
 from ...services.errors import ConflictError, PermissionDeniedError
+from ...services.evidence import MAX_PHOTO_BYTES
 from ...store.models import IdempotentResponse, User
 from ..context import now, unit_of_work
+
+MAX_UPLOAD_BYTES = MAX_PHOTO_BYTES + 64 * 1024
+"""Largest multipart body the API takes: one file and the multipart framing around it."""
 
 
 class Unauthenticated(Exception):
     """No valid token came with an API call."""
 
 
-def authenticate() -> None:
-    """before_request of every API blueprint: a valid bearer token, and the write scope for writes."""
+class IdempotencyKeyReused(UnprocessableEntity):
+    """The same Idempotency-Key came with a different body: a client bug, never a silent replay."""
+
+
+def before_api_call() -> None:
+    """before_request of every API blueprint: who calls, and a body the API can read."""
+    _authenticate()
+    _refuse_unreadable_body()
+
+
+def _refuse_unreadable_body() -> None:
+    """An upload too large by its Content-Length is refused before it is read; JSON must be an object."""
+    if request.mimetype == "multipart/form-data" and (request.content_length or 0) > MAX_UPLOAD_BYTES:
+        raise RequestEntityTooLarge(f"an upload may be at most {MAX_PHOTO_BYTES // (1024 * 1024)} MB")
+    if request.is_json and request.content_length:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise BadRequest("the body must be a JSON object (well-formed UTF-8 JSON, e.g. {\"data\": {...}})")
+
+
+def _authenticate() -> None:
     header = request.headers.get("Authorization", "")
     scheme, _, plain = header.partition(" ")
     if scheme.lower() != "bearer" or not plain:
@@ -51,20 +77,37 @@ def idempotent(work: Callable[[Session], tuple[dict[str, Any], int]]) -> Respons
     finds it or redoes the whole write, never half of it. `work` returns a JSON-ready body.
     """
     key = request.headers.get("Idempotency-Key", "").strip()[:200]
-    signature = f"{request.method} {request.path}"
+    target = f"{request.method} {request.path}"
+    signature = f"{target} sha256={_body_fingerprint()}"
     with unit_of_work() as session:
         if key:
             stored = session.scalar(select(IdempotentResponse).where(IdempotentResponse.user_id == caller().id,
                                                                      IdempotentResponse.key == key))
             if stored is not None:
-                if stored.request != signature:
-                    raise ConflictError(f"Idempotency-Key {key!r} was used for {stored.request}")
+                first_target, _, first_body = stored.request.partition(" sha256=")
+                if first_target != target:
+                    raise ConflictError(f"Idempotency-Key {key!r} was used for {first_target}")
+                if first_body and stored.request != signature:
+                    raise IdempotencyKeyReused(f"Idempotency-Key {key!r} was used with a different body")
                 return _json(stored.body, stored.status, {"Idempotent-Replayed": "true"})
         body, status = work(session)
         if key:
             session.add(IdempotentResponse(user_id=caller().id, key=key, request=signature, status=status,
                                            body=body, created_at=now()))
     return _json(body, status, {})
+
+
+def _body_fingerprint() -> str:
+    """A digest of what the request carries: its JSON (key order ignored) or its files' names and bytes."""
+    digest = hashlib.sha256()
+    if request.is_json:
+        digest.update(json.dumps(request.get_json(silent=True), sort_keys=True, ensure_ascii=False).encode())
+    for name, upload in sorted(request.files.items(multi=True), key=lambda item: item[0]):
+        digest.update(f"{name}\0{upload.filename}\0".encode())
+        upload.stream.seek(0)
+        digest.update(upload.stream.read())
+        upload.stream.seek(0)
+    return digest.hexdigest()
 
 
 def _json(body: dict[str, Any], status: int, headers: dict[str, str]) -> Response:

@@ -19,7 +19,7 @@ from ...services.ledger import LedgerQuery, ledger_query
 from ...services.roles import may_report_for
 from ...store.models import Evidence, Hazard
 from ..context import app_services, now, today, unit_of_work
-from .context import authenticate, caller, fields_of, idempotent
+from .context import before_api_call, caller, fields_of, idempotent
 from .schemas import (
     AttachmentSchema,
     HazardDetailSchema,
@@ -31,7 +31,7 @@ from .schemas import (
 )
 
 blp = Blueprint("api_hazards", __name__, url_prefix="/api/v1", description="Hazards (隐患)")
-blp.before_request(authenticate)
+blp.before_request(before_api_call)
 
 
 @blp.route("/hazards")

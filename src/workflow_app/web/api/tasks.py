@@ -15,11 +15,11 @@ from ...services import tasks
 from ...services.inbox import InboxQuery, inbox_page
 from ...store.models import InboxTask, ProcessInstanceRow
 from ..context import now, today, unit_of_work
-from .context import authenticate, caller, fields_of, idempotent
+from .context import before_api_call, caller, fields_of, idempotent
 from .schemas import CompletedSchema, CompleteSchema, TaskDetailSchema, TaskSchema
 
 blp = Blueprint("api_tasks", __name__, url_prefix="/api/v1", description="Tasks (待办)")
-blp.before_request(authenticate)
+blp.before_request(before_api_call)
 TYPES = {"string": {"type": "string"}, "long": {"type": "integer"}, "double": {"type": "number"},
          "boolean": {"type": "boolean"}, "date": {"type": "string", "format": "date"},
          "file": {"type": "array", "items": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}}
