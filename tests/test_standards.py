@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from web_support import csrf, make_app, sign_in
 
 from workflow_app.engine import FormValidationError
+from workflow_app.reports.csv_file import csv_bytes
 from workflow_app.reports.dashboard import most_violated_items
 from workflow_app.reports.exports import ExportRequest, export
 from workflow_app.services import audit, hazards, ledger, standards
@@ -59,7 +60,7 @@ def test_the_shipped_standards_are_seeded_incomplete_and_the_office_completes_on
     assert (result.standards, result.items) == (["GM-2023"], 1)
     assert "GM-2023 第三条(二)" in _items(factory, "industry")
     with transaction(factory) as s:  # exported in the import format, and read back the same
-        exported = standards.to_csv(standards.export_rows(s))
+        exported = csv_bytes(standards.export_rows(s))
     rows = standards.read_table(exported, "back.csv")
     assert len(rows) == _count(factory, StandardItem) and rows[0]["standard_code"]
 

@@ -765,10 +765,12 @@ def standards_import(ctx: Context, list_file: str, username: str, now_text: str 
 @pass_context
 def standards_export(ctx: Context, out_file: str) -> None:
     """Write every standard's items in the import format (.csv or .xlsx by the file's name)."""
+    from .reports.csv_file import csv_bytes
+    from .reports.xlsx import sheet_bytes
     from .services import standards
 
     with transaction(ctx.factory) as session:
         rows = standards.export_rows(session)
-    content = standards.to_xlsx(rows) if out_file.lower().endswith(".xlsx") else standards.to_csv(rows)
+    content = sheet_bytes(rows, "standards") if out_file.lower().endswith(".xlsx") else csv_bytes(rows)
     Path(out_file).write_bytes(content)
     click.echo(f"{len(rows) - 1} items written to {out_file}")

@@ -17,13 +17,14 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import SimpleDocTemplate, Spacer, Table, TableStyle
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..services import spot_checks
 from ..services.errors import InvalidInputError
 from ..store.models import Hazard
+from .pdf_text import paragraph
 from .statistics import OPEN_EXCLUDED, PeriodStatistics, month_of, period_statistics, start_of_day
 
 FONT = "CJK"
@@ -68,7 +69,10 @@ def monthly_bulletin(session: Session, month: str, out: IO[bytes],
                      title: str = "重大事故隐患专项排查整治") -> PeriodStatistics:
     """Write the bulletin for `month` (YYYY-MM) to `out` and return the figures it shows."""
     _register_font()
-    start, end = month_of(month)
+    try:
+        start, end = month_of(month)
+    except ValueError:
+        raise InvalidInputError(f"月份应为 YYYY-MM：{month!r}") from None
     stats = period_statistics(session, start, end)
     overdue_major = list(session.scalars(
         select(Hazard).where(Hazard.level == "major", Hazard.rectification_deadline < end,
@@ -81,20 +85,20 @@ def monthly_bulletin(session: Session, month: str, out: IO[bytes],
         Hazard.supervision_listed.is_(True), Hazard.status.not_in(OPEN_EXCLUDED))) or 0
     total = stats.total
     body, small = _style(11), _style(9)
-    story = [Paragraph(f"{start.year}年{start.month}月 {title} 月通报", _style(16)), Spacer(1, 6 * mm),
-             Paragraph(f"一、总体情况：本月排查隐患 {total['found']} 项，其中重大事故隐患 {total['major']} 项；"
+    story = [paragraph(f"{start.year}年{start.month}月 {title} 月通报", _style(16)), Spacer(1, 6 * mm),
+             paragraph(f"一、总体情况：本月排查隐患 {total['found']} 项，其中重大事故隐患 {total['major']} 项；"
                        f"本月销号 {total['closed']} 项；截至月末逾期未整改 {total['overdue']} 项。", body),
-             Spacer(1, 4 * mm), Paragraph("二、各镇街进展", body),
+             Spacer(1, 4 * mm), paragraph("二、各镇街进展", body),
              _table(["镇街", *HEADERS], _unit_rows(stats.towns), WIDTHS),
-             Spacer(1, 4 * mm), Paragraph("三、各部门进展", body),
+             Spacer(1, 4 * mm), paragraph("三、各部门进展", body),
              _table(["部门", *HEADERS], _unit_rows(stats.departments), WIDTHS),
-             Spacer(1, 4 * mm), Paragraph(f"四、逾期未整改的重大事故隐患（{len(overdue_major)} 项）", body)]
-    story += [Paragraph(f"{h.code} {h.enterprise.name} {h.title}（整改时限 {h.rectification_deadline}）", small)
-              for h in overdue_major] or [Paragraph("无。", small)]
-    story += [Spacer(1, 4 * mm), Paragraph(f"五、挂牌督办的重大事故隐患（{listed_total} 项）", body)]
-    story += [Paragraph(f"{h.code} {h.enterprise.name} {h.title}", small) for h in listed] or [Paragraph("无。", small)]
+             Spacer(1, 4 * mm), paragraph(f"四、逾期未整改的重大事故隐患（{len(overdue_major)} 项）", body)]
+    story += [paragraph(f"{h.code} {h.enterprise.name} {h.title}（整改时限 {h.rectification_deadline}）", small)
+              for h in overdue_major] or [paragraph("无。", small)]
+    story += [Spacer(1, 4 * mm), paragraph(f"五、挂牌督办的重大事故隐患（{listed_total} 项）", body)]
+    story += [paragraph(f"{h.code} {h.enterprise.name} {h.title}", small) for h in listed] or [paragraph("无。", small)]
     checked = spot_checks.figures(session, start_of_day(start), start_of_day(end))
-    story += [Spacer(1, 4 * mm), Paragraph(
+    story += [Spacer(1, 4 * mm), paragraph(
         f"六、抽检销号：本月复核抽检 {checked.checked} 项，合格 {checked.passed} 项，"
         f"不合格重新整改 {checked.failed} 项。", body)]
     SimpleDocTemplate(out, pagesize=A4, title=f"{month} 月通报", leftMargin=18 * mm, rightMargin=18 * mm).build(story)

@@ -6,12 +6,9 @@ exports only its own hazards, and campaign tables are for the office, towns and 
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import IO, Any
+from typing import IO
 
 from sqlalchemy.orm import Session
 
@@ -19,6 +16,7 @@ from ..services.errors import InvalidInputError, PermissionDeniedError
 from ..services.ledger import LedgerQuery, ledger_rows
 from ..store.models import User
 from . import tables
+from .csv_file import write_csv
 from .xlsx import write_table
 
 EXPORTS = ("ledger.xlsx", "ledger.csv", "table1", "table2", "table3", "table4")
@@ -41,7 +39,7 @@ def export(session: Session, user: User, request: ExportRequest, out: IO[bytes],
     if request.name in ("ledger.xlsx", "ledger.csv"):
         rows = (tables.ledger_row(h, names) for h in ledger_rows(session, user, request.ledger, today))
         if request.name == "ledger.csv":
-            return _write_csv(out, [h for h, _ in tables.LEDGER_COLUMNS], rows)
+            return write_csv(out, [h for h, _ in tables.LEDGER_COLUMNS], rows)
         return write_table(out, "隐患排查治理台账", tables.LEDGER_COLUMNS, rows, "台账")
     if request.name == "table3":
         major = replace(request.ledger, level="major", sort="oldest")
@@ -65,15 +63,3 @@ def export(session: Session, user: User, request: ExportRequest, out: IO[bytes],
     return write_table(out, title, tables.WEEKLY_COLUMNS, tables.weekly_rows(session, campaign, kind, period, names),
                        "附表1" if kind == "town" else "附表2")
 
-
-def _write_csv(out: IO[bytes], headers: list[str], rows: Iterable[list[Any]]) -> int:
-    text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="")  # with BOM: Excel opens Chinese correctly
-    writer = csv.writer(text)
-    writer.writerow(headers)
-    count = 0
-    for row in rows:
-        writer.writerow(row)
-        count += 1
-    text.flush()
-    text.detach()
-    return count

@@ -1,25 +1,41 @@
 """Write a table as the plan prints it: a merged title row, a header row, widths, frozen header.
 
 The workbook is written in openpyxl's write-only mode: rows stream to the file, so a table
-of tens of thousands of rows takes seconds and little memory.
+of tens of thousands of rows takes seconds and little memory. Every cell goes through
+`_cell`: text is inert (cells.py) and stored as a string, never as a formula, and loses the
+control characters XLSX cannot hold (one typed into a title would otherwise fail the export).
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable, Sequence
 from typing import IO, Any
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Border, Font, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
+from .cells import inert
+
 THIN = Side(style="thin", color="999999")
 
 
+def _cell(ws: WriteOnlyWorksheet, value: Any) -> WriteOnlyCell:
+    """A cell for `value`: numbers and dates as they are, text inert and typed as a string."""
+    value = inert(value)
+    if not isinstance(value, str):
+        return WriteOnlyCell(ws, value=value)
+    cell = WriteOnlyCell(ws, value=ILLEGAL_CHARACTERS_RE.sub("", value))
+    cell.data_type = "s"
+    return cell
+
+
 def _styled(ws: WriteOnlyWorksheet, value: str, font: Font, border: Border | None = None) -> WriteOnlyCell:
-    cell = WriteOnlyCell(ws, value=value)
+    cell = _cell(ws, value)
     cell.font = font
     cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
     if border is not None:
@@ -41,7 +57,18 @@ def write_table(out: IO[bytes], title: str, columns: Sequence[tuple[str, int]], 
     ws.append([_styled(ws, header, Font(bold=True), box) for header, _ in columns])
     count = 0
     for row in rows:
-        ws.append(list(row))
+        ws.append([_cell(ws, value) for value in row])
         count += 1
     book.save(out)
     return count
+
+
+def sheet_bytes(rows: Iterable[Sequence[Any]], sheet: str) -> bytes:
+    """`rows` as the bytes of a plain one-sheet workbook (no title row), e.g. a list in an import format."""
+    book = Workbook(write_only=True)
+    ws = book.create_sheet(sheet[:31])
+    for row in rows:
+        ws.append([_cell(ws, value) for value in row])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()

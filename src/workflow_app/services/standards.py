@@ -3,9 +3,10 @@
 Standards come in editions: a new edition is a new standard that names the one it
 replaces; the items of the current editions are what hazards are judged against, and a
 hazard keeps the item (of its edition) it was judged against. Lists are imported and
-exported as CSV or XLSX, one row per item; an import is checked whole and either lands
-whole or not at all, with every wrong row named. A list shipped incomplete (the seed)
-is completed by importing the same code again.
+exported as CSV or XLSX (written by reports/csv_file.py and reports/xlsx.py), one row per
+item; an import is checked whole and either lands whole or not at all, with every wrong
+row named. A list shipped incomplete (the seed) is completed by importing the same code
+again.
 """
 
 from __future__ import annotations
@@ -13,16 +14,16 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..reports.cells import restored
 from ..store.models import Standard, StandardItem, User
 from . import audit
 from .errors import InvalidInputError, PermissionDeniedError
@@ -48,11 +49,12 @@ def read_table(content: bytes, file_name: str) -> list[dict[str, str]]:
     try:
         if file_name.lower().endswith(".xlsx"):
             sheet = load_workbook(io.BytesIO(content), read_only=True, data_only=True).active
-            rows = [["" if v is None else str(v).strip() for v in row] for row in sheet.iter_rows(values_only=True)]
+            rows = [["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)]
         else:
-            rows = [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(content.decode("utf-8-sig")))]
+            rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
     except (UnicodeDecodeError, csv.Error, OSError, ValueError, KeyError) as exc:
         raise InvalidInputError(f"{file_name}: 无法读取（{type(exc).__name__}），请使用 UTF-8 CSV 或 XLSX") from None
+    rows = [[restored(cell.strip()) for cell in row] for row in rows]  # our own export marks formula-like text
     if not rows or [c for c in rows[0] if c][: len(COLUMNS)] != list(COLUMNS):
         raise InvalidInputError(f"{file_name}: 第 1 行应为列名：{','.join(COLUMNS)}")
     return [dict(zip(COLUMNS, row + [""] * len(COLUMNS), strict=False)) for row in rows[1:] if any(row)]
@@ -157,22 +159,6 @@ def export_rows(session: Session) -> list[list[Any]]:
                      ",".join(s.sectors), codes.get(s.replaces_id, "") if s.replaces_id else "",
                      "是" if s.complete else "否", item.number, item.group, item.text])
     return rows
-
-
-def to_csv(rows: Iterable[list[Any]]) -> bytes:
-    out = io.StringIO()
-    csv.writer(out).writerows(rows)
-    return out.getvalue().encode("utf-8-sig")
-
-
-def to_xlsx(rows: Iterable[list[Any]]) -> bytes:
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("standards")
-    for row in rows:
-        sheet.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
 
 
 def current_standards(session: Session, sector: str | None, today: date) -> list[Standard]:

@@ -7,6 +7,8 @@ from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import func, select
 
+from ..reports.csv_file import csv_bytes
+from ..reports.xlsx import sheet_bytes
 from ..services import standards
 from ..services.errors import InvalidInputError
 from ..store.models import Standard, StandardItem
@@ -55,7 +57,7 @@ def export(kind: str) -> Response:
         raise InvalidInputError("export as csv or xlsx")
     with unit_of_work() as session:
         rows = standards.export_rows(session)
-    content = standards.to_csv(rows) if kind == "csv" else standards.to_xlsx(rows)
+    content = csv_bytes(rows) if kind == "csv" else sheet_bytes(rows, "standards")
     mimetype = "text/csv" if kind == "csv" else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     return Response(content, mimetype=mimetype,
                     headers={"Content-Disposition": f"attachment; filename=standards.{kind}"})
