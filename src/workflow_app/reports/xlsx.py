@@ -2,7 +2,7 @@
 
 The workbook is written in openpyxl's write-only mode: rows stream to the file, so a table
 of tens of thousands of rows takes seconds and little memory. Every cell goes through
-`_cell`: text is inert (cells.py) and stored as a string, never as a formula, and loses the
+`_cell`: text is inert (cells.py), so stored as a string, never as a formula, and loses the
 control characters XLSX cannot hold (one typed into a title would otherwise fail the export).
 """
 
@@ -24,18 +24,18 @@ from .cells import inert
 THIN = Side(style="thin", color="999999")
 
 
-def _cell(ws: WriteOnlyWorksheet, value: Any) -> WriteOnlyCell:
-    """A cell for `value`: numbers and dates as they are, text inert and typed as a string."""
+def _cell(value: Any) -> Any:
+    """`value` as a cell: numbers and dates as they are, text inert and without characters XLSX cannot hold.
+
+    Inert text never starts with "=", so openpyxl stores it as a string, never as a formula;
+    plain values (not a cell object each) keep a 450,000-cell export fast.
+    """
     value = inert(value)
-    if not isinstance(value, str):
-        return WriteOnlyCell(ws, value=value)
-    cell = WriteOnlyCell(ws, value=ILLEGAL_CHARACTERS_RE.sub("", value))
-    cell.data_type = "s"
-    return cell
+    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
 
 
 def _styled(ws: WriteOnlyWorksheet, value: str, font: Font, border: Border | None = None) -> WriteOnlyCell:
-    cell = _cell(ws, value)
+    cell = WriteOnlyCell(ws, value=_cell(value))
     cell.font = font
     cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
     if border is not None:
@@ -57,7 +57,7 @@ def write_table(out: IO[bytes], title: str, columns: Sequence[tuple[str, int]], 
     ws.append([_styled(ws, header, Font(bold=True), box) for header, _ in columns])
     count = 0
     for row in rows:
-        ws.append([_cell(ws, value) for value in row])
+        ws.append([_cell(value) for value in row])
         count += 1
     book.save(out)
     return count
@@ -68,7 +68,7 @@ def sheet_bytes(rows: Iterable[Sequence[Any]], sheet: str) -> bytes:
     book = Workbook(write_only=True)
     ws = book.create_sheet(sheet[:31])
     for row in rows:
-        ws.append([_cell(ws, value) for value in row])
+        ws.append([_cell(value) for value in row])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
