@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import builtins
 import operator
+import os
 import re
 import sys
 import time
@@ -38,6 +39,9 @@ MAX_LINES = 1_000_000
 """Lines one expression or script may run (loops included, helper functions too)."""
 MAX_SECONDS = 1.0
 """Wall-clock time one expression or script may run."""
+MAX_GROWTH_BYTES = 256 * 1024 * 1024
+"""How much the process may grow while one expression runs (a loop building big values)."""
+_PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 class SandboxError(Exception):
@@ -259,25 +263,44 @@ def check_source(source: str, mode: str) -> str | None:
     return None
 
 
+def _resident_bytes() -> int:
+    """The process's resident memory (Linux /proc); 0 where it cannot be read, which turns the check off."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * _PAGE_BYTES
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 class _Budget:
-    """Stops the running expression when it has run too many lines or too long.
+    """Stops the running expression when it has run too many lines, too long, or grown the process too much.
 
     A trace function sees every line of Python run on this thread while the expression
-    runs, the helper functions it calls included; C code (one big builtin call) is
-    bounded instead by the size limits above.
+    runs, the helper functions it calls included; every 16th line it also checks the clock
+    and the memory. C code (one big builtin call) is bounded instead by the size limits above.
     """
 
     def __init__(self) -> None:
         self.lines = 0
         self.deadline = time.monotonic() + MAX_SECONDS
+        self.memory_at_start = 0
 
     def trace(self, frame: FrameType, event: str, arg: Any) -> Callable[..., Any]:
         if event == "line":
             self.lines += 1
-            if self.lines > MAX_LINES or (self.lines % 256 == 0 and time.monotonic() > self.deadline):
-                raise SandboxError(f"stopped after {self.lines} lines: a model expression may run "
-                                   f"at most {MAX_SECONDS:g} s and {MAX_LINES} lines")
+            if self.lines > MAX_LINES or (self.lines % 16 == 0 and self._exhausted()):
+                raise SandboxError(f"stopped after {self.lines} lines: a model expression may run at most "
+                                   f"{MAX_SECONDS:g} s and {MAX_LINES} lines, and grow memory by at most "
+                                   f"{MAX_GROWTH_BYTES // (1024 * 1024)} MB")
         return self.trace
+
+    def _exhausted(self) -> bool:
+        if time.monotonic() > self.deadline:
+            return True
+        if not self.memory_at_start:
+            self.memory_at_start = _resident_bytes()  # read once a loop runs: one-liners never pay for it
+            return False
+        return _resident_bytes() - self.memory_at_start > MAX_GROWTH_BYTES
 
     def run(self, code: CodeType, scope: dict[str, Any]) -> Any:
         previous = sys.gettrace()
