@@ -125,6 +125,37 @@ def test_overdue_notice_goes_by_email_and_webhook_exactly_once(factory, zone, ma
     assert again.sent == [] and len(box.messages) == 2 and len(receiver.bodies) == 1
 
 
+def test_a_title_cannot_plant_markdown_in_the_robot_message(factory, zone, mailbox, receiver):
+    url = f"http://127.0.0.1:{receiver.server_port}/robot"
+    with transaction(factory) as s:
+        s.get(Organisation, zone.department.organisation_id).webhook_url = url
+    hostile = '[领奖](http://evil.example) <font color="warning">紧急</font> **粗体** # 标题'
+    hid = report(factory, zone.principal, zone.enterprise_id, T0, title=hostile)
+    complete(factory, zone.principal, hid, PLAN, T0)
+    complete(factory, zone.department, hid, {"review_decision": "approve", "review_opinion": "同意"}, T0)
+    sweep(factory, OVERDUE)
+    dispatch(factory, _channels(mailbox[1]), OVERDUE)
+    [robot] = receiver.bodies
+    content = robot["markdown"]["content"]
+    assert "领奖" in content and "evil.example" in content and content.startswith("### ")
+    assert not any(mark in content for mark in ("](", "[", "<font", "**", "# 标题"))
+
+
+def test_a_title_with_line_breaks_cannot_add_mail_headers(factory, zone, mailbox):
+    box, port = mailbox
+    with transaction(factory) as s:
+        s.get(Organisation, zone.enterprise_id).email = "safety@e1.example"
+    hid = report(factory, zone.principal, zone.enterprise_id, T0, title="报警器失效\r\nBcc: spy@evil.example")
+    complete(factory, zone.principal, hid, PLAN, T0)
+    complete(factory, zone.department, hid, {"review_decision": "approve", "review_opinion": "同意"}, T0)
+    sweep(factory, OVERDUE)
+    sent = dispatch(factory, _channels(port), OVERDUE)
+    assert not sent.retrying and len(box.messages) == 2
+    for message in box.messages:
+        assert message["Bcc"] is None and message["To"] == "safety@e1.example"
+        assert "报警器失效 Bcc: spy@evil.example" in str(message["Subject"])
+
+
 def test_a_failing_channel_is_retried_with_backoff_then_parked_then_retried_by_hand(factory, zone, mailbox,
                                                                                    receiver):
     _, port = mailbox

@@ -8,6 +8,7 @@ but whose acknowledgement was lost.
 from __future__ import annotations
 
 import json
+import re
 import smtplib
 import ssl
 import urllib.request
@@ -45,7 +46,8 @@ class EmailChannel:
         if not recipient.email:
             raise DeliveryError(f"{recipient.name} has no e-mail address")
         message = EmailMessage()
-        message["From"], message["To"], message["Subject"] = self.settings.sender, recipient.email, notice.subject
+        message["From"], message["To"] = self.settings.sender, recipient.email
+        message["Subject"] = one_line(notice.subject)
         message["Date"] = format_datetime(notice.created_at)
         message["Message-ID"] = make_msgid(idstring=notice.idempotency_key.replace(":", "."), domain="hazard-loop")
         message["X-Idempotency-Key"] = notice.idempotency_key
@@ -79,8 +81,9 @@ class WebhookChannel:
     def send(self, notice: Notice, recipient: Organisation) -> None:
         if not recipient.webhook_url:
             raise DeliveryError(f"{recipient.name} has no webhook")
-        text = f"### {notice.subject}\n\n" + notice.body.replace("\n", "\n\n")
-        payload = {"msgtype": "markdown", "markdown": {"title": notice.subject, "content": text, "text": text},
+        subject = markdown_text(notice.subject)
+        text = f"### {subject}\n\n" + markdown_text(notice.body).replace("\n", "\n\n")
+        payload = {"msgtype": "markdown", "markdown": {"title": subject, "content": text, "text": text},
                    "idempotency_key": notice.idempotency_key}
         request = urllib.request.Request(
             recipient.webhook_url, data=json.dumps(payload, ensure_ascii=False).encode("utf-8"), method="POST",
@@ -91,6 +94,25 @@ class WebhookChannel:
         except OSError as exc:  # URLError and HTTPError are OSErrors
             raise DeliveryError(f"webhook {recipient.webhook_url}: {exc}") from exc
         _check_robot_answer(answer)
+
+
+def one_line(text: str) -> str:
+    """`text` as one header line: line breaks and other control characters become spaces (no header injection)."""
+    return " ".join(_CONTROL.sub(" ", text).split())
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_MARKDOWN_INERT = str.maketrans({"[": "［", "]": "］", "(": "（", ")": "）", "<": "＜", ">": "＞", "*": "＊", "_": "＿",
+                                 "`": "｀", "#": "＃", "|": "｜", "~": "～", "!": "！", "\\": "＼"})
+
+
+def markdown_text(text: str) -> str:
+    """`text` (which may hold what users typed) as robot markdown that shows literally.
+
+    WeCom and DingTalk robots honour no backslash escapes, so the characters markdown acts on
+    become their full-width forms: a title cannot plant a link, a coloured <font> or a heading.
+    """
+    return text.translate(_MARKDOWN_INERT)
 
 
 def _check_robot_answer(answer: bytes) -> None:
