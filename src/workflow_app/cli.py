@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .config import Settings
 from .engine import FormValidationError
+from .logs import configure_logging
 from .services import audit, demo, hazards, tasks
 from .services.errors import ServiceError
 from .services.evidence import EvidenceStore
@@ -84,6 +85,7 @@ json_option = click.option("--json", "json_text", help="form fields as a JSON ob
 @click.group()
 def main() -> None:
     """隐患闭环管理 — hazard closed-loop workflow."""
+    configure_logging()
 
 
 @main.command()
