@@ -9,15 +9,12 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 from marshmallow import Schema
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from ...services import audit, evidence
-from ...services.errors import PermissionDeniedError
+from ...services import attachments, audit, evidence
 from ...services.hazards import get_hazard, report_hazard
 from ...services.ledger import LedgerQuery, ledger_query
-from ...services.roles import may_report_for
-from ...store.models import Evidence, Hazard
+from ...store.models import Hazard
 from ..context import app_services, now, today, unit_of_work
 from .context import authenticate, caller, fields_of, idempotent
 from .schemas import (
@@ -93,18 +90,16 @@ class UploadSchema(Schema):
 class Attachments(MethodView):
     @blp.arguments(UploadSchema, location="files")
     @blp.response(201, AttachmentSchema)
+    @blp.alt_response(409, description="The hazard is closed or rejected: its evidence is frozen")
     def post(self, files: dict[str, Any], hazard_id: int) -> Response:
-        """Attach a photo (JPEG, PNG or WebP, at most 8 MB) to a hazard of the caller's organisation."""
+        """Attach a photo (JPEG, PNG or WebP) or a PDF, at most 8 MB, to a hazard of the caller's organisation.
+
+        Recorded in the hazard's history. A closed or rejected hazard's evidence is frozen: 409.
+        """
         upload = files["file"]
         photo = evidence.check_photo(upload.read(), upload.filename or "photo")
 
         def work(session: Any) -> tuple[dict[str, Any], int]:
-            hazard = get_hazard(session, caller(), hazard_id)
-            if not may_report_for(session, caller(), hazard.enterprise):
-                raise PermissionDeniedError("you may not add attachments to this hazard")
-            evidence.Uploads(app_services().evidence, {"attachment": [photo]}).save(session, caller(), hazard.id,
-                                                                                     now())
-            stored = session.scalar(select(Evidence).where(Evidence.hazard_id == hazard.id,
-                                                           Evidence.sha256 == photo.sha256))
+            stored = attachments.attach(session, caller(), hazard_id, photo, app_services().evidence, now())
             return AttachmentSchema().dump(stored), 201
         return idempotent(work)
