@@ -101,9 +101,10 @@ def test_the_web_refuses_evidence_on_a_closed_hazard_with_a_message_and_stores_n
     stored = _stored(factory, hid)
     client = app.test_client()
     sign_in(client, "office")
-    page = client.post(f"/tasks/{task.task_id}", data={
-        "reward_decision": "no_award", "reward_reason": "不予奖励", "csrf_token": csrf(client, f"/tasks/{task.task_id}"),
-        "reward_files": (io.BytesIO(png("blue")), "late.png")}, content_type="multipart/form-data")
+    url = f"/tasks/{task.task_id}"
+    form = {"reward_decision": "no_award", "reward_reason": "不予奖励", "csrf_token": csrf(client, url),
+            "reward_files": (io.BytesIO(png("blue")), "late.png")}
+    page = client.post(url, data=form, content_type="multipart/form-data")
     assert page.status_code == 409
     assert 'class="flash error"' in page.get_data(as_text=True) and "已销号" in page.get_data(as_text=True)
     assert _stored(factory, hid) == stored

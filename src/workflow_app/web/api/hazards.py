@@ -11,9 +11,10 @@ from flask_smorest.fields import Upload
 from marshmallow import Schema
 from werkzeug.wrappers import Response
 
-from ...services import attachments, audit, evidence
-from ...services.hazards import get_hazard, report_hazard
+from ...services import attachments, evidence
+from ...services.hazards import get_hazard, hazard_history, report_hazard
 from ...services.ledger import LedgerQuery, ledger_query
+from ...services.roles import source_shown_to
 from ...store.models import Hazard
 from ..context import app_services, now, today, unit_of_work
 from .context import authenticate, caller, fields_of, idempotent
@@ -44,9 +45,9 @@ class Hazards(MethodView):
             query = query.where(Hazard.id < args["cursor"])
         limit = args["limit"]
         with unit_of_work() as session:
-            items = list(session.scalars(query.limit(limit + 1)))
+            items = [_shown(h) for h in session.scalars(query.limit(limit + 1))]
         more = len(items) > limit
-        return {"items": items[:limit], "next_cursor": items[limit - 1].id if more else None}
+        return {"items": items[:limit], "next_cursor": items[limit - 1]["id"] if more else None}
 
     @blp.arguments(ReportSchema)
     @blp.response(201, ReportedSchema)
@@ -59,6 +60,11 @@ class Hazards(MethodView):
         return idempotent(work)
 
 
+def _shown(hazard: Hazard) -> dict[str, Any]:
+    """The hazard's fields as the caller may read them (the source as the caller is told it)."""
+    return {**fields_of(hazard, HazardSchema), "source": source_shown_to(caller(), hazard)}
+
+
 @blp.route("/hazards/<int:hazard_id>")
 class HazardDetail(MethodView):
     @blp.response(200, HazardDetailSchema)
@@ -66,8 +72,8 @@ class HazardDetail(MethodView):
         """One hazard with its history (who did what, when) and its attachments."""
         with unit_of_work() as session:
             hazard = get_hazard(session, caller(), hazard_id)
-            return {**fields_of(hazard, HazardSchema), "judged_items": list(hazard.judged_items),
-                    "history": audit.history(session, "hazard", hazard.id),
+            return {**_shown(hazard), "judged_items": list(hazard.judged_items),
+                    "history": hazard_history(session, caller(), hazard),
                     "attachments": evidence.for_hazard(session, hazard.id)}
 
 
