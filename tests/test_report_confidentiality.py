@@ -13,13 +13,14 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from conftest import T0, Zone
+from conftest import BPMN_DIR, T0, Zone
 from flask.testing import FlaskClient
 from helpers import PLAN, REPORT, complete, hazard, open_task
 from openpyxl import load_workbook
 from web_support import make_app, sign_in
 
 from workflow_app.services import hazards
+from workflow_app.services.roles import REPORT_STEPS
 from workflow_app.services.tokens import create_token
 from workflow_app.services.vocabulary import SOURCES
 from workflow_app.store.database import transaction
@@ -160,3 +161,8 @@ def test_the_reward_decision_after_closure_is_not_shown_to_the_enterprise(app, f
     assert [e["detail"].get("task") for e in detail["history"]] == [
         "Task_PlanRectification", "Task_ReviewPlan", "Task_Rectify", "Task_DepartmentVerify"]
     assert "举报奖励决定" in _client(app, "office").get(f"/hazards/{hid}").get_data(as_text=True)
+
+
+def test_the_steps_hidden_as_a_reports_own_are_steps_of_the_hazard_model() -> None:
+    ids = {e.get("id") for e in ET.parse(BPMN_DIR / "hazard_lifecycle.bpmn").iter()}
+    assert ids >= REPORT_STEPS  # a renamed step would otherwise show the enterprise its triage

@@ -110,7 +110,7 @@ def steps_hidden_from(user: User, hazard: Hazard) -> frozenset[str]:
 
 def steps_shown_to(user: User, hazard: Hazard) -> ColumnElement[bool]:
     """The condition selecting the inbox rows of `hazard` that `user` may see (open steps, the diagram)."""
-    return and_(InboxTask.hazard_id == hazard.id, InboxTask.bpmn_id.not_in(steps_hidden_from(user, hazard)))
+    return and_(InboxTask.hazard_id == hazard.id, InboxTask.bpmn_id.not_in(sorted(steps_hidden_from(user, hazard))))
 
 
 def history_shown_to(user: User, hazard: Hazard, entries: Sequence[AuditEntry]) -> list[AuditEntry]:
