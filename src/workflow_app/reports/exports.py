@@ -35,7 +35,7 @@ class ExportRequest:
 
 def export(session: Session, user: User, request: ExportRequest, out: IO[bytes], today: date) -> int:
     """Write the export to `out`; return how many data rows it holds."""
-    names = tables.Names(session)
+    names = tables.Names(session, user)
     if request.name in ("ledger.xlsx", "ledger.csv"):
         rows = (tables.ledger_row(h, names) for h in ledger_rows(session, user, request.ledger, today))
         if request.name == "ledger.csv":

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from ..engine.calendar import SHANGHAI, as_date
 from ..services.errors import InvalidInputError, NotFoundError
+from ..services.roles import source_shown_to
 from ..services.vocabulary import LEVELS, SOURCES, STATUSES
 from ..store.models import (
     Campaign,
@@ -21,6 +22,7 @@ from ..store.models import (
     Sector,
     Standard,
     StandardItem,
+    User,
 )
 
 LEDGER_COLUMNS = [("隐患编号", 16), ("企业名称", 26), ("所属镇街", 12), ("行业领域", 14), ("隐患名称", 28),
@@ -45,9 +47,11 @@ TITLES = {
 
 
 class Names:
-    """Organisation and sector names and the items hazards were judged against, loaded once per export."""
+    """Organisation and sector names and the items hazards were judged against, loaded once per export,
+    and the sources as the user the export is for may be told them."""
 
-    def __init__(self, session: Session):
+    def __init__(self, session: Session, viewer: User):
+        self.viewer = viewer
         self.orgs = {o.id: o for o in session.scalars(select(Organisation))}
         self.sectors = {s.code: s.name for s in session.scalars(select(Sector))}
         self.items: dict[int, list[str]] = {}
@@ -60,6 +64,11 @@ class Names:
     def item(self, hazard: Hazard) -> str:
         """The items a hazard was judged against: each standard's document number and the item's number."""
         return "；".join(self.items.get(hazard.id, ()))
+
+    def source(self, hazard: Hazard) -> str:
+        """The hazard's source as the viewer is told it (an enterprise never learns of a report)."""
+        code = source_shown_to(self.viewer, hazard)
+        return SOURCES.get(code, code)
 
     def town(self, enterprise: Organisation) -> str:
         town = self.orgs.get(enterprise.town_id) if enterprise.town_id else None
@@ -82,7 +91,7 @@ def _day(value: Any) -> str:
 def ledger_row(hazard: Hazard, names: Names) -> list[Any]:
     enterprise = hazard.enterprise
     return [hazard.code, enterprise.name, names.town(enterprise), names.sector(enterprise), hazard.title,
-            hazard.location, LEVELS.get(hazard.level, hazard.level), SOURCES.get(hazard.source, hazard.source),
+            hazard.location, LEVELS.get(hazard.level, hazard.level), names.source(hazard),
             STATUSES.get(hazard.status, hazard.status), _day(hazard.found_on), _day(hazard.rectification_deadline),
             _day(hazard.closed_at), names.item(hazard)]
 
@@ -91,7 +100,7 @@ def table3_rows(hazards: Iterator[Hazard], names: Names) -> Iterator[list[Any]]:
     """附表3: every major hazard with its five-in-place plan, deadline and status."""
     for number, hazard in enumerate((h for h in hazards if h.level == "major"), start=1):
         yield [number, hazard.enterprise.name, hazard.location, hazard.description, LEVELS["major"],
-               _day(hazard.found_on), SOURCES.get(hazard.source, hazard.source), hazard.responsible_person or "",
+               _day(hazard.found_on), names.source(hazard), hazard.responsible_person or "",
                hazard.rectification_measures or "",
                float(hazard.rectification_funds) if hazard.rectification_funds is not None else "",
                _day(hazard.rectification_deadline), hazard.emergency_plan or "",

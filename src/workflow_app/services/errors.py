@@ -17,5 +17,9 @@ class ConflictError(ServiceError):
     """Someone else changed the object first; nothing was changed by this request."""
 
 
+class FrozenRecordError(ConflictError):
+    """The record is finished (a hazard closed or rejected): what it holds may no longer change."""
+
+
 class InvalidInputError(ServiceError):
     """Input that no form validates (e.g. an unknown enterprise)."""

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..store.models import Evidence, Hazard, User
-from .errors import InvalidInputError, NotFoundError
+from .errors import FrozenRecordError, InvalidInputError, NotFoundError
 from .roles import visible_hazards
 
 MEDIA_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
@@ -34,6 +34,9 @@ PDF = "application/pdf"
 MAX_PHOTO_BYTES = 8 * 1024 * 1024
 MAX_PIXELS = 40_000_000
 THUMBNAIL_EDGE = 320
+FROZEN_STATUSES = ("closed", "rejected")
+"""A hazard in one of these states is a finished record: its evidence is what closed (or rejected) it."""
+FROZEN_MESSAGE = "该隐患已销号或不予受理，证据已封存，不能再添加附件"
 
 
 @dataclass(frozen=True)
@@ -125,19 +128,34 @@ class Uploads:
             merged[field_id] = given_list + [p.sha256 for p in photos]
         return merged
 
-    def save(self, session: Session, actor: User | None, hazard_id: int, now: datetime) -> None:
-        """Add a row per new photo of the hazard and write its file (in the caller's transaction)."""
+    def save(self, session: Session, actor: User | None, hazard_id: int, now: datetime) -> list[Evidence]:
+        """Add a row per new photo of the hazard and write its file (in the caller's transaction).
+
+        Every path that adds evidence to a hazard comes here, so this is where a finished
+        record refuses it (FrozenRecordError, nothing written). Returns the rows added.
+        """
+        if any(self.by_field.values()):
+            check_open(session, hazard_id)
+        added: list[Evidence] = []
         known = set(session.scalars(select(Evidence.sha256).where(Evidence.hazard_id == hazard_id)))
         for field_id, photos in self.by_field.items():
             for photo in photos:
                 if photo.sha256 in known:
                     continue
                 known.add(photo.sha256)
-                session.add(Evidence(hazard_id=hazard_id, sha256=photo.sha256, media_type=photo.media_type,
-                                     size=len(photo.content), original_name=photo.original_name, stage=field_id,
-                                     uploaded_by_id=actor.id if actor else None, uploaded_at=now))
+                added.append(Evidence(hazard_id=hazard_id, sha256=photo.sha256, media_type=photo.media_type,
+                                      size=len(photo.content), original_name=photo.original_name, stage=field_id,
+                                      uploaded_by_id=actor.id if actor else None, uploaded_at=now))
+                session.add(added[-1])
                 self.store.write(photo)
         session.flush()
+        return added
+
+
+def check_open(session: Session, hazard_id: int) -> None:
+    """Refuse to add evidence to a closed or rejected hazard: after closure the record is frozen."""
+    if session.scalar(select(Hazard.status).where(Hazard.id == hazard_id)) in FROZEN_STATUSES:
+        raise FrozenRecordError(FROZEN_MESSAGE)
 
 
 def check_known(session: Session, hazard_id: int, hashes: Iterable[str], uploads: Uploads | None) -> None:

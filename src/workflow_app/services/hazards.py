@@ -13,17 +13,16 @@ from sqlalchemy.orm import Session
 
 from ..engine import ProcessInstance, StepResult
 from ..engine.calendar import SHANGHAI
-from ..store.models import Hazard, Organisation, ProcessInstanceRow, StandardItem, User
+from ..store.models import AuditEntry, Hazard, Organisation, ProcessInstanceRow, StandardItem, User
 from . import audit, standards
 from .errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from .evidence import Uploads, check_known, file_hashes
 from .hazard_subject import HazardSubject
 from .instances import apply_step, load_locked
 from .model_registry import latest_version, process_model
-from .roles import may_report_for, visible_hazards
+from .roles import PUBLIC_SOURCES, history_shown_to, may_report_for, visible_hazards
 
 HAZARD_PROCESS = "hazard_lifecycle"
-PUBLIC_SOURCES = ("public_report", "whistleblower")
 MAX_JUDGED_ITEMS = 10
 
 
@@ -186,6 +185,11 @@ def get_hazard(session: Session, actor: User, hazard_id: int) -> Hazard:
     if hazard is None:
         raise NotFoundError(f"hazard {hazard_id} not found")
     return hazard
+
+
+def hazard_history(session: Session, actor: User, hazard: Hazard) -> list[AuditEntry]:
+    """Who did what to a hazard the actor sees, oldest first, as far as the actor may read it."""
+    return history_shown_to(actor, hazard, audit.history(session, "hazard", hazard.id))
 
 
 def list_hazards(session: Session, actor: User, status: str | None = None, limit: int = 100) -> list[Hazard]:

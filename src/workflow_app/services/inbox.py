@@ -19,6 +19,7 @@ from ..engine.calendar import SHANGHAI
 from ..store.models import Campaign, Hazard, InboxTask, Organisation, Sector, User
 from . import audit, delegation
 from .errors import ConflictError, InvalidInputError
+from .roles import source_is
 from .tasks import acting_for_on, actionable_task
 
 TABS = ("todo", "mine", "watch")
@@ -82,8 +83,9 @@ def _filtered(query: Select, user: User, wanted: InboxQuery, tab: str, today: da
     if wanted.overdue:
         query = query.where(InboxTask.due_on < today)
     hazard_filters = [column == value for column, value in
-                      ((Hazard.status, wanted.status), (Hazard.level, wanted.level), (Hazard.source, wanted.source))
-                      if value]
+                      ((Hazard.status, wanted.status), (Hazard.level, wanted.level)) if value]
+    if wanted.source:
+        hazard_filters.append(source_is(user, wanted.source))
     if hazard_filters:
         query = query.join(Hazard, Hazard.id == InboxTask.hazard_id).where(*hazard_filters)
     return query

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from ..engine.calendar import SHANGHAI
 from ..store.models import Hazard, HazardJudgedItem, Organisation, Sector, StandardItem, User
 from .errors import InvalidInputError
-from .roles import visible_hazards
+from .roles import source_is, visible_hazards
 
 SORTS = {
     "newest": (Hazard.reported_at.desc(), Hazard.id.desc()),
@@ -53,9 +53,11 @@ def ledger_query(user: User, wanted: LedgerQuery, today: date) -> Select:
         raise InvalidInputError(f"unknown sort {wanted.sort!r}; one of {', '.join(SORTS)}")
     query = visible_hazards(select(Hazard), user)
     for column, value in ((Hazard.level, wanted.level), (Hazard.status, wanted.status),
-                          (Hazard.source, wanted.source), (Hazard.enterprise_id, wanted.enterprise_id)):
+                          (Hazard.enterprise_id, wanted.enterprise_id)):
         if value is not None:
             query = query.where(column == value)
+    if wanted.source is not None:
+        query = query.where(source_is(user, wanted.source))
     query = _where_enterprises(query, wanted)
     if wanted.item_id is not None:
         query = query.where(Hazard.id.in_(select(HazardJudgedItem.hazard_id)

@@ -2,22 +2,38 @@
 
 Lanes in the BPMN name roles; the organisation that must act follows from the hazard:
 the enterprise itself, the department supervising its sector, its town, or the office.
+
+A public or whistleblower report protects its reporter: the reported enterprise sees nothing
+of it until the office's triage accepts it (a rejected one never), and then sees a hazard
+found by the supervisor, never the true source, the reporter, the triage or the reward. Every
+page, API call and export asks the functions here, so that rule lives in this one place.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, false, not_, select
 from sqlalchemy.orm import Session
 
-from ..store.models import Hazard, InboxTask, Organisation, Sector, User
+from ..store.models import AuditEntry, Hazard, InboxTask, Organisation, Sector, User
 from .errors import InvalidInputError
 
 LANE_ROLES = {"企业": "enterprise", "监管部门": "department", "镇街": "town", "安委办": "office"}
 """BPMN lane name → the role whose users act on tasks in that lane."""
 
 ROLES = ("enterprise", "department", "town", "office")
+
+PUBLIC_SOURCES = ("public_report", "whistleblower")
+"""Reports by the public (群众举报) or an insider (内部吹哨人): the reported enterprise must not learn of them."""
+UNCONFIRMED_STATUSES = ("reported", "pending_triage", "rejected")
+"""A report in these states is not (or never will be) accepted by triage: hidden from the enterprise."""
+SOURCE_SHOWN_INSTEAD = "enforcement"
+"""The source an enterprise is shown for an accepted report: found by the supervisor (执法检查), as its
+inspections find hazards, so the label itself does not tell a report apart."""
+REPORT_STEPS = frozenset({"Service_TriageDue", "Task_Triage", "Timer_TriageOverdue", "Task_RewardDecision"})
+"""The steps of bpmn/hazard_lifecycle.bpmn that exist only for a report: triage, its deadline, the reward."""
 
 
 def role_of_lane(lane: str, extra: dict[str, str] | None = None) -> str:
@@ -55,8 +71,56 @@ def office_id(session: Session) -> int:
 
 
 def visible_hazards(query: Select, user: User) -> Select:
-    """Limit a query over hazards to those `user` may see."""
-    return visible_by_enterprise(query, user, Hazard.enterprise_id)
+    """Limit a query over hazards to those `user` may see (an enterprise: not a report triage has not accepted)."""
+    query = visible_by_enterprise(query, user, Hazard.enterprise_id)
+    if _shielded_from_reports(user):
+        query = query.where(not_(and_(Hazard.source.in_(PUBLIC_SOURCES), Hazard.status.in_(UNCONFIRMED_STATUSES))))
+    return query
+
+
+def _shielded_from_reports(user: User) -> bool:
+    """Whether `user` belongs to an enterprise, which reports about it must not reach."""
+    return user.role == "enterprise"
+
+
+def source_shown_to(user: User, hazard: Hazard) -> str:
+    """The source code `user` is told for `hazard` (an enterprise never learns of a report)."""
+    if _shielded_from_reports(user) and hazard.source in PUBLIC_SOURCES:
+        return SOURCE_SHOWN_INSTEAD
+    return hazard.source
+
+
+def source_is(user: User, source: str) -> ColumnElement[bool]:
+    """The condition "the hazard's source, as `user` is told it, is `source`" (for filters)."""
+    if not _shielded_from_reports(user):
+        return Hazard.source == source
+    if source in PUBLIC_SOURCES:
+        return false()
+    if source == SOURCE_SHOWN_INSTEAD:
+        return Hazard.source.in_((source, *PUBLIC_SOURCES))
+    return Hazard.source == source
+
+
+def steps_hidden_from(user: User, hazard: Hazard) -> frozenset[str]:
+    """The steps of `hazard` that `user` must not see (those of a report, for the enterprise)."""
+    if _shielded_from_reports(user) and hazard.source in PUBLIC_SOURCES:
+        return REPORT_STEPS
+    return frozenset()
+
+
+def steps_shown_to(user: User, hazard: Hazard) -> ColumnElement[bool]:
+    """The condition selecting the inbox rows of `hazard` that `user` may see (open steps, the diagram)."""
+    return and_(InboxTask.hazard_id == hazard.id, InboxTask.bpmn_id.not_in(sorted(steps_hidden_from(user, hazard))))
+
+
+def history_shown_to(user: User, hazard: Hazard, entries: Sequence[AuditEntry]) -> list[AuditEntry]:
+    """The history entries of `hazard` that `user` may read: without the report and its triage or reward
+    for the enterprise (they carry the true source, opinions naming the reporter, the reward)."""
+    hidden = steps_hidden_from(user, hazard)
+    if not hidden:
+        return list(entries)
+    return [e for e in entries if e.action != "report_hazard"
+            and (e.detail or {}).get("task", (e.detail or {}).get("timer")) not in hidden]
 
 
 def visible_by_enterprise(query: Select, user: User, enterprise_id: Any) -> Select:

@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 
 from ..diagram import render_svg
 from ..engine import FormValidationError
-from ..services import audit, evidence, hazards, standards
+from ..services import evidence, hazards, standards
 from ..services.errors import InvalidInputError
 from ..services.model_registry import latest_version, process_model
+from ..services.roles import source_shown_to, steps_shown_to
 from ..store.models import InboxTask, Organisation, ProcessInstanceRow, StandardItem
 from .context import app_services, me, now, today, unit_of_work
 from .forms import error_messages, submitted_photos, submitted_values
@@ -93,15 +94,15 @@ def show(hazard_id: int) -> str:
     user = me()
     with unit_of_work() as session:
         hazard = hazards.get_hazard(session, user, hazard_id)
-        steps = list(session.scalars(select(InboxTask).where(InboxTask.hazard_id == hazard.id)
-                                     .order_by(InboxTask.id)))
+        steps = list(session.scalars(select(InboxTask).where(steps_shown_to(user, hazard)).order_by(InboxTask.id)))
         photos = evidence.for_hazard(session, hazard.id)
-        history = audit.history(session, "hazard", hazard.id)
+        history = hazards.hazard_history(session, user, hazard)
         judged = list(hazard.judged_items)
         items = _judgement_items(session, [hazard.enterprise_id]) if user.role != "enterprise" else []
     open_steps = [t for t in steps if t.completed_at is None]
     return render_template("hazard.html", hazard=hazard, open_steps=open_steps, photos=photos, history=history,
-                           sees_reporter=user.role == "office", judged=judged, items=items)
+                           source=source_shown_to(user, hazard), sees_reporter=user.role == "office",
+                           judged=judged, items=items)
 
 
 @bp.get("/hazards/<int:hazard_id>/diagram.svg")
@@ -109,7 +110,7 @@ def show(hazard_id: int) -> str:
 def diagram(hazard_id: int) -> Response:
     with unit_of_work() as session:
         hazard = hazards.get_hazard(session, me(), hazard_id)
-        return progress_diagram(session, hazard.instance_id, InboxTask.hazard_id == hazard.id)
+        return progress_diagram(session, hazard.instance_id, steps_shown_to(me(), hazard))
 
 
 def progress_diagram(session: Session, instance_id: int, steps_of: Any) -> Response:

@@ -15,7 +15,7 @@ from ..engine import FormSpec, FormValidationError
 from ..services import tasks
 from ..services.campaigns import prefilled_values
 from ..services.cases import get_case
-from ..services.errors import InvalidInputError
+from ..services.errors import FrozenRecordError, InvalidInputError
 from ..services.hazards import get_hazard
 from ..services.model_registry import process_model
 from ..store.models import Campaign, Case, Duty, Hazard, InboxTask, ProcessInstanceRow
@@ -90,6 +90,9 @@ def submit(task_id: str) -> Response | tuple[str, int]:
         return _render(task, subject, form, values, error_messages(form, invalid.errors), 422)
     except InvalidInputError as refused:
         return _render(task, subject, form, values, {"_form": str(refused)}, 422)
+    except FrozenRecordError as frozen:
+        flash(_(str(frozen)), "error")
+        return _render(task, subject, form, values, {}, 409)
     flash(_("已提交：%(name)s", name=task.name), "info")
     if stopped:
         flash(_("流程的下一步骤执行出错，已转安委办处理；处理后流程将继续"), "warning")

@@ -9,15 +9,13 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 from marshmallow import Schema
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from ...services import audit, evidence
-from ...services.errors import PermissionDeniedError
-from ...services.hazards import get_hazard, report_hazard
+from ...services import attachments, evidence
+from ...services.hazards import get_hazard, hazard_history, report_hazard
 from ...services.ledger import LedgerQuery, ledger_query
-from ...services.roles import may_report_for
-from ...store.models import Evidence, Hazard
+from ...services.roles import source_shown_to
+from ...store.models import Hazard
 from ..context import app_services, now, today, unit_of_work
 from .context import before_api_call, caller, fields_of, idempotent
 from .schemas import (
@@ -47,9 +45,9 @@ class Hazards(MethodView):
             query = query.where(Hazard.id < args["cursor"])
         limit = args["limit"]
         with unit_of_work() as session:
-            items = list(session.scalars(query.limit(limit + 1)))
+            items = [_shown(h) for h in session.scalars(query.limit(limit + 1))]
         more = len(items) > limit
-        return {"items": items[:limit], "next_cursor": items[limit - 1].id if more else None}
+        return {"items": items[:limit], "next_cursor": items[limit - 1]["id"] if more else None}
 
     @blp.arguments(ReportSchema)
     @blp.response(201, ReportedSchema)
@@ -62,6 +60,11 @@ class Hazards(MethodView):
         return idempotent(work)
 
 
+def _shown(hazard: Hazard) -> dict[str, Any]:
+    """The hazard's fields as the caller may read them (the source as the caller is told it)."""
+    return {**fields_of(hazard, HazardSchema), "source": source_shown_to(caller(), hazard)}
+
+
 @blp.route("/hazards/<int:hazard_id>")
 class HazardDetail(MethodView):
     @blp.response(200, HazardDetailSchema)
@@ -69,8 +72,8 @@ class HazardDetail(MethodView):
         """One hazard with its history (who did what, when) and its attachments."""
         with unit_of_work() as session:
             hazard = get_hazard(session, caller(), hazard_id)
-            return {**fields_of(hazard, HazardSchema), "judged_items": list(hazard.judged_items),
-                    "history": audit.history(session, "hazard", hazard.id),
+            return {**_shown(hazard), "judged_items": list(hazard.judged_items),
+                    "history": hazard_history(session, caller(), hazard),
                     "attachments": evidence.for_hazard(session, hazard.id)}
 
 
@@ -93,18 +96,16 @@ class UploadSchema(Schema):
 class Attachments(MethodView):
     @blp.arguments(UploadSchema, location="files")
     @blp.response(201, AttachmentSchema)
+    @blp.alt_response(409, description="The hazard is closed or rejected: its evidence is frozen")
     def post(self, files: dict[str, Any], hazard_id: int) -> Response:
-        """Attach a photo (JPEG, PNG or WebP, at most 8 MB) to a hazard of the caller's organisation."""
+        """Attach a photo (JPEG, PNG or WebP) or a PDF, at most 8 MB, to a hazard of the caller's organisation.
+
+        Recorded in the hazard's history. A closed or rejected hazard's evidence is frozen: 409.
+        """
         upload = files["file"]
         photo = evidence.check_photo(upload.read(), upload.filename or "photo")
 
         def work(session: Any) -> tuple[dict[str, Any], int]:
-            hazard = get_hazard(session, caller(), hazard_id)
-            if not may_report_for(session, caller(), hazard.enterprise):
-                raise PermissionDeniedError("you may not add attachments to this hazard")
-            evidence.Uploads(app_services().evidence, {"attachment": [photo]}).save(session, caller(), hazard.id,
-                                                                                     now())
-            stored = session.scalar(select(Evidence).where(Evidence.hazard_id == hazard.id,
-                                                           Evidence.sha256 == photo.sha256))
+            stored = attachments.attach(session, caller(), hazard_id, photo, app_services().evidence, now())
             return AttachmentSchema().dump(stored), 201
         return idempotent(work)

@@ -32,7 +32,8 @@ class HazardSchema(Schema):
     description = fields.String(required=True)
     location = fields.String(required=True)
     category = fields.String(required=True)
-    source = fields.String(required=True)
+    source = fields.String(required=True, metadata={
+        "description": "how it was found; an enterprise is told a public or whistleblower report as enforcement"})
     level = fields.String(required=True)
     status = fields.String(required=True)
     found_on = fields.Date(required=True)

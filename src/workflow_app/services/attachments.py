@@ -1,0 +1,36 @@
+"""Attach a file to a hazard outside any task (the API's upload): checked, stored and audited in one transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..store.models import Evidence, User
+from . import audit
+from .errors import PermissionDeniedError
+from .evidence import EvidenceStore, Photo, Uploads
+from .hazards import get_hazard
+from .roles import may_report_for
+
+STAGE = "attachment"
+
+
+def attach(session: Session, actor: User, hazard_id: int, photo: Photo, store: EvidenceStore,
+           now: datetime) -> Evidence:
+    """Add a checked photo or document to a hazard the actor may see and report for; return its row.
+
+    A closed or rejected hazard refuses it (FrozenRecordError). A file the hazard already holds
+    is returned as it is and recorded nothing; a new one is recorded in the hazard's history.
+    """
+    hazard = get_hazard(session, actor, hazard_id)
+    if not may_report_for(session, actor, hazard.enterprise):
+        raise PermissionDeniedError("you may not add attachments to this hazard")
+    for added in Uploads(store, {STAGE: [photo]}).save(session, actor, hazard.id, now):
+        audit.record(session, actor, "add_attachment", "hazard", hazard.id,
+                     {"evidence": added.id, "sha256": added.sha256, "name": added.original_name,
+                      "media_type": added.media_type, "stage": added.stage}, now)
+    stored = session.scalar(select(Evidence).where(Evidence.hazard_id == hazard.id, Evidence.sha256 == photo.sha256))
+    assert stored is not None
+    return stored
