@@ -17,13 +17,16 @@ from conftest import BPMN_DIR, T0, Zone
 from flask.testing import FlaskClient
 from helpers import PLAN, REPORT, complete, hazard, open_task
 from openpyxl import load_workbook
-from web_support import make_app, sign_in
+from PIL import Image
+from sqlalchemy import select
+from web_support import csrf, make_app, sign_in
 
 from workflow_app.services import hazards
 from workflow_app.services.roles import REPORT_STEPS
 from workflow_app.services.tokens import create_token
 from workflow_app.services.vocabulary import SOURCES
 from workflow_app.store.database import transaction
+from workflow_app.store.models import Evidence
 
 REPORTER = ("李吹哨", "13912345678")
 TITLE = "消防通道堆放货物"
@@ -166,3 +169,35 @@ def test_the_reward_decision_after_closure_is_not_shown_to_the_enterprise(app, f
 def test_the_steps_hidden_as_a_reports_own_are_steps_of_the_hazard_model() -> None:
     ids = {e.get("id") for e in ET.parse(BPMN_DIR / "hazard_lifecycle.bpmn").iter()}
     assert ids >= REPORT_STEPS  # a renamed step would otherwise show the enterprise its triage
+
+
+def _photo_with_exif() -> bytes:
+    """A JPEG as a phone takes it: camera, time and GPS position in its EXIF, rotated by its orientation tag."""
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110], exif[0x0132], exif[0x0112] = "Huawei", "Mate 60 of 李吹哨", "2026:11:01 08:00:00", 6
+    exif[0x8825] = {1: "N", 2: (31.0, 12.0, 30.0), 3: "E", 4: (121.0, 28.0, 10.0)}
+    buffer = io.BytesIO()
+    Image.new("RGB", (80, 40), "red").save(buffer, "JPEG", exif=exif)
+    return buffer.getvalue()
+
+
+def test_a_reporters_photos_carry_no_metadata_and_no_file_name(factory, zone: Zone, app) -> None:
+    client = app.test_client()
+    form = {k: v for k, v in REPORT.items() if k != "hazard_level"}
+    data = {**form, "source": "whistleblower", "enterprise_id": zone.enterprise_id,
+            "csrf_token": csrf(client, "/report")}
+    photo_file = (io.BytesIO(_photo_with_exif()), "李吹哨_IMG_0001.jpg")
+    sent = client.post("/report", data={**data, "photos_before": photo_file}, content_type="multipart/form-data")
+    assert sent.status_code == 201
+    with transaction(factory) as s:
+        [photo] = s.scalars(select(Evidence)).all()
+    assert photo.original_name == "举报照片1.jpg"
+    stored = app.extensions["workflow_app"].evidence.path(photo.sha256).read_bytes()
+    with Image.open(io.BytesIO(stored)) as image:
+        assert dict(image.getexif()) == {} and image.size == (40, 80)  # upright, nothing of the phone left
+    assert b"Huawei" not in stored and "李吹哨".encode() not in stored
+    pdf = client.post("/report", data={**data, "photos_before": (io.BytesIO(b"%PDF-1.4\n%%EOF"), "举报.pdf")},
+                      content_type="multipart/form-data")
+    assert pdf.status_code == 422 and "照片" in pdf.get_data(as_text=True)
+    with transaction(factory) as s:
+        assert len(s.scalars(select(Evidence)).all()) == 1

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -74,6 +74,27 @@ def check_photo(content: bytes, original_name: str, max_bytes: int = MAX_PHOTO_B
     return Photo(content, hashlib.sha256(content).hexdigest(), MEDIA_TYPES[kind], name)
 
 
+_SUFFIXES = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
+
+
+def anonymised(photo: Photo, number: int) -> Photo:
+    """A reporter's photo without what could name them: no metadata (EXIF: camera, GPS, time), a neutral name.
+
+    The picture is turned upright by its EXIF orientation, then written again without any
+    metadata; a document is refused (its properties may carry the author).
+    """
+    if photo.media_type not in _SUFFIXES:
+        raise InvalidInputError("举报只能附照片（JPEG、PNG、WebP）：文档的属性可能暴露举报人")
+    kind = {v: k for k, v in MEDIA_TYPES.items()}[photo.media_type]
+    with Image.open(io.BytesIO(photo.content)) as image:
+        upright = ImageOps.exif_transpose(image)
+        buffer = io.BytesIO()
+        upright.save(buffer, kind, **({"quality": 90} if kind != "PNG" else {}))
+    content = buffer.getvalue()
+    return Photo(content, hashlib.sha256(content).hexdigest(), photo.media_type,
+                 f"举报照片{number}.{_SUFFIXES[photo.media_type]}")
+
+
 class EvidenceStore:
     """Files by content hash under one folder."""
 
@@ -118,6 +139,12 @@ class Uploads:
 
     store: EvidenceStore
     by_field: dict[str, list[Photo]]
+
+    def anonymised(self) -> Uploads:
+        """The same uploads as a reporter's: each photo without metadata and under a neutral name."""
+        numbers = iter(range(1, 1 + sum(len(photos) for photos in self.by_field.values())))
+        return Uploads(self.store, {field_id: [anonymised(photo, next(numbers)) for photo in photos]
+                                    for field_id, photos in self.by_field.items()})
 
     def merged_into(self, data: dict[str, object]) -> dict[str, object]:
         """`data` with each file field holding the hashes of its photos (after any given ones)."""

@@ -85,6 +85,8 @@ def report_hazard(session: Session, actor: User | None, enterprise_id: int, data
             raise PermissionDeniedError("an anonymous report must be a public report or a whistleblower report")
     elif not may_report_for(session, actor, enterprise):
         raise PermissionDeniedError("you may not report hazards of this enterprise")
+    if uploads is not None and data.get("source") in PUBLIC_SOURCES:
+        uploads = uploads.anonymised()  # the reported enterprise sees these photos once the report is accepted
     items = _judged_items(session, enterprise, judged_item_ids, now)
     return start_hazard(session, actor, enterprise, data, now, uploads, reporter, items)
 
