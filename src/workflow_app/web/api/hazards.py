@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import send_file
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
@@ -19,6 +18,7 @@ from ...services.ledger import LedgerQuery, ledger_query
 from ...services.roles import may_report_for
 from ...store.models import Evidence, Hazard
 from ..context import app_services, now, today, unit_of_work
+from ..downloads import send_evidence
 from .context import authenticate, caller, fields_of, idempotent
 from .schemas import (
     AttachmentSchema,
@@ -81,8 +81,7 @@ class Attachment(MethodView):
         """Download an attachment of a hazard the caller may see."""
         with unit_of_work() as session:
             photo = evidence.visible_photo(session, caller(), attachment_id)
-        return send_file(app_services().evidence.path(photo.sha256), mimetype=photo.media_type,
-                         download_name=photo.original_name)
+        return send_evidence(photo.sha256, photo.media_type, photo.original_name)
 
 
 class UploadSchema(Schema):
