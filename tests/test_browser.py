@@ -1,6 +1,8 @@
 """End to end in a real headless Chromium (Debian's chromium + chromium-driver, via Selenium):
 a major hazard from report to close-out across an enterprise and its supervising department.
 
+Every page a test opens is checked for Content-Security-Policy violations in the browser's console: a page
+that needs an inline script or style the policy refuses fails the test that opens it.
 Screenshots of each step are saved under $WORKFLOW_APP_ARTIFACTS/e2e (default artifacts/e2e).
 """
 
@@ -27,6 +29,7 @@ pytestmark = pytest.mark.browser
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 ARTIFACTS = Path(os.environ.get("WORKFLOW_APP_ARTIFACTS", "artifacts")) / "e2e"
 ENTERPRISE = "E1单位"  # conftest's _org names an organisation "<code>单位"
+CSP_VIOLATION = re.compile(r"Content Security Policy|Refused to")
 
 
 @pytest.fixture
@@ -36,7 +39,7 @@ def base_url(tmp_path: Path) -> Iterator[str]:
     factory: sessionmaker[Session] = make_session_factory(engine)
     init_db(engine, factory, BPMN_DIR, T0)
     with transaction(factory) as s:
-        _org(s, "OFFICE", "office")
+        _user(s, "office", "office", _org(s, "OFFICE", "office"))
         dept = _org(s, "D1", "department")
         s.add(Sector(code="hazchem", name="危险化学品", department_id=dept.id))
         enterprise = _org(s, "E1", "enterprise", sector_code="hazchem")
@@ -65,9 +68,19 @@ def browser() -> Iterator[Any]:
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=412,915"):
         options.add_argument(argument)
     options.add_experimental_option("prefs", {"intl.accept_languages": "zh-CN,zh"})
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console, read for CSP violations
     driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
-    yield driver
-    driver.quit()
+    try:
+        yield driver
+        assert_no_csp_violation(driver)
+    finally:
+        driver.quit()
+
+
+def assert_no_csp_violation(driver: Any) -> None:
+    """Fail on any Content-Security-Policy violation the console reported since the last look."""
+    violations = [entry["message"] for entry in driver.get_log("browser") if CSP_VIOLATION.search(entry["message"])]
+    assert not violations, f"{driver.current_url}: {violations}"
 
 
 class Walk:
@@ -89,10 +102,12 @@ class Walk:
         return self.wait.until(self.ec.presence_of_element_located((self.by.CSS_SELECTOR, css)))
 
     def navigate(self, action: Callable[[], object]) -> None:
-        """Do `action` and wait until the next page has replaced this one and finished loading."""
+        """Do `action`, wait until the next page has replaced this one and finished loading, and check that
+        the policy refused nothing on it."""
         self.driver.execute_script("window.__old_page = true")
         action()
         self.wait.until(lambda d: d.execute_script("return !window.__old_page && document.readyState === 'complete'"))
+        assert_no_csp_violation(self.driver)
 
     def click(self, css: str) -> None:
         self.navigate(lambda: self.find(css).click())
@@ -287,3 +302,21 @@ def test_on_a_phone_a_department_builds_a_checklist_and_the_enterprise_walks_and
     walk.shot("signed")
     walk.navigate(lambda: walk.find("main a[href^='/hazards/']").click())
     assert "重大事故隐患" in walk.find(".meta").text and "液化烃储罐" in walk.find("h1").text
+
+
+PAGES = ("/inbox", "/ledger", "/hazards/new", "/dashboard", "/statistics", "/campaigns", "/spot-checks", "/checklists",
+         "/standards", "/cases", "/delegations", "/notices", "/tokens", "/admin/incidents", "/admin/models")
+
+
+def test_no_page_needs_what_the_content_security_policy_refuses(browser: Any, base_url: str) -> None:
+    """The public pages, the API docs, every page of the menu as the office, and a drawn diagram opened on its
+    own: none has an inline script, handler or style the policy refuses (Walk.navigate reads the console)."""
+    walk = Walk(browser, base_url)
+    for path in ("/login", "/report", "/report/status", "/api/v1/docs"):
+        walk.open(path)
+    walk.sign_in("office")
+    for path in PAGES:
+        walk.open(path)
+        assert browser.find_elements(walk.by.CSS_SELECTOR, "main h1"), path
+    walk.click("a[href$='/diagram.svg']")  # the last page: the models
+    assert browser.execute_script("return document.documentElement.localName") == "svg"

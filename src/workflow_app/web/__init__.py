@@ -38,6 +38,7 @@ from . import (
     notice_views,
     public_views,
     report_views,
+    security_headers,
     spot_check_views,
     standard_views,
     task_views,
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None, factory: sessionmaker[Session] 
     api.init_app(app)  # before the error handlers: ours answer /api/ with problem details
     for blueprint in (api.hazards.blp, api.tasks.blp, api.catalog.blp):
         csrf.exempt(blueprint)  # token-authenticated, no cookies: nothing for CSRF to protect
+    security_headers.init_app(app)  # after api: the docs page's policy follows its configured viewer
     i18n.init_app(app)
     labels.init_app(app)
     auth.init_app(app)

@@ -14,7 +14,7 @@ from ..services.errors import InvalidInputError
 from ..services.evidence import check_photo
 from ..store.models import Checklist, Sector, SelfInspection
 from .context import app_services, me, now, today, unit_of_work
-from .hazard_views import send_evidence
+from .downloads import send_evidence
 
 bp = Blueprint("checklists", __name__)
 RECENT_WALKS = 100

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
@@ -19,6 +18,7 @@ from ..services.model_registry import latest_version, process_model
 from ..services.roles import source_shown_to, steps_shown_to
 from ..store.models import InboxTask, Organisation, ProcessInstanceRow, StandardItem
 from .context import app_services, me, now, today, unit_of_work
+from .downloads import send_evidence
 from .forms import error_messages, submitted_photos, submitted_values
 
 bp = Blueprint("hazards", __name__)
@@ -144,18 +144,3 @@ def _send_photo(photo_id: int, thumbnail: bool) -> Response:
     with unit_of_work() as session:
         found = evidence.visible_photo(session, me(), photo_id)
     return send_evidence(found.sha256, found.media_type, found.original_name, thumbnail)
-
-
-def send_evidence(sha256: str, media_type: str, name: str, thumbnail: bool) -> Response:
-    """A stored photo (or its thumbnail) inline, a document only as a download; callers checked who may see it."""
-    store = app_services().evidence
-    document = media_type == evidence.PDF
-    if thumbnail and document:  # no thumbnail of a document: a document icon
-        return send_file(Path(current_app.static_folder or "static") / "document.svg", mimetype="image/svg+xml")
-    path = store.thumbnail_path(sha256) if thumbnail else store.path(sha256)
-    response = send_file(path, mimetype="image/jpeg" if thumbnail else media_type, max_age=0,
-                         etag=sha256 + ("-t" if thumbnail else ""),
-                         as_attachment=document, download_name=name if document else None)
-    response.headers["Cache-Control"] = "private, max-age=86400"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response

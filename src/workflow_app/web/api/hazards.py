@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import send_file
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
@@ -17,6 +16,7 @@ from ...services.ledger import LedgerQuery, ledger_query
 from ...services.roles import source_shown_to
 from ...store.models import Hazard
 from ..context import app_services, now, today, unit_of_work
+from ..downloads import send_evidence
 from .context import before_api_call, caller, fields_of, idempotent
 from .schemas import (
     AttachmentSchema,
@@ -84,8 +84,7 @@ class Attachment(MethodView):
         """Download an attachment of a hazard the caller may see."""
         with unit_of_work() as session:
             photo = evidence.visible_photo(session, caller(), attachment_id)
-        return send_file(app_services().evidence.path(photo.sha256), mimetype=photo.media_type,
-                         download_name=photo.original_name)
+        return send_evidence(photo.sha256, photo.media_type, photo.original_name)
 
 
 class UploadSchema(Schema):
