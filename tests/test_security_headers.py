@@ -88,6 +88,13 @@ def test_pages_static_files_api_calls_downloads_and_errors_all_carry_the_headers
     assert [r.status_code for r in responses] == [200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 404, 404, 400]
     for response in responses:
         _assert_protected(response)
+    static = {"/static/app.css", "/static/filter.js"}
+    for response in responses:  # someone's data is never kept by a shared cache; pages not at all
+        if response.request.path not in static:
+            assert response.cache_control.private and not response.cache_control.public, response.request.path
+    assert responses[2].cache_control.no_store and responses[3].cache_control.no_store  # inbox, hazard page
+    photo = web.get(f"/photos/{attachment_id}")
+    assert photo.cache_control.private and photo.cache_control.max_age and not photo.cache_control.no_store
 
 
 def test_the_api_docs_page_alone_may_load_its_viewer_and_a_drawn_diagram_its_own_styles(app: Flask, factory,

@@ -1,7 +1,8 @@
 """Security headers on every response (pages, static files, the API, downloads, error pages), set here only.
 
 X-Content-Type-Options: nosniff (a file is only ever what its type says), X-Frame-Options: DENY and
-Referrer-Policy: same-origin go on everything. The Content-Security-Policy lets a page run only our own
+Referrer-Policy: same-origin go on everything; everything but the static files is Cache-Control: private
+(pages no-store). The Content-Security-Policy lets a page run only our own
 script files and stylesheets: no inline script, no inline event handler, no inline style, no plugin, no
 framing by any site (clickjacking), no form sent elsewhere. Two kinds of response get their own policy:
 
@@ -40,7 +41,22 @@ def init_app(app: Flask) -> None:
             kind = "docs" if request.endpoint == DOCS_ENDPOINT else "page"
         response.headers["Content-Security-Policy"] = policies[kind]
         response.headers.update(HEADERS)
+        if request.endpoint != "static":
+            _keep_private(response)
         return response
+
+
+def _keep_private(response: Response) -> None:
+    """What the app serves is someone's data: no shared cache keeps it; pages are not kept at all.
+
+    A response that set its own lifetime (evidence, immutable by its hash: a day in the user's own
+    browser) keeps it; everything else is no-store (a phone in a shared locker, the back button after
+    sign-out).
+    """
+    response.cache_control.private = True
+    response.cache_control.public = False
+    if response.cache_control.max_age is None and not response.cache_control.no_cache:
+        response.cache_control.no_store = True
 
 
 def _docs(viewer_url: str) -> dict[str, str]:
