@@ -4,6 +4,7 @@ users, sessions that end everywhere on sign-out and on a password change."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from werkzeug.security import generate_password_hash
 from workflow_app.services import sign_in as sign_in_service
 from workflow_app.services import tokens
 from workflow_app.store.database import transaction
-from workflow_app.store.models import AuditEntry, User
+from workflow_app.store.models import AuditEntry, SignInFailures, User
 from workflow_app.web.public_views import LOOKUPS_PER_HOUR, REPORTS_PER_HOUR, limiter, lookups
 
 
@@ -109,6 +110,32 @@ def test_ten_failures_lock_the_account_with_an_audit_entry(client: FlaskClient, 
     assert _attempt(client, "boss", "pw").status_code == 429
     clock.advance(1)
     assert _attempt(client, "boss", "pw").status_code == 302
+
+
+def test_the_count_is_shared_by_every_process_and_guesses_sent_together(factory, tmp_path: Path, clock: Clock,
+                                                                        zone: Zone) -> None:
+    """Two app instances on one database (two processes or hosts) and twelve guesses at once: five are checked."""
+    apps = [make_app(factory, tmp_path / name, clock) for name in ("a", "b")]
+    clients = [apps[n % 2].test_client() for n in range(12)]
+    forms = [{"username": "boss", "password": "wrong", "csrf_token": csrf(c)} for c in clients]
+
+    def guess(n: int) -> int:
+        return clients[n].post("/login", data=forms[n]).status_code
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        codes = list(pool.map(guess, range(12)))
+    assert sorted(codes) == [401] * 5 + [429] * 7
+
+
+def test_failures_count_afresh_after_the_window_and_old_rows_are_forgotten(client: FlaskClient, clock: Clock,
+                                                                         factory, zone: Zone) -> None:
+    _fail(client, 4)
+    _fail(client, 1, username="ghost", address="10.1.1.1")
+    clock.advance(sign_in_service.WINDOW.total_seconds())
+    _fail(client, 4)  # 8 in all, but in two windows: no delay
+    with transaction(factory) as s:  # ghost's and 10.1.1.1's rows were forgotten; boss's counts again from 4
+        kept = {(row.scope, row.key): row.failures for row in s.scalars(select(SignInFailures))}
+    assert kept == {("account", "boss"): 4, ("address", "127.0.0.1"): 4}
 
 
 def test_one_address_trying_many_usernames_is_throttled(client: FlaskClient, zone: Zone) -> None:

@@ -87,6 +87,7 @@ def sign_in(factory: sessionmaker[Session], username: str, password: str, addres
         user = session.scalar(select(User).where(User.username == username.strip()))
     if not password_matches(user, password):
         with transaction(factory) as session:
+            _forget_stale(session, now)
             _audit_locks(session, counted, now)
         return None
     with transaction(factory) as session:
@@ -113,9 +114,6 @@ def _dummy_hash() -> str:
 
 
 def _count_attempt(session: Session, keys: dict[str, str], now: datetime) -> list[_Counted]:
-    session.execute(delete(SignInFailures).where(
-        SignInFailures.window_started_at <= now - WINDOW,
-        or_(SignInFailures.blocked_until.is_(None), SignInFailures.blocked_until <= now)))
     rows = {scope: _locked_row(session, scope, key, now) for scope, key in keys.items()}
     blocked = [(row.blocked_until, scope, row.failures >= POLICIES[scope].lock_after)
                for scope, row in rows.items() if row.blocked_until is not None and row.blocked_until > now]
@@ -136,8 +134,29 @@ def _locked_row(session: Session, scope: str, key: str, now: datetime) -> SignIn
     insert: Callable = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     session.execute(insert(SignInFailures).values(scope=scope, key=key, window_started_at=now, failures=0)
                     .on_conflict_do_nothing(index_elements=["scope", "key"]))
-    return session.scalars(select(SignInFailures).where(SignInFailures.scope == scope, SignInFailures.key == key)
-                           .with_for_update().execution_options(populate_existing=True)).one()
+    row = session.scalars(select(SignInFailures).where(SignInFailures.scope == scope, SignInFailures.key == key)
+                          .with_for_update().execution_options(populate_existing=True)).one()
+    if _stale(row, now):
+        row.window_started_at, row.failures, row.blocked_until = now, 0, None
+    return row
+
+
+def _stale(row: SignInFailures, now: datetime) -> bool:
+    """The window is over and no block is in force: the count starts afresh."""
+    return row.window_started_at <= now - WINDOW and (row.blocked_until is None or row.blocked_until <= now)
+
+
+def _forget_stale(session: Session, now: datetime) -> None:
+    """Delete the rows whose count is over (failures with random usernames would otherwise pile up).
+
+    Rows another transaction holds are skipped, so this never waits and never deadlocks.
+    """
+    stale = (select(SignInFailures.id).where(
+        SignInFailures.window_started_at <= now - WINDOW,
+        or_(SignInFailures.blocked_until.is_(None), SignInFailures.blocked_until <= now))
+        .with_for_update(skip_locked=True))
+    session.execute(delete(SignInFailures).where(SignInFailures.id.in_(stale))
+                    .execution_options(synchronize_session=False))
 
 
 def _block(policy: Policy, failures: int, now: datetime) -> datetime | None:
