@@ -79,7 +79,8 @@ def sign_in(factory: sessionmaker[Session], username: str, password: str, addres
             now: datetime) -> User | None:
     """The active user whose password this is, or None; raises Throttled while a key must wait.
 
-    Three short transactions: count the attempt, then (after the hash) take it back or audit a lock.
+    Two short transactions: count the attempt; then, after the hash (outside any transaction), take the
+    count back on a success, or on a failure audit a lock and forget stale rows.
     """
     keys = {"account": account_key(username), "address": address[:100]}
     with transaction(factory) as session:
