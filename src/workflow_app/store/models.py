@@ -106,7 +106,22 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # an enterprise's principal (主要负责人): signs its self-inspections
     is_principal: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    # bumped by sign-out and a password change: every session signed in with an older value ends
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     organisation: Mapped[Organisation] = relationship(lazy="joined")
+
+
+class SignInFailures(Base):
+    """Failed sign-ins of one account (the username typed) or one client address in a fixed window."""
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (UniqueConstraint("scope", "key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(10))  # account | address
+    key: Mapped[str] = mapped_column(String(100))
+    window_started_at: Mapped[datetime] = mapped_column(index=True)
+    failures: Mapped[int] = mapped_column(Integer)  # attempts under way count until they succeed
+    blocked_until: Mapped[datetime | None]
 
 
 class ModelVersion(Base):

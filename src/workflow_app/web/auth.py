@@ -1,18 +1,23 @@
-"""Sign-in and sign-out with Flask-Login; passwords are stored as salted hashes."""
+"""Sign-in, sign-out and the password change with Flask-Login; passwords are stored as salted hashes.
+
+A session holds "user id:session version" (Account.get_id); the loader accepts it only while the
+version matches the user's row, so sign-out and a password change end every session of the user.
+The throttles and the password check live in services/sign_in.py.
+"""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
+from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import LoginManager, UserMixin, login_required, login_user, logout_user
-from sqlalchemy import select
-from werkzeug.security import check_password_hash
 from werkzeug.wrappers import Response
 
+from ..services import accounts, sign_in
 from ..store.models import User
-from .context import unit_of_work
+from .context import app_services, me, now, unit_of_work
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -25,7 +30,7 @@ class Account(UserMixin):
         self.user = user
 
     def get_id(self) -> str:
-        return str(self.user.id)
+        return f"{self.user.id}:{self.user.session_version}"
 
 
 def init_app(app: Flask) -> None:
@@ -36,12 +41,15 @@ def init_app(app: Flask) -> None:
 
 
 @login_manager.user_loader
-def load_account(user_id: str) -> Account | None:
-    if not user_id.isdigit():
+def load_account(session_id: str) -> Account | None:
+    """The session's user while active and signed in since the last sign-out or password change."""
+    user_id, _sep, version = session_id.partition(":")
+    if not user_id.isdigit() or not version.isdigit():
         return None
     with unit_of_work() as session:
         user = session.get(User, int(user_id))
-        return Account(user) if user is not None and user.active else None
+        current = user is not None and user.active and user.session_version == int(version)
+        return Account(user) if current else None  # type: ignore[arg-type]
 
 
 def _safe_next(target: str | None) -> str:
@@ -52,25 +60,73 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> str | Response:
+def login() -> str | Response | tuple[str, int, dict[str, str]]:
     if request.method == "GET":
         return render_template("login.html")
     username = request.form.get("username", "").strip()
-    with unit_of_work() as session:
-        user = session.scalar(select(User).where(User.username == username))
-    if user is None or not user.active or not check_password_hash(user.password_hash, request.form.get("password", "")):
+    try:
+        user = sign_in.sign_in(app_services().factory, username, request.form.get("password", ""),
+                               request.remote_addr or "unknown", now())
+    except sign_in.Throttled as refused:
+        return _throttled(username, refused)
+    if user is None:
         flash(_("用户名或密码不正确"), "error")
         return render_template("login.html", username=username), 401  # type: ignore[return-value]
     login_user(Account(user))
     return redirect(_safe_next(request.args.get("next")))
 
 
+def _throttled(username: str, refused: sign_in.Throttled) -> tuple[str, int, dict[str, str]]:
+    """429 with Retry-After and, in the user's language, when to try again."""
+    seconds = refused.seconds_left(now())
+    at = format_datetime(refused.until, "HH:mm:ss")
+    if not refused.locked:
+        message = _("登录失败次数过多，请 %(seconds)s 秒后（%(time)s）再试", seconds=seconds, time=at)
+    elif refused.scope == "account":
+        message = _("该账号登录失败次数过多，已临时锁定，请于 %(time)s 后再试", time=at)
+    else:
+        message = _("您所在网络地址的登录失败次数过多，已临时锁定，请于 %(time)s 后再试", time=at)
+    flash(message, "error")
+    return render_template("login.html", username=username), 429, {"Retry-After": str(seconds)}
+
+
 @bp.post("/logout")
 @login_required
 def logout() -> Response:
+    """Sign out here and on every other device (the session version moves on)."""
+    with unit_of_work() as session:
+        accounts.end_sessions(session, me().id)
     logout_user()
     flash(_("已退出登录"), "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def password() -> str | Response | tuple[str, int]:
+    """修改密码: every other session ends; this one stays signed in with the new session version."""
+    if request.method == "GET":
+        return render_template("password.html")
+    form = request.form
+    try:
+        with unit_of_work() as session:
+            user = accounts.change_password(session, me().id, form.get("current_password", ""),
+                                            form.get("new_password", ""), form.get("new_password_again", ""), now())
+    except accounts.PasswordRefused as refused:
+        return render_template("password.html", error=_refusal(refused.reason)), 422
+    login_user(Account(user))
+    flash(_("密码已修改，其他设备上的登录已退出"), "info")
+    return redirect(url_for("inbox.inbox_page"))
+
+
+def _refusal(reason: str) -> str:
+    messages = {
+        "wrong_current": _("当前密码不正确"),
+        "mismatch": _("两次输入的新密码不一致"),
+        "too_short": _("新密码至少 %(count)s 位", count=accounts.MIN_PASSWORD_LENGTH),
+        "unchanged": _("新密码不能与当前密码相同"),
+    }
+    return messages[reason]
 
 
 @bp.get("/")

@@ -62,11 +62,19 @@ def _page(status: int, detail: str | None = None) -> tuple[str, int] | tuple[Res
                            detail=detail), status
 
 
-def _http(exc: HTTPException) -> tuple[str, int] | tuple[Response, int]:
+def _http(exc: HTTPException) -> tuple[str | Response, int, dict[str, str]]:
     status = exc.code or 500
     if _is_api():
-        return _problem(status, exc.description if status not in (404, 405) else None, _field_errors(exc))
-    return _page(status)
+        problem, _status = _problem(status, exc.description if status not in (404, 405) else None,
+                                    _field_errors(exc))
+        return problem, status, _kept_headers(exc)
+    page, _status = _page(status)
+    return page, status, _kept_headers(exc)
+
+
+def _kept_headers(exc: HTTPException) -> dict[str, str]:
+    """The header an HTTP error must keep on our page: Retry-After (every 429 says when to come back)."""
+    return {name: value for name, value in exc.get_headers() if name == "Retry-After"}
 
 
 def _field_errors(exc: HTTPException) -> dict[str, Any] | None:

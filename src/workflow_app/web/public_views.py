@@ -7,6 +7,7 @@ only robots fill, and the photo limits every upload has.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import defaultdict, deque
@@ -15,6 +16,7 @@ from dataclasses import replace
 from flask import Blueprint, abort, render_template, request
 from flask_babel import gettext as _
 from sqlalchemy import select
+from werkzeug.exceptions import TooManyRequests
 from werkzeug.wrappers import Response
 
 from ..engine import FormSpec, FormValidationError, validate_submission
@@ -42,16 +44,16 @@ class RateLimit:
         self._events: dict[str, deque[float]] = defaultdict(deque)
         self._lock = threading.Lock()
 
-    def allow(self, key: str) -> bool:
+    def take(self, key: str) -> None:
+        """Count one event for `key`; raises TooManyRequests (with Retry-After) when the window is full."""
         moment = time.monotonic()
         with self._lock:
             events = self._events[key]
             while events and events[0] <= moment - self.window:
                 events.popleft()
             if len(events) >= self.limit:
-                return False
+                raise TooManyRequests(retry_after=max(1, math.ceil(events[0] + self.window - moment)))
             events.append(moment)
-            return True
 
 
 limiter = RateLimit(REPORTS_PER_HOUR, 3600)
@@ -89,8 +91,7 @@ def report() -> tuple[str, int] | Response:
         return _page(form, enterprises, {}, {})
     if request.form.get("website"):  # the hidden field: only robots fill it
         abort(400)
-    if not limiter.allow(request.remote_addr or "unknown"):
-        abort(429)
+    limiter.take(request.remote_addr or "unknown")
     values = submitted_values(form)
     try:
         validate_submission(form, values)  # the public choices first (only public sources)
@@ -116,8 +117,7 @@ def status() -> tuple[str, int]:
     receipt = request.args.get("receipt", "").strip()
     if not receipt:
         return render_template("public_status.html", receipt="", found=None), 200
-    if not lookups.allow(request.remote_addr or "unknown"):
-        abort(429)
+    lookups.take(request.remote_addr or "unknown")
     try:
         with unit_of_work() as session:
             found = hazards.receipt_status(session, receipt)
