@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import T0, Zone
+from conftest import BPMN_DIR, T0, Zone
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -17,10 +17,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from web_support import csrf, make_app, sign_in
 from werkzeug.security import generate_password_hash
 
+from workflow_app.config import Settings
 from workflow_app.services import sign_in as sign_in_service
 from workflow_app.services import tokens
 from workflow_app.store.database import transaction
 from workflow_app.store.models import AuditEntry, SignInFailures, User
+from workflow_app.web import create_app
 from workflow_app.web.public_views import LOOKUPS_PER_HOUR, REPORTS_PER_HOUR, limiter, lookups
 
 
@@ -272,3 +274,22 @@ def test_every_429_says_retry_after(client: FlaskClient, zone: Zone) -> None:
     assert 3500 < _retry_after(client.post("/report", data={"csrf_token": token})) <= 3600
     _fail(client, 5, address="10.9.9.9")
     assert _retry_after(_attempt(client, "boss", "pw", "10.9.9.9")) > 0
+
+
+def test_behind_a_trusted_proxy_the_forwarded_address_counts_and_otherwise_it_is_ignored(
+        factory: sessionmaker[Session], tmp_path: Path, clock: Clock, zone: Zone) -> None:
+    proxied = create_app(Settings(database_url="unused://", secret_key="test-secret", bpmn_dir=BPMN_DIR,
+                                  instance_dir=tmp_path / "instance", secure_cookies=False, proxy_hops=1),
+                         factory, clock=clock).test_client()
+    names = ["office", "town", "dept", "nobody", "admin", "root", "safety", "dept2", "outsider", "ghost"]
+    for name in names:  # an attacker behind the same nginx as everyone else (REMOTE_ADDR is the proxy's)
+        proxied.post("/login", data={"username": name, "password": "wrong", "csrf_token": csrf(proxied)},
+                     environ_base={"REMOTE_ADDR": "10.0.0.1"}, headers={"X-Forwarded-For": "203.0.113.7"})
+    colleague = proxied.post("/login", data={"username": "boss", "password": "pw", "csrf_token": csrf(proxied)},
+                             environ_base={"REMOTE_ADDR": "10.0.0.1"}, headers={"X-Forwarded-For": "198.51.100.2"})
+    assert colleague.status_code == 302  # only the attacker's own address is held up
+    direct = make_app(factory, tmp_path / "direct", clock).test_client()
+    for name in names:  # without a proxy, a forged X-Forwarded-For does not dodge the address count
+        direct.post("/login", data={"username": name, "password": "wrong", "csrf_token": csrf(direct)},
+                    environ_base={"REMOTE_ADDR": "203.0.113.9"}, headers={"X-Forwarded-For": f"192.0.2.{len(name)}"})
+    assert _retry_after(_attempt(direct, "boss", "pw", "203.0.113.9")) > 0

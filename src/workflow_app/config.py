@@ -41,6 +41,9 @@ class Settings:
     """WORKFLOW_APP_SWEEP_SECONDS: how often timers are swept and notices dispatched."""
     scheduler_in_serve: bool = True
     """WORKFLOW_APP_SCHEDULER: 0 to run no scheduler inside `serve` (run `workflow-app scheduler` instead)."""
+    proxy_hops: int = 0
+    """WORKFLOW_APP_PROXY_HOPS: reverse proxies in front of the app (nginx: 1); their X-Forwarded-For/-Proto are
+    trusted that many hops deep, so sign-in and report limits count real client addresses. 0 trusts none."""
     smtp: SmtpSettings = field(default_factory=lambda: SmtpSettings(host=""))
     """WORKFLOW_APP_SMTP_HOST, _PORT, _SECURITY (starttls|ssl|none), _USERNAME, _PASSWORD, _SENDER."""
 
@@ -56,6 +59,7 @@ class Settings:
             secure_cookies=environ.get("WORKFLOW_APP_SECURE_COOKIES", "") in ("1", "true", "yes"),
             sweep_seconds=int(environ.get("WORKFLOW_APP_SWEEP_SECONDS", "60")),
             scheduler_in_serve=environ.get("WORKFLOW_APP_SCHEDULER", "1") not in ("0", "false", "no"),
+            proxy_hops=int(environ.get("WORKFLOW_APP_PROXY_HOPS", "0")),
             smtp=SmtpSettings(
                 host=environ.get("WORKFLOW_APP_SMTP_HOST", ""), port=int(environ.get("WORKFLOW_APP_SMTP_PORT", "25")),
                 security=environ.get("WORKFLOW_APP_SMTP_SECURITY", "starttls"),

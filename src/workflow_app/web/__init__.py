@@ -16,6 +16,7 @@ from typing import Any
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from ..config import PROJECT_ROOT, Settings
@@ -57,6 +58,8 @@ def create_app(settings: Settings | None = None, factory: sessionmaker[Session] 
     settings = settings or Settings.from_env()
     app = Flask(__name__, template_folder=str(PROJECT_ROOT / "templates"),
                 static_folder=str(PROJECT_ROOT / "static"), instance_path=str(settings.instance_dir))
+    if settings.proxy_hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops)  # type: ignore[method-assign]
     app.url_map.converters["int"] = RowId  # before any route: ids beyond a database integer are simply 404
     secret = settings.secret_key
     if not secret:
