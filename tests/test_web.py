@@ -62,8 +62,10 @@ def test_a_post_without_csrf_token_is_refused(client: FlaskClient, factory, zone
     assert open_task(factory, hazard_id).task_id == task.task_id  # nothing happened
 
 
-def test_sign_in_does_not_redirect_off_site(client: FlaskClient, zone: Zone) -> None:
-    response = client.post("/login?next=//evil.example/x",
+@pytest.mark.parametrize("target", ["//evil.example/x", "/\\evil.example/x", "/%5Cevil.example", "https://evil.example",
+                                    "/\t/evil.example"])
+def test_sign_in_does_not_redirect_off_site(client: FlaskClient, zone: Zone, target: str) -> None:
+    response = client.post("/login", query_string={"next": target.replace("%5C", "\\")},
                            data={"username": "boss", "password": "pw", "csrf_token": csrf(client)})
     assert response.headers["Location"] == "/inbox"
 

@@ -7,8 +7,6 @@ The throttles and the password check live in services/sign_in.py.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
 from flask_babel import format_datetime
 from flask_babel import gettext as _
@@ -17,7 +15,7 @@ from werkzeug.wrappers import Response
 
 from ..services import accounts, sign_in
 from ..store.models import User
-from .context import app_services, me, now, unit_of_work
+from .context import app_services, local_path, me, now, unit_of_work
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -54,9 +52,7 @@ def load_account(session_id: str) -> Account | None:
 
 def _safe_next(target: str | None) -> str:
     """Only a local path may follow sign-in (no open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
-        return target
-    return url_for("inbox.inbox_page")
+    return local_path(target) or url_for("inbox.inbox_page")
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from flask import current_app
 from flask_login import current_user
@@ -42,3 +43,13 @@ def today() -> date:
 def me() -> User:
     """The signed-in user's record (views that call this are behind login_required)."""
     return current_user.user  # type: ignore[no-any-return]
+
+
+def local_path(target: str | None) -> str | None:
+    """`target` if it is a path of this site, else None: no other host, even spelled as browsers
+    read ``/\\host`` or with control characters (no open redirect)."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target or any(ord(c) < 32 or ord(c) == 127 for c in target) or urlsplit(target).netloc:
+        return None
+    return target

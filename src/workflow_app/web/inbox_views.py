@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 from ..services import bulk, inbox
 from ..services.errors import InvalidInputError
 from ..store.models import Organisation
-from .context import app_services, me, now, today, unit_of_work
+from .context import app_services, local_path, me, now, today, unit_of_work
 
 bp = Blueprint("inbox", __name__)
 
@@ -51,9 +51,7 @@ def inbox_page() -> str:
 
 def _back() -> Response:
     """Back to the page the form was on: a path of this site only, never another host."""
-    target = request.form.get("next", "")
-    safe = target.startswith("/") and not target.startswith("//") and "\\" not in target
-    return redirect(target if safe else url_for("inbox.inbox_page"))
+    return redirect(local_path(request.form.get("next")) or url_for("inbox.inbox_page"))
 
 
 @bp.post("/tasks/<task_id>/claim")
