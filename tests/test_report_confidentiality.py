@@ -201,3 +201,12 @@ def test_a_reporters_photos_carry_no_metadata_and_no_file_name(factory, zone: Zo
     assert pdf.status_code == 422 and "照片" in pdf.get_data(as_text=True)
     with transaction(factory) as s:
         assert len(s.scalars(select(Evidence)).all()) == 1
+
+
+def test_the_enterprises_filters_do_not_offer_report_sources(app, zone: Zone) -> None:
+    for path in ("/ledger", "/inbox"):
+        enterprise = _client(app, "boss").get(path).get_data(as_text=True)
+        office = _client(app, "office").get(path).get_data(as_text=True)
+        for code in SOURCE_CODES:
+            assert f'value="{code}"' not in enterprise and f'value="{code}"' in office, (path, code)
+        assert 'value="enforcement"' in enterprise

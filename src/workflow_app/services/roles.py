@@ -90,6 +90,13 @@ def source_shown_to(user: User, hazard: Hazard) -> str:
     return hazard.source
 
 
+def sources_offered_to(user: User, sources: dict[str, str]) -> dict[str, str]:
+    """The sources `user` may filter by: an enterprise is not offered the report sources it never sees."""
+    if _shielded_from_reports(user):
+        return {code: name for code, name in sources.items() if code not in PUBLIC_SOURCES}
+    return sources
+
+
 def source_is(user: User, source: str) -> ColumnElement[bool]:
     """The condition "the hazard's source, as `user` is told it, is `source`" (for filters)."""
     if not _shielded_from_reports(user):

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from flask import Flask
 from flask_babel import format_datetime
+from flask_login import current_user
 
 from ..services.duty_subject import KIND_NAMES as DUTY_KINDS
+from ..services.roles import sources_offered_to
 from ..services.vocabulary import LEVELS, SOURCES, STATUSES
 
 ACTIONS = {"report_hazard": "上报隐患", "complete_task": "办理", "timer_fired": "时限提醒",
@@ -35,7 +38,15 @@ def local_time(moment: datetime | None) -> str:
     return format_datetime(moment, "yyyy-MM-dd HH:mm") if moment else ""
 
 
+def _source_choices() -> dict[str, Any]:
+    """The sources the signed-in user's filters offer (SOURCE_CHOICES in templates)."""
+    if not current_user.is_authenticated:
+        return {"SOURCE_CHOICES": SOURCES}
+    return {"SOURCE_CHOICES": sources_offered_to(current_user.user, SOURCES)}
+
+
 def init_app(app: Flask) -> None:
+    app.context_processor(_source_choices)
     app.jinja_env.globals.update(LEVELS=LEVELS, STATUSES=STATUSES, SOURCES=SOURCES, ACTIONS=ACTIONS, TAB_NAMES=TABS,
                                DUTY_KINDS=DUTY_KINDS, SORT_NAMES=SORT_NAMES,
                                CASE_STATUSES=CASE_STATUSES, WALK_KINDS=WALK_KINDS, WALK_STATUSES=WALK_STATUSES,
