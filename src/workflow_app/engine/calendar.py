@@ -26,8 +26,14 @@ def is_working_day(day: date) -> bool:
         return day.weekday() < 5
 
 
+MAX_WORKING_DAYS = 1_000
+"""Furthest a deadline may be shifted (about four years): models call these helpers with their own numbers."""
+
+
 def shift_working_days(day: date, count: int) -> date:
     """The working day `count` working days after (count > 0) or before (< 0) `day`."""
+    if abs(count) > MAX_WORKING_DAYS:
+        raise ValueError(f"{count} working days is beyond the {MAX_WORKING_DAYS} a deadline may be shifted")
     step = 1 if count >= 0 else -1
     remaining = abs(count)
     current = day

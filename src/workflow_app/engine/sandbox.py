@@ -275,15 +275,20 @@ def _resident_bytes() -> int:
 class _Budget:
     """Stops the running expression when it has run too many lines, too long, or grown the process too much.
 
-    A trace function sees every line of Python run on this thread while the expression
-    runs, the helper functions it calls included; every 16th line it also checks the clock
-    and the memory. C code (one big builtin call) is bounded instead by the size limits above.
+    A trace function sees every line of the model's own code (its loops, comprehensions,
+    lambdas); every 16th line it also checks the clock and the memory. Our helper functions
+    are not traced (tracing them would slow every timer) and bound their own arguments; C
+    code (one big builtin call) is bounded by the size limits above.
     """
 
     def __init__(self) -> None:
         self.lines = 0
         self.deadline = time.monotonic() + MAX_SECONDS
         self.memory_at_start = 0
+
+    def enter(self, frame: FrameType, event: str, arg: Any) -> Callable[..., Any] | None:
+        """The global trace function: trace the lines of frames of model code, and no others."""
+        return self.trace if frame.f_code.co_filename == MODEL_FILENAME else None
 
     def trace(self, frame: FrameType, event: str, arg: Any) -> Callable[..., Any]:
         if event == "line":
@@ -304,7 +309,7 @@ class _Budget:
 
     def run(self, code: CodeType, scope: dict[str, Any]) -> Any:
         previous = sys.gettrace()
-        sys.settrace(self.trace)
+        sys.settrace(self.enter)
         try:
             return eval(code, scope)  # compiled by RestrictedPython with SandboxPolicy
         finally:
