@@ -143,3 +143,16 @@ def test_a_hostile_file_name_is_made_safe_in_the_header(app: Flask, factory, zon
     for response in _both_ways(app, factory, zone, PDF, name):
         assert response.headers["Content-Disposition"] == expected, response.request.path
         assert "X-Evil" not in response.headers and "Set-Cookie" not in response.headers
+
+
+def test_behind_https_browsers_are_told_to_stay_on_https(factory, tmp_path: Path) -> None:
+    from conftest import BPMN_DIR
+
+    from workflow_app.config import Settings
+    from workflow_app.web import create_app
+
+    plain = make_app(factory, tmp_path, T0).test_client().get("/login")
+    assert "Strict-Transport-Security" not in plain.headers  # served over HTTP: the header would be ignored
+    secure = create_app(Settings(database_url="unused://", secret_key="k", bpmn_dir=BPMN_DIR,
+                                 instance_dir=tmp_path / "tls", secure_cookies=True), factory, clock=lambda: T0)
+    assert secure.test_client().get("/login").headers["Strict-Transport-Security"] == "max-age=31536000"

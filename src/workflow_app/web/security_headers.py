@@ -41,6 +41,8 @@ def init_app(app: Flask) -> None:
             kind = "docs" if request.endpoint == DOCS_ENDPOINT else "page"
         response.headers["Content-Security-Policy"] = policies[kind]
         response.headers.update(HEADERS)
+        if app.config.get("SESSION_COOKIE_SECURE"):  # served over HTTPS: browsers must never fall back to HTTP
+            response.headers["Strict-Transport-Security"] = "max-age=31536000"
         if request.endpoint != "static":
             _keep_private(response)
         return response
