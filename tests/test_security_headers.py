@@ -7,14 +7,16 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import pytest
-from conftest import T0
+from conftest import BPMN_DIR, T0
 from flask import Flask
 from flask.testing import FlaskClient
 from helpers import report
 from web_support import make_app, png, sign_in
 
+from workflow_app.config import Settings
 from workflow_app.services.tokens import create_token
 from workflow_app.store.database import transaction
+from workflow_app.web import create_app
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 STRICT = {"default-src": "'self'", "script-src": "'self'", "style-src": "'self'", "object-src": "'none'",
@@ -146,11 +148,6 @@ def test_a_hostile_file_name_is_made_safe_in_the_header(app: Flask, factory, zon
 
 
 def test_behind_https_browsers_are_told_to_stay_on_https(factory, tmp_path: Path) -> None:
-    from conftest import BPMN_DIR
-
-    from workflow_app.config import Settings
-    from workflow_app.web import create_app
-
     plain = make_app(factory, tmp_path, T0).test_client().get("/login")
     assert "Strict-Transport-Security" not in plain.headers  # served over HTTP: the header would be ignored
     secure = create_app(Settings(database_url="unused://", secret_key="k", bpmn_dir=BPMN_DIR,
