@@ -8,6 +8,7 @@ The throttles and the password check live in services/sign_in.py.
 from __future__ import annotations
 
 from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
+from flask import session as cookie_session
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
@@ -45,8 +46,9 @@ def init_app(app: Flask) -> None:
 
 def _password_change_first() -> Response | None:
     """A one-time password (a new account's, a reset's) opens nothing but the change-password page."""
-    if request.endpoint in ALLOWED_BEFORE_CHANGE or request.path.startswith("/api/"):
-        return None  # the API signs in with tokens, never with this session
+    if "_user_id" not in cookie_session or request.endpoint in ALLOWED_BEFORE_CHANGE \
+            or request.path.startswith("/api/"):
+        return None  # nobody signed in here; the API signs in with tokens, never with this session
     if current_user.is_authenticated and current_user.user.must_change_password:
         return redirect(url_for("auth.password"))
     return None
