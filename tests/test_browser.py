@@ -305,7 +305,7 @@ def test_on_a_phone_a_department_builds_a_checklist_and_the_enterprise_walks_and
 
 
 PAGES = ("/inbox", "/ledger", "/hazards/new", "/dashboard", "/statistics", "/campaigns", "/spot-checks", "/checklists",
-         "/standards", "/cases", "/delegations", "/notices", "/tokens", "/admin/incidents", "/admin/models")
+         "/standards", "/cases", "/delegations", "/notices", "/tokens", "/people", "/admin/incidents", "/admin/models")
 
 
 def test_no_page_needs_what_the_content_security_policy_refuses(browser: Any, base_url: str) -> None:
@@ -320,3 +320,41 @@ def test_no_page_needs_what_the_content_security_policy_refuses(browser: Any, ba
         assert browser.find_elements(walk.by.CSS_SELECTOR, "main h1"), path
     walk.click("a[href$='/diagram.svg']")  # the last page: the models
     assert browser.execute_script("return document.documentElement.localName") == "svg"
+
+
+def test_a_new_account_signs_in_changes_its_one_time_password_and_lands_in_the_inbox(browser: Any,
+                                                                                     base_url: str) -> None:
+    """The office adds an account on 账号管理 and reads its one-time password once; the new user signing in with
+    it is sent to 修改密码 whatever page they ask for, and once changed lands in the inbox."""
+    walk = Walk(browser, base_url)
+    walk.sign_in("office")
+    walk.open("/people")
+    walk.select(walk.find("#f-organisation_id")).select_by_visible_text(f"E1 {ENTERPRISE}")
+    walk.fill("username", "newcomer")
+    walk.fill("display_name", "新来的安全员")
+    walk.fill("phone", "13800000000")
+    walk.submit()
+    one_time = walk.find("#one-time-password").text
+    assert "newcomer" in walk.find("#accounts").text
+    walk.shot("account-added")
+    walk.sign_out()
+    walk.open("/login")
+    walk.find("#username").send_keys("newcomer")
+    walk.find("#password").send_keys(one_time)
+    walk.click("main form button[type=submit]")
+    assert walk.driver.current_url.endswith("/password") and walk.find("#must-change")
+    walk.open("/inbox")
+    assert walk.driver.current_url.endswith("/password")
+    walk.shot("forced-change")
+    walk.find("#current_password").send_keys(one_time)
+    walk.find("#new_password").send_keys("qwertyuiop")
+    walk.find("#new_password_again").send_keys("qwertyuiop")
+    walk.click("main form.card button[type=submit]")
+    assert "新密码过于常见" in walk.find("main .error").text
+    walk.find("#current_password").send_keys(one_time)
+    walk.find("#new_password").send_keys("my-own-secret-2026")
+    walk.find("#new_password_again").send_keys("my-own-secret-2026")
+    walk.click("main form.card button[type=submit]")
+    assert walk.driver.current_url.endswith("/inbox"), walk.text()
+    assert walk.find("main h1")
+    walk.shot("inbox-after-change")

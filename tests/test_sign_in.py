@@ -219,7 +219,7 @@ def test_a_password_change_ends_the_other_sessions_and_keeps_this_one(app: Flask
 @pytest.mark.parametrize(("current", "new", "again", "message"), [
     ("wrong", "new-secret-1", "new-secret-1", "当前密码不正确"),
     ("pw", "new-secret-1", "new-secret-2", "两次输入的新密码不一致"),
-    ("pw", "short", "short", "新密码至少 8 位"),
+    ("pw", "short", "short", "新密码至少 10 位"),
 ])
 def test_a_refused_password_change_says_why_and_changes_nothing(app: Flask, client: FlaskClient, factory,
                                                                 zone: Zone, current: str, new: str, again: str,

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from .config import Settings
 from .engine import FormValidationError
 from .logs import configure_logging
-from .services import audit, demo, hazards, tasks
+from .services import audit, demo, hazards, people, tasks
 from .services.errors import ServiceError
 from .services.evidence import EvidenceStore
 from .services.setup import check_models, init_db
@@ -363,6 +363,93 @@ def user_principal(ctx: Context, username: str) -> None:
     except ServiceError as exc:
         _fail(exc)
     click.echo(f"{username} is now the principal{replaced}")
+
+
+@user_group.command("add")
+@click.argument("username")
+@click.option("--org", "org_code", required=True, help="the organisation's code, e.g. E001")
+@click.option("--role", required=True, type=click.Choice(people.ROLES), help="the organisation's kind")
+@click.option("--name", "display_name", required=True, help="the person's name as shown")
+@click.option("--phone", default="", help="a phone number")
+@click.option("--email", default="", help="an e-mail address")
+@pass_context
+def user_add(ctx: Context, username: str, org_code: str, role: str, display_name: str, phone: str,
+             email: str) -> None:
+    """Add an account; prints its one-time password (changed at the first sign-in)."""
+    try:
+        with transaction(ctx.factory) as session:
+            organisation = people.organisation_by_code(session, org_code)
+            new = people.NewAccount(username, organisation.id, role, display_name, phone, email)
+            _user_row, plain = people.add_account(session, None, new, datetime.now(UTC))
+    except ServiceError as exc:
+        _fail(exc)
+    _one_time(username, plain)
+
+
+@user_group.command("disable")
+@click.argument("username")
+@pass_context
+def user_disable(ctx: Context, username: str) -> None:
+    """Disable an account: it cannot sign in, its sessions end, its claimed tasks go back to the queue."""
+    _set_active(ctx, username, False)
+
+
+@user_group.command("enable")
+@click.argument("username")
+@pass_context
+def user_enable(ctx: Context, username: str) -> None:
+    """Enable a disabled account again."""
+    _set_active(ctx, username, True)
+
+
+def _set_active(ctx: Context, username: str, active: bool) -> None:
+    try:
+        with transaction(ctx.factory) as session:
+            user = people.find_account(session, username)
+            people.set_active(session, None, user.id, active, datetime.now(UTC))
+    except ServiceError as exc:
+        _fail(exc)
+    click.echo(f"{username} {'enabled' if active else 'disabled'}")
+
+
+@user_group.command("reset-password")
+@click.argument("username")
+@pass_context
+def user_reset_password(ctx: Context, username: str) -> None:
+    """Give an account a new one-time password (prints it); its sessions end."""
+    try:
+        with transaction(ctx.factory) as session:
+            user = people.find_account(session, username)
+            _user_row, plain = people.reset_password(session, None, user.id, datetime.now(UTC))
+    except ServiceError as exc:
+        _fail(exc)
+    _one_time(username, plain)
+
+
+def _one_time(username: str, plain: str) -> None:
+    click.echo(f"{username}: one-time password {plain}")
+    click.echo("it is shown only now; the password must be changed at the first sign-in")
+
+
+@main.group("admin")
+def admin_group() -> None:
+    """Setting up a zone."""
+
+
+@admin_group.command("create")
+@click.argument("username")
+@click.option("--name", "display_name", required=True, help="the person's name as shown")
+@pass_context
+def admin_create(ctx: Context, username: str, display_name: str) -> None:
+    """The first office (安委办) account, on a database with none; prints its one-time password."""
+    try:
+        with transaction(ctx.factory) as session:
+            user, plain = people.create_first_admin(session, username, display_name, datetime.now(UTC))
+            office = f"{user.organisation.code} {user.organisation.name}"
+    except ServiceError as exc:
+        _fail(exc)
+    click.echo(f"office account {username} of {office}")
+    _one_time(username, plain)
 
 
 @main.group("token")

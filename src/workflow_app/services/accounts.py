@@ -9,21 +9,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy.orm import Session
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import check_password_hash
 
 from ..store.models import User
 from . import audit
 from .errors import InvalidInputError
+from .passwords import PasswordRefused, check_policy, hash_password
 
-MIN_PASSWORD_LENGTH = 8
-
-
-class PasswordRefused(InvalidInputError):
-    """A password change that was not made; `reason` says why (the web words it per language)."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
+__all__ = ["PasswordRefused", "change_password", "end_sessions"]
 
 
 def end_sessions(session: Session, user_id: int) -> User:
@@ -39,18 +32,20 @@ def change_password(session: Session, user_id: int, current: str, new: str, agai
     """Set a new password and end every session of the user; returns the user with its new session version.
 
     Refused, changing nothing, when the current password is wrong, the two new ones differ, the
-    new one is shorter than MIN_PASSWORD_LENGTH or is the current one.
+    new one fails the policy (services/passwords.py) or is the current one. A forced change
+    (first sign-in, after a reset) is done by this.
     """
     user = session.get(User, user_id, with_for_update={"of": User})
     if user is None or not check_password_hash(user.password_hash, current):
         raise PasswordRefused("wrong_current")
     if new != again:
         raise PasswordRefused("mismatch")
-    if len(new) < MIN_PASSWORD_LENGTH:
-        raise PasswordRefused("too_short")
     if new == current:
         raise PasswordRefused("unchanged")
-    user.password_hash = generate_password_hash(new)
+    check_policy(user.username, new)
+    user.password_hash = hash_password(new)
+    forced, user.must_change_password = user.must_change_password, False
     end_sessions(session, user.id)
-    audit.record(session, user, "change_password", "user", user.id, {}, now)
+    audit.record(session, user, "change_password", "user", user.id,
+                 {"before": {"must_change_password": forced}, "after": {"must_change_password": False}}, now)
     return user

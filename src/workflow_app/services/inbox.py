@@ -150,6 +150,18 @@ def reassign(session: Session, user: User, task_id: str, to_user_id: int, now: d
     return task
 
 
+def return_claims(session: Session, actor: User | None, holder: User, now: datetime) -> list[InboxTask]:
+    """Put every open task `holder` claimed back in their organisation's queue (their account is being
+    disabled): one audit entry per task, in the caller's transaction."""
+    held = list(session.scalars(select(InboxTask).where(InboxTask.assignee_id == holder.id,
+                                                        InboxTask.completed_at.is_(None))
+                                .order_by(InboxTask.id).with_for_update()))
+    for task in held:
+        task.assignee_id = None
+        _audit(session, actor, "release_task", task, {"claimed_by": holder.username, "why": "account_disabled"}, now)
+    return held
+
+
 def colleagues(session: Session, user: User) -> list[User]:
     """Who I may hand tasks to (and name as my substitute): active users of my organisation and role."""
     return list(session.scalars(select(User).where(User.organisation_id == user.organisation_id,
@@ -161,7 +173,7 @@ def _today(now: datetime) -> date:
     return now.astimezone(SHANGHAI).date()
 
 
-def _audit(session: Session, user: User, action: str, task: InboxTask, detail: dict, now: datetime,
+def _audit(session: Session, user: User | None, action: str, task: InboxTask, detail: dict, now: datetime,
            principal: User | None = None) -> None:
     """Claims, releases and hand-overs are recorded against the task's hazard or case (else the task)."""
     if task.hazard_id is not None:

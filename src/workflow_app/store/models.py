@@ -108,6 +108,10 @@ class User(Base):
     is_principal: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     # bumped by sign-out and a password change: every session signed in with an older value ends
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # set for an account's first password and after a reset: every page leads to 修改密码 until changed
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    email: Mapped[str | None] = mapped_column(String(200))
     organisation: Mapped[Organisation] = relationship(lazy="joined")
 
 

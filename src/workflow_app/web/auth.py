@@ -8,12 +8,13 @@ The throttles and the password check live in services/sign_in.py.
 from __future__ import annotations
 
 from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
+from flask import session as cookie_session
 from flask_babel import format_datetime
 from flask_babel import gettext as _
-from flask_login import LoginManager, UserMixin, login_required, login_user, logout_user
+from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from ..services import accounts, sign_in
+from ..services import accounts, passwords, sign_in
 from ..store.models import User
 from .context import app_services, local_path, me, now, unit_of_work
 
@@ -31,11 +32,26 @@ class Account(UserMixin):
         return f"{self.user.id}:{self.user.session_version}"
 
 
+ALLOWED_BEFORE_CHANGE = frozenset({"auth.password", "auth.logout", "static", "i18n.switch"})
+"""What a user who must change their password may still open; every other page leads to 修改密码."""
+
+
 def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = None  # the sign-in page says enough
     login_manager.session_protection = "strong"
+    app.before_request(_password_change_first)
+
+
+def _password_change_first() -> Response | None:
+    """A one-time password (a new account's, a reset's) opens nothing but the change-password page."""
+    if "_user_id" not in cookie_session or request.endpoint in ALLOWED_BEFORE_CHANGE \
+            or request.path.startswith("/api/"):
+        return None  # nobody signed in here; the API signs in with tokens, never with this session
+    if current_user.is_authenticated and current_user.user.must_change_password:
+        return redirect(url_for("auth.password"))
+    return None
 
 
 @login_manager.user_loader
@@ -69,6 +85,8 @@ def login() -> str | Response | tuple[str, int, dict[str, str]]:
         flash(_("用户名或密码不正确"), "error")
         return render_template("login.html", username=username), 401  # type: ignore[return-value]
     login_user(Account(user))
+    if user.must_change_password:
+        return redirect(url_for("auth.password"))
     return redirect(_safe_next(request.args.get("next")))
 
 
@@ -101,15 +119,16 @@ def logout() -> Response:
 @login_required
 def password() -> str | Response | tuple[str, int]:
     """修改密码: every other session ends; this one stays signed in with the new session version."""
+    forced = me().must_change_password
     if request.method == "GET":
-        return render_template("password.html")
+        return render_template("password.html", forced=forced)
     form = request.form
     try:
         with unit_of_work() as session:
             user = accounts.change_password(session, me().id, form.get("current_password", ""),
                                             form.get("new_password", ""), form.get("new_password_again", ""), now())
     except accounts.PasswordRefused as refused:
-        return render_template("password.html", error=_refusal(refused.reason)), 422
+        return render_template("password.html", forced=forced, error=_refusal(refused.reason)), 422
     login_user(Account(user))
     flash(_("密码已修改，其他设备上的登录已退出"), "info")
     return redirect(url_for("inbox.inbox_page"))
@@ -119,8 +138,10 @@ def _refusal(reason: str) -> str:
     messages = {
         "wrong_current": _("当前密码不正确"),
         "mismatch": _("两次输入的新密码不一致"),
-        "too_short": _("新密码至少 %(count)s 位", count=accounts.MIN_PASSWORD_LENGTH),
+        "too_short": _("新密码至少 %(count)s 位", count=passwords.MIN_LENGTH),
         "unchanged": _("新密码不能与当前密码相同"),
+        "is_username": _("新密码不能与用户名相同"),
+        "too_common": _("新密码过于常见，请换一个"),
     }
     return messages[reason]
 

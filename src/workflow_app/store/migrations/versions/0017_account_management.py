@@ -1,0 +1,27 @@
+"""account management: a forced password change, a phone and an e-mail per user
+
+Revision ID: 0017
+Revises: 0016
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0017"
+down_revision = "0016"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("users") as batch_op:
+        batch_op.add_column(sa.Column("must_change_password", sa.Boolean(), server_default=sa.text("false"),
+                                      nullable=False))
+        batch_op.add_column(sa.Column("phone", sa.String(length=40), nullable=True))
+        batch_op.add_column(sa.Column("email", sa.String(length=200), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("users") as batch_op:
+        batch_op.drop_column("email")
+        batch_op.drop_column("phone")
+        batch_op.drop_column("must_change_password")
