@@ -31,7 +31,9 @@ def _cell(value: Any) -> Any:
     plain values (not a cell object each) keep a 450,000-cell export fast.
     """
     value = inert(value)
-    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
+    if isinstance(value, str) and not value.isprintable():  # the rare text with control characters
+        return ILLEGAL_CHARACTERS_RE.sub("", value)
+    return value
 
 
 def _styled(ws: WriteOnlyWorksheet, value: str, font: Font, border: Border | None = None) -> WriteOnlyCell:
