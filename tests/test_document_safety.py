@@ -188,3 +188,14 @@ def test_a_bulletin_for_a_malformed_month_is_refused_with_a_reason(factory, zone
     sign_in(office, "office")
     refused = office.get("/bulletin.pdf?month=<b>2026-13")
     assert refused.status_code == 400 and "月份应为 YYYY-MM" in refused.get_data(as_text=True)
+
+
+def test_the_dashboard_charts_show_a_hostile_town_name_as_text(factory, zone, tmp_path) -> None:
+    """The charts are inserted with |safe: they must be built with every label escaped (ElementTree)."""
+    with transaction(factory) as s:
+        s.get(Organisation, zone.town.organisation_id).name = '<script>alert(1)</script><img src=x onerror=alert(2)>'
+    office = make_app(factory, tmp_path, T0).test_client()
+    sign_in(office, "office")
+    page = office.get("/dashboard").get_data(as_text=True)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<script>alert" not in page and "<img src=x" not in page
