@@ -15,7 +15,7 @@ from werkzeug.security import generate_password_hash
 
 from workflow_app.services.setup import init_db
 from workflow_app.store.database import make_engine, make_session_factory, transaction
-from workflow_app.store.models import Organisation, Sector, User
+from workflow_app.store.models import EnterpriseSector, Organisation, Sector, Supervision, User
 
 BPMN_DIR = Path(__file__).resolve().parents[1] / "bpmn"
 POSTGRES_URL = os.environ.get("WORKFLOW_APP_TEST_POSTGRES_URL")
@@ -63,9 +63,15 @@ class Zone:
 
 
 def _org(session: Session, code: str, kind: str, **extra: object) -> Organisation:
+    """An organisation; an enterprise with a sector works in it and is led by the sector's department."""
     org = Organisation(code=code, name=f"{code}单位", kind=kind, **extra)
     session.add(org)
     session.flush()
+    sector = session.get(Sector, org.sector_code) if kind == "enterprise" and org.sector_code else None
+    if sector is not None:
+        session.add_all([EnterpriseSector(enterprise_id=org.id, sector_code=sector.code),
+                         Supervision(enterprise_id=org.id, department_id=sector.department_id, is_lead=True)])
+        session.flush()
     return org
 
 

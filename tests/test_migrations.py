@@ -37,3 +37,25 @@ def test_the_items_hazards_were_judged_against_survive_migrating_down_and_up(eng
     with transaction(factory) as s:
         kept = s.get(Hazard, hid)
         assert kept is not None and ([i.id for i in kept.judged_items], kept.level) == ([item], "major")
+
+
+def test_an_enterprises_one_sector_department_becomes_its_lead_department_on_upgrade(engine: Engine, zone) -> None:
+    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    with migration_connection(engine) as connection:  # before 0018 a sector's department was the only supervisor
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0017")
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE organisations SET risk_colour = 'red' WHERE id = :id"),
+                           {"id": zone.enterprise_id})
+    upgrade_to_head(engine)
+    with engine.connect() as connection:
+        supervisions = connection.execute(text("SELECT enterprise_id, department_id, is_lead FROM supervisions "
+                                               "ORDER BY enterprise_id")).all()
+        sectors = connection.execute(text("SELECT enterprise_id, sector_code FROM enterprise_sectors "
+                                          "ORDER BY enterprise_id")).all()
+        history = connection.execute(text("SELECT enterprise_id, colour FROM risk_colour_changes")).all()
+    assert [tuple(r) for r in supervisions] == [
+        (zone.enterprise_id, zone.department.organisation_id, True),
+        (zone.other_enterprise_id, zone.other_department.organisation_id, True)]
+    assert [tuple(r) for r in sectors] == [(zone.enterprise_id, "industry"), (zone.other_enterprise_id, "transport")]
+    assert [tuple(r) for r in history] == [(zone.enterprise_id, "red")]

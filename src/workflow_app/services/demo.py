@@ -19,7 +19,16 @@ from werkzeug.security import generate_password_hash
 
 from ..engine.calendar import SHANGHAI
 from ..store.database import transaction
-from ..store.models import Checklist, InboxTask, Organisation, ProcessInstanceRow, Sector, User
+from ..store.models import (
+    Checklist,
+    EnterpriseSector,
+    InboxTask,
+    Organisation,
+    ProcessInstanceRow,
+    Sector,
+    Supervision,
+    User,
+)
 from . import standards, tasks
 from .cases import start_case
 from .evidence import EvidenceStore, Photo, Uploads, check_photo
@@ -88,6 +97,7 @@ def _seed_organisations(session: Session) -> list[Organisation]:
         session.flush()
         towns.append(town)
         _add_user(session, f"town{code[-1]}", f"{name}安监员", "town", town)
+    departments: dict[str, int] = {}  # sector code → the department supervising it
     for code, name, sectors in DEPARTMENTS:
         department = Organisation(code=code, name=name, kind="department")
         session.add(department)
@@ -95,6 +105,7 @@ def _seed_organisations(session: Session) -> list[Organisation]:
         _add_user(session, code.lower().replace("d-", "dept-"), f"{name}监管员", "department", department)
         for sector_code, sector_name, high_risk in sectors:
             session.add(Sector(code=sector_code, name=sector_name, high_risk=high_risk, department_id=department.id))
+            departments[sector_code] = department.id
     enterprises = []
     for index, (sector_code, name) in enumerate(ENTERPRISES, start=1):
         town = towns[index % len(towns)]
@@ -103,6 +114,9 @@ def _seed_organisations(session: Session) -> list[Organisation]:
                                   risk_colour=RISK_COLOURS[index % len(RISK_COLOURS)])
         session.add(enterprise)
         session.flush()
+        session.add_all([EnterpriseSector(enterprise_id=enterprise.id, sector_code=sector_code),
+                         Supervision(enterprise_id=enterprise.id, department_id=departments[sector_code],
+                                     is_lead=True)])
         enterprises.append(enterprise)
         _add_user(session, f"e{index:03d}", f"{name}主要负责人", "enterprise", enterprise, principal=True)
         _add_user(session, f"e{index:03d}-safety", f"{name}安全管理员", "enterprise", enterprise)

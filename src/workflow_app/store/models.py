@@ -91,6 +91,56 @@ class Organisation(Base):
     email: Mapped[str | None] = mapped_column(String(200))  # notices by e-mail go here
     webhook_url: Mapped[str | None] = mapped_column(String(500))  # a WeCom / DingTalk group robot
     risk_colour: Mapped[str | None] = mapped_column(String(10))  # enterprise risk grade: red | orange | yellow | blue
+    # the enterprise's profile (一企一档); empty for towns, departments and the office
+    credit_code: Mapped[str | None] = mapped_column(String(18), unique=True)  # 统一社会信用代码 (GB 32100)
+    high_risk: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))  # beside its sectors'
+    major_hazard_source: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    principal_name: Mapped[str | None] = mapped_column(String(50))
+    principal_phone: Mapped[str | None] = mapped_column(String(40))
+    safety_officer_name: Mapped[str | None] = mapped_column(String(50))
+    safety_officer_phone: Mapped[str | None] = mapped_column(String(40))
+    latitude: Mapped[float | None] = mapped_column(Numeric(9, 6))
+    longitude: Mapped[float | None] = mapped_column(Numeric(9, 6))
+    status: Mapped[str] = mapped_column(String(10), default="active", server_default="active")  # active|closed|merged
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    # raised by every profile edit: an edit made on a stale copy is refused (a concurrent edit)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+
+
+class EnterpriseSector(Base):
+    """A sector an enterprise works in; `Organisation.sector_code` is its main one (statistics count it there)."""
+
+    __tablename__ = "enterprise_sectors"
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    sector_code: Mapped[str] = mapped_column(ForeignKey("sectors.code"), primary_key=True, index=True)
+
+
+class Supervision(Base):
+    """A department that supervises an enterprise (三管三必须: several may). Exactly one is the lead:
+    it reviews major-hazard plans and verifies closures (unless its own inspection found the hazard,
+    another department's inspection makes that department the verifier)."""
+
+    __tablename__ = "supervisions"
+    __table_args__ = (
+        Index("uq_supervisions_lead", "enterprise_id", unique=True,
+              sqlite_where=text("is_lead"), postgresql_where=text("is_lead")),
+    )
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), primary_key=True, index=True)
+    is_lead: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class RiskColourChange(Base):
+    """One setting of an enterprise's risk colour: the history shown in its file (一企一档)."""
+
+    __tablename__ = "risk_colour_changes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    colour: Mapped[str] = mapped_column(String(10))  # red | orange | yellow | blue
+    set_at: Mapped[datetime]
+    set_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    set_by_name: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str | None] = mapped_column(String(200))
 
 
 class User(Base):
