@@ -39,7 +39,7 @@ def test_the_items_hazards_were_judged_against_survive_migrating_down_and_up(eng
         assert kept is not None and ([i.id for i in kept.judged_items], kept.level) == ([item], "major")
 
 
-def test_an_enterprises_one_sector_department_becomes_its_lead_department_on_upgrade(engine: Engine, zone) -> None:
+def test_upgrading_makes_an_enterprises_sector_department_its_lead_and_indexes_its_name(engine: Engine, zone) -> None:
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with migration_connection(engine) as connection:  # before 0018 a sector's department was the only supervisor
         config.attributes["connection"] = connection
@@ -54,8 +54,11 @@ def test_an_enterprises_one_sector_department_becomes_its_lead_department_on_upg
         sectors = connection.execute(text("SELECT enterprise_id, sector_code FROM enterprise_sectors "
                                           "ORDER BY enterprise_id")).all()
         history = connection.execute(text("SELECT enterprise_id, colour FROM risk_colour_changes")).all()
+        initials = connection.execute(text("SELECT name_initials FROM organisations WHERE id = :id"),
+                                      {"id": zone.enterprise_id}).scalar()
     assert [tuple(r) for r in supervisions] == [
         (zone.enterprise_id, zone.department.organisation_id, True),
         (zone.other_enterprise_id, zone.other_department.organisation_id, True)]
     assert [tuple(r) for r in sectors] == [(zone.enterprise_id, "industry"), (zone.other_enterprise_id, "transport")]
     assert [tuple(r) for r in history] == [(zone.enterprise_id, "red")]
+    assert initials == "e1dw"  # E1单位: found by typing its pinyin initials

@@ -22,8 +22,10 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 from sqlalchemy.types import TypeDecorator
+
+from .name_search import INITIALS_LENGTH, initials
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -105,6 +107,13 @@ class Organisation(Base):
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
     # raised by every profile edit: an edit made on a stale copy is refused (a concurrent edit)
     version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    # set with the name (see `_name_set`); a bulk insert that bypasses the ORM must fill it with `initials`
+    name_initials: Mapped[str] = mapped_column(String(INITIALS_LENGTH), default="", server_default="", index=True)
+
+    @validates("name")
+    def _name_set(self, _key: str, name: str) -> str:
+        self.name_initials = initials(name)
+        return name
 
 
 class EnterpriseSector(Base):

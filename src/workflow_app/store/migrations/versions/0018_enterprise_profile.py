@@ -7,6 +7,8 @@ Revises: 0017
 import sqlalchemy as sa
 from alembic import op
 
+from workflow_app.store.name_search import initials
+
 revision = "0018"
 down_revision = "0017"
 branch_labels = None
@@ -28,7 +30,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("status", sa.String(length=10), server_default="active", nullable=False))
         batch_op.add_column(sa.Column("merged_into_id", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("version", sa.Integer(), server_default=sa.text("1"), nullable=False))
+        batch_op.add_column(sa.Column("name_initials", sa.String(length=60), server_default="", nullable=False))
         batch_op.create_unique_constraint("uq_organisations_credit_code", ["credit_code"])
+        batch_op.create_index("ix_organisations_name_initials", ["name_initials"])
         batch_op.create_foreign_key("fk_organisations_merged_into_id_organisations", "organisations",
                                     ["merged_into_id"], ["id"])
     op.create_table(
@@ -73,6 +77,11 @@ def upgrade() -> None:
     op.execute("INSERT INTO supervisions (enterprise_id, department_id, is_lead) "
                "SELECT o.id, s.department_id, true FROM organisations o JOIN sectors s ON s.code = o.sector_code "
                "WHERE o.kind = 'enterprise'")
+    organisations = sa.table("organisations", sa.column("id", sa.Integer()), sa.column("name_initials", sa.String()))
+    named = op.get_bind().execute(sa.text("SELECT id, name FROM organisations")).all()
+    for row in named:
+        op.execute(organisations.update().where(organisations.c.id == row.id)
+                   .values(name_initials=initials(row.name)))
     op.execute("INSERT INTO risk_colour_changes (enterprise_id, colour, set_at, set_by_name) "
                "SELECT id, risk_colour, CURRENT_TIMESTAMP, '升级前已有' FROM organisations "
                "WHERE kind = 'enterprise' AND risk_colour IS NOT NULL")
@@ -85,7 +94,8 @@ def downgrade() -> None:
     with op.batch_alter_table("organisations") as batch_op:
         batch_op.drop_constraint("fk_organisations_merged_into_id_organisations", type_="foreignkey")
         batch_op.drop_constraint("uq_organisations_credit_code", type_="unique")
-        for column in ("version", "merged_into_id", "status", "longitude", "latitude", "safety_officer_phone",
+        batch_op.drop_index("ix_organisations_name_initials")
+        for column in ("name_initials", "version", "merged_into_id", "status", "longitude", "latitude", "safety_officer_phone",
                        "safety_officer_name", "principal_phone", "principal_name", "major_hazard_source",
                        "high_risk", "credit_code"):
             batch_op.drop_column(column)
