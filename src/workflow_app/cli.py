@@ -110,6 +110,21 @@ def init_db_command(ctx: Context) -> None:
     click.echo(f"database ready: {ctx.engine.url.render_as_string(hide_password=True)}")
 
 
+@main.command("downgrade-db")
+@click.argument("revision")
+@click.option("--accept-data-loss", is_flag=True, help="go ahead even if rows would be destroyed (back up first)")
+@pass_context
+def downgrade_db_command(ctx: Context, revision: str, accept_data_loss: bool) -> None:
+    """Downgrade the schema to REVISION (e.g. 0017, -1); refused, naming the rows, if it would destroy any."""
+    from .store.downgrade import DataLossRefused, downgrade
+
+    try:
+        lost = downgrade(ctx.engine, revision, accept_data_loss)
+    except (DataLossRefused, ValueError) as refused:
+        raise click.ClickException(str(refused)) from None
+    click.echo(f"schema downgraded to {revision}" + (f"; destroyed: {'; '.join(lost)}" if lost else ""))
+
+
 @main.command("demo")
 @now_option
 @pass_context

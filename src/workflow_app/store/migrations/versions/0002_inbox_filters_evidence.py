@@ -11,6 +11,13 @@ down_revision = "0001"
 branch_labels = None
 depends_on = None
 
+LOST_ON_DOWNGRADE = {
+    "evidence files' records": "SELECT count(*) FROM evidence",
+    "reporters' names or contacts": "SELECT count(*) FROM hazards "
+                                    "WHERE reporter_name IS NOT NULL OR reporter_contact IS NOT NULL",
+}
+"""What downgrading past this revision would destroy: each a count query (see store/downgrade.py)."""
+
 OPEN = "completed_at IS NULL"
 
 

@@ -11,6 +11,12 @@ down_revision = "0002"
 branch_labels = None
 depends_on = None
 
+LOST_ON_DOWNGRADE = {
+    "organisations' notice e-mail addresses or webhooks": "SELECT count(*) FROM organisations "
+                                                          "WHERE email IS NOT NULL OR webhook_url IS NOT NULL",
+}
+"""What downgrading past this revision would destroy: each a count query (see store/downgrade.py)."""
+
 
 def upgrade() -> None:
     with op.batch_alter_table("organisations") as batch_op:

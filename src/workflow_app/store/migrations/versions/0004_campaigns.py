@@ -11,6 +11,12 @@ down_revision = "0003"
 branch_labels = None
 depends_on = None
 
+LOST_ON_DOWNGRADE = {
+    "campaigns": "SELECT count(*) FROM campaigns",
+    "campaign submissions": "SELECT count(*) FROM campaign_submissions",
+}
+"""What downgrading past this revision would destroy: each a count query (see store/downgrade.py)."""
+
 
 def upgrade() -> None:
     op.create_table(

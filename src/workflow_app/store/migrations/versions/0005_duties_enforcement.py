@@ -11,6 +11,14 @@ down_revision = "0004"
 branch_labels = None
 depends_on = None
 
+LOST_ON_DOWNGRADE = {
+    "duties": "SELECT count(*) FROM duties",
+    "liaison assignments": "SELECT count(*) FROM liaison_assignments",
+    "enforcement inspections": "SELECT count(*) FROM inspections",
+    "hazards' penalty decisions": "SELECT count(*) FROM hazards WHERE penalty IS NOT NULL",
+}
+"""What downgrading past this revision would destroy: each a count query (see store/downgrade.py)."""
+
 
 def upgrade() -> None:
     op.create_table(

@@ -11,6 +11,11 @@ down_revision = "0005"
 branch_labels = None
 depends_on = None
 
+LOST_ON_DOWNGRADE = {
+    "enterprises' risk colours": "SELECT count(*) FROM organisations WHERE risk_colour IS NOT NULL",
+}
+"""What downgrading past this revision would destroy: each a count query (see store/downgrade.py)."""
+
 
 def upgrade() -> None:
     with op.batch_alter_table("organisations") as batch_op:

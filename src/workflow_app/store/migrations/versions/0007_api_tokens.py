@@ -11,6 +11,12 @@ down_revision = "0006"
 branch_labels = None
 depends_on = None
 
+LOST_ON_DOWNGRADE = {
+    "API tokens": "SELECT count(*) FROM api_tokens",
+    "idempotency records": "SELECT count(*) FROM idempotent_responses",
+}
+"""What downgrading past this revision would destroy: each a count query (see store/downgrade.py)."""
+
 
 def upgrade() -> None:
     op.create_table(

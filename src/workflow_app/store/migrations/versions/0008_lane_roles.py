@@ -11,6 +11,11 @@ down_revision = "0007"
 branch_labels = None
 depends_on = None
 
+LOST_ON_DOWNGRADE = {
+    "models' lane roles": "SELECT count(*) FROM model_versions WHERE lane_roles IS NOT NULL",
+}
+"""What downgrading past this revision would destroy: each a count query (see store/downgrade.py)."""
+
 
 def upgrade() -> None:
     with op.batch_alter_table("model_versions") as batch_op:

@@ -11,6 +11,12 @@ down_revision = "0008"
 branch_labels = None
 depends_on = None
 
+LOST_ON_DOWNGRADE = {
+    "permits and cases": "SELECT count(*) FROM cases",
+    "incidents": "SELECT count(*) FROM incidents",
+}
+"""What downgrading past this revision would destroy: each a count query (see store/downgrade.py)."""
+
 
 def upgrade() -> None:
     op.create_table(

@@ -11,6 +11,11 @@ down_revision = "0009"
 branch_labels = None
 depends_on = None
 
+LOST_ON_DOWNGRADE = {
+    "report receipts": "SELECT count(*) FROM hazards WHERE receipt_code IS NOT NULL",
+}
+"""What downgrading past this revision would destroy: each a count query (see store/downgrade.py)."""
+
 
 def upgrade() -> None:
     with op.batch_alter_table("hazards") as batch_op:

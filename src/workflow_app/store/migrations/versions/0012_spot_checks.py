@@ -11,6 +11,11 @@ down_revision = "0011"
 branch_labels = None
 depends_on = None
 
+LOST_ON_DOWNGRADE = {
+    "spot checks": "SELECT count(*) FROM spot_checks",
+}
+"""What downgrading past this revision would destroy: each a count query (see store/downgrade.py)."""
+
 
 def upgrade() -> None:
     op.create_table(

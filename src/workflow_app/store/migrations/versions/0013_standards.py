@@ -11,6 +11,12 @@ down_revision = "0012"
 branch_labels = None
 depends_on = None
 
+LOST_ON_DOWNGRADE = {
+    "judgement standards": "SELECT count(*) FROM standards",
+    "hazards' judged items": "SELECT count(*) FROM hazards WHERE judged_item_id IS NOT NULL",
+}
+"""What downgrading past this revision would destroy: each a count query (see store/downgrade.py)."""
+
 
 def upgrade() -> None:
     op.create_table(

@@ -12,6 +12,13 @@ down_revision = "0013"
 branch_labels = None
 depends_on = None
 
+LOST_ON_DOWNGRADE = {
+    "checklists": "SELECT count(*) FROM checklists",
+    "self-inspections": "SELECT count(*) FROM self_inspections",
+    "principal marks": "SELECT count(*) FROM users WHERE is_principal",
+}
+"""What downgrading past this revision would destroy: each a count query (see store/downgrade.py)."""
+
 
 def upgrade() -> None:
     with op.batch_alter_table("users") as batch_op:

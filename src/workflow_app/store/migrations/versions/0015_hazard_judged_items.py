@@ -11,6 +11,11 @@ down_revision = "0014"
 branch_labels = None
 depends_on = None
 
+LOST_ON_DOWNGRADE = {
+    "judged items beyond each hazard's first": "SELECT count(*) - count(DISTINCT hazard_id) FROM hazard_judged_items",
+}
+"""What downgrading past this revision would destroy: each a count query (see store/downgrade.py)."""
+
 
 def upgrade() -> None:
     op.create_table(

@@ -11,6 +11,12 @@ down_revision = "0016"
 branch_labels = None
 depends_on = None
 
+LOST_ON_DOWNGRADE = {
+    "users' phones or e-mail addresses": "SELECT count(*) FROM users WHERE phone IS NOT NULL OR email IS NOT NULL",
+    "forced password changes": "SELECT count(*) FROM users WHERE must_change_password",
+}
+"""What downgrading past this revision would destroy: each a count query (see store/downgrade.py)."""
+
 
 def upgrade() -> None:
     with op.batch_alter_table("users") as batch_op:

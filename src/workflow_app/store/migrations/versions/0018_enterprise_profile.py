@@ -14,6 +14,22 @@ down_revision = "0017"
 branch_labels = None
 depends_on = None
 
+LOST_ON_DOWNGRADE = {
+    "enterprises' profile fields (credit code, contacts, coordinates, flags, status)":
+        "SELECT count(*) FROM organisations WHERE credit_code IS NOT NULL OR principal_name IS NOT NULL "
+        "OR principal_phone IS NOT NULL OR safety_officer_name IS NOT NULL OR safety_officer_phone IS NOT NULL "
+        "OR latitude IS NOT NULL OR longitude IS NOT NULL OR high_risk OR major_hazard_source "
+        "OR status <> 'active'",
+    "sectors beyond each enterprise's main one": "SELECT count(*) FROM enterprise_sectors es "
+        "JOIN organisations o ON o.id = es.enterprise_id WHERE es.sector_code <> o.sector_code",
+    "supervising departments other than the main sector's as lead": "SELECT count(*) FROM supervisions v "
+        "JOIN organisations o ON o.id = v.enterprise_id LEFT JOIN sectors s ON s.code = o.sector_code "
+        "WHERE NOT (v.is_lead AND v.department_id = s.department_id)",
+    "risk colour changes before the current colour": "SELECT count(*) - count(DISTINCT enterprise_id) "
+                                                     "FROM risk_colour_changes",
+}
+"""What downgrading past this revision would destroy: each a count query (see store/downgrade.py)."""
+
 
 def upgrade() -> None:
     with op.batch_alter_table("organisations") as batch_op:
