@@ -585,14 +585,52 @@ def audit_group() -> None:
 @audit_group.command("verify")
 @pass_context
 def audit_verify(ctx: Context) -> None:
-    """Recompute the hash chain; exit 1 naming each edited or deleted row."""
+    """Recompute the hash chain and check every evidence file; exit 1 naming each edited or deleted row
+    and each missing or altered file."""
+    from .services.evidence_integrity import evidence_problems
+
     with transaction(ctx.factory) as session:
         problems = audit.verify_chain(session)
+        missing = evidence_problems(session, EvidenceStore(Path(ctx.settings.instance_dir) / "evidence"))
     for problem in problems:
         click.echo(f"audit row {problem.entry_id if problem.entry_id is not None else '-'}: {problem.message}")
-    if problems:
+    for file_problem in missing:
+        click.echo(file_problem.message)
+    if problems or missing:
         sys.exit(1)
-    click.echo("audit log intact")
+    click.echo("audit log intact; every evidence file present and unaltered")
+
+
+@main.command("backup")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="a new (or empty) folder for this backup")
+@pass_context
+def backup_command(ctx: Context, out: Path) -> None:
+    """A consistent snapshot of the database and the evidence files, with a manifest of hashes."""
+    from .services.backup import BackupError, backup
+
+    try:
+        summary = backup(ctx.engine, Path(ctx.settings.instance_dir) / "evidence", out, datetime.now(UTC),
+                         progress=click.echo)
+    except BackupError as refused:
+        raise click.ClickException(str(refused)) from None
+    click.echo(f"schema {summary.schema_revision}, {summary.evidence_files} evidence files, "
+               f"{summary.total_bytes / 1e6:.1f} MB in {summary.folder}")
+
+
+@main.command("restore")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@pass_context
+def restore_command(ctx: Context, folder: Path) -> None:
+    """Restore a backup into an empty database and instance folder, then migrate it to this version."""
+    from .services.backup import BackupError, restore
+
+    try:
+        summary = restore(ctx.engine, Path(ctx.settings.instance_dir) / "evidence", folder, progress=click.echo)
+    except BackupError as refused:
+        raise click.ClickException(str(refused)) from None
+    init_db(ctx.engine, ctx.factory, ctx.settings.bpmn_dir, datetime.now(UTC))
+    click.echo(f"restored the backup of schema {summary.schema_revision}; database now at the current schema")
 
 
 @main.group("hazard")

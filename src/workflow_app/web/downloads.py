@@ -10,6 +10,7 @@ as plain ASCII for old clients. X-Content-Type-Options: nosniff comes with every
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from pathlib import Path
@@ -21,6 +22,7 @@ from werkzeug.wrappers import Response
 from ..services import evidence
 from .context import app_services
 
+log = logging.getLogger(__name__)
 INLINE = frozenset(evidence.MEDIA_TYPES.values())
 """Only images we checked are shown in the browser; anything else is saved."""
 EXTENSIONS = {"image/jpeg": (".jpg", ".jpeg"), "image/png": (".png",), "image/webp": (".webp",),
@@ -38,6 +40,12 @@ def send_evidence(sha256: str, media_type: str, name: str, thumbnail: bool = Fal
     if thumbnail and not inline:  # no thumbnail of a document: a document icon
         return send_file(Path(current_app.static_folder or "static") / "document.svg", mimetype="image/svg+xml")
     path = store.thumbnail_path(sha256) if thumbnail else store.path(sha256)
+    if not path.is_file():  # lost from the evidence folder (a restore without it): say so, never a 500
+        log.warning("evidence file %s is missing from %s", sha256, store.root)
+        missing = send_file(Path(current_app.static_folder or "static") / "evidence-missing.svg",
+                            mimetype="image/svg+xml", max_age=0)
+        missing.status_code = 404
+        return missing
     served = "image/jpeg" if thumbnail else media_type
     response = send_file(path, mimetype=served, max_age=0, etag=sha256 + ("-t" if thumbnail else ""))
     response.headers["Content-Disposition"] = content_disposition(name, served, inline)
