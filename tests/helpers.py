@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 from web_support import png
 
@@ -81,3 +81,14 @@ def snapshot(factory: sessionmaker[Session], hazard_id: int) -> tuple[Any, ...]:
                                                                     InboxTask.completed_at.is_(None))))
         return (row.state, row.version, h.status, tuple(open_ids), s.scalar(select(func.count(AuditEntry.id))),
                 s.scalar(select(func.count(Notice.id))))
+
+
+def tamper(session: Session, sql: str, **params: Any) -> None:
+    """Change the audit log behind the app's back, as the tables' owner would: on PostgreSQL the
+    append-only triggers are switched off for the statement (only the owner can)."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres:
+        session.execute(text("ALTER TABLE audit_log DISABLE TRIGGER USER"))
+    session.execute(text(sql), params)
+    if postgres:
+        session.execute(text("ALTER TABLE audit_log ENABLE TRIGGER USER"))

@@ -7,7 +7,7 @@ import zlib
 
 import pytest
 from conftest import T0
-from helpers import PLAN, complete, open_task, report
+from helpers import PLAN, complete, open_task, report, tamper
 from sqlalchemy import insert, text
 
 from workflow_app.engine import ProcessInstance
@@ -61,7 +61,7 @@ def test_audit_chain_detects_an_edited_row(factory, zone):
     with transaction(factory) as s:
         assert audit.verify_chain(s) == []
         first = audit.history(s, "hazard", hid)[0].id
-        s.execute(text("UPDATE audit_log SET actor_name = 'someone else' WHERE id = :id"), {"id": first})
+        tamper(s, "UPDATE audit_log SET actor_name = 'someone else' WHERE id = :id", id=first)
     with transaction(factory) as s:
         problems = audit.verify_chain(s)
     assert [p.entry_id for p in problems] == [first]
@@ -73,11 +73,11 @@ def test_audit_chain_detects_a_deleted_row(factory, zone):
     complete(factory, zone.department, hid, {"review_decision": "approve", "review_opinion": "同意"}, T0)
     with transaction(factory) as s:
         ids = [e.id for e in audit.history(s, "hazard", hid)]
-        s.execute(text("DELETE FROM audit_log WHERE id = :id"), {"id": ids[1]})
+        tamper(s, "DELETE FROM audit_log WHERE id = :id", id=ids[1])
     with transaction(factory) as s:
         assert [p.entry_id for p in audit.verify_chain(s)] == [ids[2]]
     with transaction(factory) as s:
-        s.execute(text("DELETE FROM audit_log WHERE id = :id"), {"id": ids[-1]})
+        tamper(s, "DELETE FROM audit_log WHERE id = :id", id=ids[-1])
     with transaction(factory) as s:
         assert any(p.entry_id is None for p in audit.verify_chain(s))
 

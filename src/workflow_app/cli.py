@@ -40,7 +40,7 @@ class Context:
 
     @cached_property
     def factory(self) -> sessionmaker[Session]:
-        return make_session_factory(self.engine)
+        return make_session_factory(self.engine, self.settings.audit_key)
 
 
 def _now(value: str | None) -> datetime:
@@ -583,22 +583,42 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
+@click.option("--checkpoints", "checkpoint_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="the folder of audit checkpoints the log must still extend (default: where `checkpoint` writes)")
 @pass_context
-def audit_verify(ctx: Context) -> None:
-    """Recompute the hash chain and check every evidence file; exit 1 naming each edited or deleted row
-    and each missing or altered file."""
+def audit_verify(ctx: Context, checkpoint_dir: Path | None) -> None:
+    """Recompute the hash chain, check it still extends every checkpoint and every evidence file is intact;
+    exit 1 naming each edited or deleted row, broken checkpoint and missing or altered file."""
+    from .services.audit_checkpoints import problems_with
     from .services.evidence_integrity import evidence_problems
 
+    folder = checkpoint_dir or ctx.settings.checkpoint_dir
     with transaction(ctx.factory) as session:
-        problems = audit.verify_chain(session)
-        missing = evidence_problems(session, EvidenceStore(Path(ctx.settings.instance_dir) / "evidence"))
-    for problem in problems:
-        click.echo(f"audit row {problem.entry_id if problem.entry_id is not None else '-'}: {problem.message}")
-    for file_problem in missing:
-        click.echo(file_problem.message)
-    if problems or missing:
+        found = [f"audit row {p.entry_id if p.entry_id is not None else '-'}: {p.message}"
+                 for p in audit.verify_chain(session)]
+        found += [f"checkpoint {problem}" for problem in problems_with(session, folder)]
+        found += [p.message for p in evidence_problems(session, EvidenceStore(Path(ctx.settings.instance_dir)
+                                                                               / "evidence"))]
+        unkeyed = audit.unkeyed_rows(session)
+    for line in found:
+        click.echo(line)
+    if unkeyed:
+        click.echo(f"note: {unkeyed} audit rows are plain SHA-256 (written without WORKFLOW_APP_AUDIT_KEY)")
+    if found:
         sys.exit(1)
-    click.echo("audit log intact; every evidence file present and unaltered")
+    click.echo("audit log intact and extends every checkpoint; every evidence file present and unaltered")
+
+
+@audit_group.command("checkpoint")
+@pass_context
+def audit_checkpoint(ctx: Context) -> None:
+    """Write the log's head outside the database (and to the office by e-mail/webhook); the scheduler does
+    this daily."""
+    from .services.audit_checkpoints import write
+
+    with transaction(ctx.factory) as session:
+        checkpoint, path = write(session, ctx.settings.checkpoint_dir, datetime.now(UTC))
+    click.echo(f"checkpoint: row {checkpoint.last_id} ({checkpoint.count} rows) {checkpoint.head_hash} → {path}")
 
 
 @main.command("backup")

@@ -44,8 +44,19 @@ class Settings:
     proxy_hops: int = 0
     """WORKFLOW_APP_PROXY_HOPS: reverse proxies in front of the app (nginx: 1); their X-Forwarded-For/-Proto are
     trusted that many hops deep, so sign-in and report limits count real client addresses. 0 trusts none."""
+    audit_key: str | None = None
+    """WORKFLOW_APP_AUDIT_KEY: keys the audit log's hash chain (HMAC); keep it outside the database and its
+    backups, the same in every process. Without it the chain is plain SHA-256, which a database writer can redo."""
+    audit_checkpoint_dir: Path | None = None
+    """WORKFLOW_APP_AUDIT_CHECKPOINT_DIR: where audit checkpoints are written, outside the database (ideally
+    another machine's mount); default <instance>/audit-checkpoints."""
     smtp: SmtpSettings = field(default_factory=lambda: SmtpSettings(host=""))
     """WORKFLOW_APP_SMTP_HOST, _PORT, _SECURITY (starttls|ssl|none), _USERNAME, _PASSWORD, _SENDER."""
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        """Where audit checkpoints go."""
+        return self.audit_checkpoint_dir or self.instance_dir / "audit-checkpoints"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -60,6 +71,9 @@ class Settings:
             sweep_seconds=int(environ.get("WORKFLOW_APP_SWEEP_SECONDS", "60")),
             scheduler_in_serve=environ.get("WORKFLOW_APP_SCHEDULER", "1") not in ("0", "false", "no"),
             proxy_hops=int(environ.get("WORKFLOW_APP_PROXY_HOPS", "0")),
+            audit_key=environ.get("WORKFLOW_APP_AUDIT_KEY") or None,
+            audit_checkpoint_dir=Path(environ["WORKFLOW_APP_AUDIT_CHECKPOINT_DIR"])
+            if environ.get("WORKFLOW_APP_AUDIT_CHECKPOINT_DIR") else None,
             smtp=SmtpSettings(
                 host=environ.get("WORKFLOW_APP_SMTP_HOST", ""), port=int(environ.get("WORKFLOW_APP_SMTP_PORT", "25")),
                 security=environ.get("WORKFLOW_APP_SMTP_SECURITY", "starttls"),

@@ -1,4 +1,5 @@
-"""APScheduler drives the timers: sweep, dispatch and duty opening run every WORKFLOW_APP_SWEEP_SECONDS.
+"""APScheduler drives the timers: sweep, dispatch and duty opening run every WORKFLOW_APP_SWEEP_SECONDS;
+an audit checkpoint is written every day at 00:30 Shanghai time.
 
 The schedule itself is not stored: what is due lives in the database (timer and outbox
 rows), so a restarted or an additional process simply sweeps what is due, and the
@@ -12,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
@@ -20,6 +22,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .config import Settings
+from .engine.calendar import SHANGHAI
+from .services.audit_checkpoints import write as write_checkpoint
 from .services.channels import Channel, EmailChannel, WebhookChannel
 from .services.dispatch import dispatch
 from .services.duties import open_due_duties
@@ -81,6 +85,13 @@ def duties_job(factory: sessionmaker[Session]) -> Callable[[datetime], int]:
     return open_duties
 
 
+def checkpoint_job(factory: sessionmaker[Session], folder: Path) -> Callable[[datetime], int]:
+    def checkpoint(now: datetime) -> int:
+        with transaction(factory) as session:
+            return write_checkpoint(session, folder, now)[0].count
+    return checkpoint
+
+
 def build_scheduler(settings: Settings, factory: sessionmaker[Session], blocking: bool) -> BaseScheduler:
     """A scheduler with the sweep and dispatch jobs, both due at once and then every interval."""
     scheduler: BaseScheduler = (BlockingScheduler if blocking else BackgroundScheduler)(timezone=UTC)
@@ -90,4 +101,8 @@ def build_scheduler(settings: Settings, factory: sessionmaker[Session], blocking
         scheduler.add_job(run_job, "interval", args=(factory, name, work), id=name, name=name,
                           seconds=settings.sweep_seconds, max_instances=1, coalesce=True,
                           next_run_time=datetime.now(UTC), misfire_grace_time=settings.sweep_seconds)
+    checkpoint = checkpoint_job(factory, settings.checkpoint_dir)
+    scheduler.add_job(run_job, "cron", args=(factory, "audit_checkpoint", checkpoint),
+                      id="audit_checkpoint", name="audit_checkpoint", hour=0, minute=30, timezone=SHANGHAI,
+                      max_instances=1, coalesce=True, misfire_grace_time=6 * 3600)
     return scheduler

@@ -38,9 +38,11 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions that keep loaded objects usable after commit (services return them)."""
-    return sessionmaker(engine, expire_on_commit=False)
+def make_session_factory(engine: Engine, audit_key: str | None = None) -> sessionmaker[Session]:
+    """Sessions that keep loaded objects usable after commit (services return them), carrying the key that
+    signs the audit log (services/audit.py) in `Session.info`."""
+    info = {"audit_key": audit_key.encode("utf-8")} if audit_key else {}
+    return sessionmaker(engine, expire_on_commit=False, info=info)
 
 
 @contextmanager

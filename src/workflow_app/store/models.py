@@ -345,6 +345,7 @@ class AuditEntry(Base):
     detail: Mapped[dict] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_id: Mapped[str | None] = mapped_column(String(16))  # the fingerprint of the HMAC key; None: plain SHA-256
 
 
 class AuditHead(Base):

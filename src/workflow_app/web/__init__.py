@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None, factory: sessionmaker[Session] 
         REMEMBER_COOKIE_SECURE=settings.secure_cookies,
     )
     app.extensions["workflow_app"] = AppServices(
-        factory=factory or make_session_factory(make_engine(settings.database_url)),
+        factory=factory or make_session_factory(make_engine(settings.database_url), settings.audit_key),
         evidence=EvidenceStore(Path(settings.instance_dir) / "evidence"),
         clock=clock or (lambda: datetime.now(UTC)), sweep_seconds=settings.sweep_seconds,
     )
