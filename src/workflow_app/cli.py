@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import sys
 from datetime import UTC, datetime
@@ -153,36 +154,78 @@ def demo_command(ctx: Context, now_text: str | None) -> None:
 @click.option("--threads", default=8, show_default=True, help="worker threads")
 @pass_context
 def serve_command(ctx: Context, host: str, port: int, threads: int) -> None:
-    """Serve the web app with the waitress WSGI server (and the scheduler, unless WORKFLOW_APP_SCHEDULER=0)."""
-    from waitress import serve
+    """Serve the web app with the waitress WSGI server (and the scheduler, unless WORKFLOW_APP_SCHEDULER=0);
+    SIGTERM stops it within 2 s."""
+    from waitress import create_server
 
-    from .scheduling import build_scheduler
+    from .scheduling import Shutdown, build_scheduler
     from .web import create_app
 
     app = create_app(ctx.settings, ctx.factory)
-    scheduler = build_scheduler(ctx.settings, ctx.factory, blocking=False) if ctx.settings.scheduler_in_serve else None
+    shutdown = Shutdown()
+    scheduler = (build_scheduler(ctx.settings, ctx.factory, blocking=False, shutdown=shutdown)
+                 if ctx.settings.scheduler_in_serve else None)
+    server = create_server(app, host=host, port=port, threads=threads,
+                           max_request_body_size=app.config["MAX_CONTENT_LENGTH"])
     if scheduler is not None:
         scheduler.start()
         click.echo(f"scheduler: sweep and dispatch every {ctx.settings.sweep_seconds} s")
-    click.echo(f"serving on http://{host}:{port}/  (Ctrl+C to stop)")
+    click.echo(f"serving on http://{host}:{port}/  (Ctrl+C or SIGTERM stops it)")
+    signal.signal(signal.SIGTERM, _raise_stop)
     try:
-        serve(app, host=host, port=port, threads=threads, max_request_body_size=app.config["MAX_CONTENT_LENGTH"])
+        server.run()
+    except (_Stop, KeyboardInterrupt):
+        pass
     finally:
-        if scheduler is not None:
-            scheduler.shutdown(wait=True)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # stopping already: a second SIGTERM must not interrupt it
+        server.close()
+        server.task_dispatcher.shutdown(timeout=SHUTDOWN_GRACE_SECONDS / 2)  # requests under way may finish
+        _stop_scheduler(scheduler, shutdown, SHUTDOWN_GRACE_SECONDS / 2)
+
+
+SHUTDOWN_GRACE_SECONDS = 1.5
+"""How long requests and jobs under way may take to finish after SIGTERM (the promise is 2 s)."""
+
+
+class _Stop(Exception):
+    """Raised by the SIGTERM handler to leave waitress's loop (it would wait 5 s for SystemExit)."""
+
+
+def _raise_stop(*_: Any) -> None:
+    raise _Stop
+
+
+def _stop_scheduler(scheduler: Any, shutdown: Any, grace: float) -> None:
+    """Ask the jobs to stop after the unit they are on; if one is still busy after `grace` (a notice
+    waiting on a slow endpoint), leave without it: its transaction rolls back with the connection, and
+    its notice's lease runs out, so the notice goes at a later run."""
+    shutdown.request()
+    if scheduler is not None and scheduler.running:
+        scheduler.shutdown(wait=False)
+    if not shutdown.wait_idle(grace):
+        click.echo("stopped with a job under way; it is abandoned and redone at a later run")
+        sys.stdout.flush()
+        os._exit(0)
 
 
 @main.command("scheduler")
 @pass_context
 def scheduler_command(ctx: Context) -> None:
-    """Run only the scheduler (sweep and dispatch) until SIGTERM or Ctrl+C; stops between runs."""
-    from .scheduling import build_scheduler
+    """Run only the scheduler (sweep and dispatch) until SIGTERM or Ctrl+C; stops within 2 s."""
+    from .scheduling import Shutdown, build_scheduler
 
-    scheduler = build_scheduler(ctx.settings, ctx.factory, blocking=True)
-    signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
+    shutdown = Shutdown()
+    scheduler = build_scheduler(ctx.settings, ctx.factory, blocking=True, shutdown=shutdown)
+
+    def stop(*_: Any) -> None:
+        shutdown.request()
+        scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, stop)
     click.echo(f"scheduler: sweep and dispatch every {ctx.settings.sweep_seconds} s (SIGTERM stops it)")
     with contextlib.suppress(KeyboardInterrupt):
         scheduler.start()
+    _stop_scheduler(scheduler, shutdown, SHUTDOWN_GRACE_SECONDS)
     click.echo("scheduler stopped")
 
 

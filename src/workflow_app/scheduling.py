@@ -9,9 +9,12 @@ recorded in `job_runs` for /healthz.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -40,17 +43,52 @@ def channels_from(settings: Settings) -> dict[str, Channel]:
     return {"email": EmailChannel(settings.smtp), "webhook": WebhookChannel()}
 
 
+class Shutdown:
+    """A stop request shared by the scheduler's jobs (SIGTERM): each finishes the unit it is on (one
+    instance's transaction, one notice) and returns; a job not yet started does not start."""
+
+    def __init__(self) -> None:
+        self._requested = threading.Event()
+        self._idle = threading.Condition()
+        self._running = 0
+
+    def requested(self) -> bool:
+        return self._requested.is_set()
+
+    def request(self) -> None:
+        self._requested.set()
+
+    @contextmanager
+    def job(self) -> Iterator[None]:
+        with self._idle:
+            self._running += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._running -= 1
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Whether every running job returned within `timeout` seconds."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._running == 0, timeout)
+
+
 def run_job(factory: sessionmaker[Session], name: str, work: Callable[[datetime], int],
-            clock: Clock = lambda: datetime.now(UTC)) -> int:
+            clock: Clock = lambda: datetime.now(UTC), shutdown: Shutdown | None = None) -> int:
     """Run one job at `clock()`, record it in job_runs, and return how many items it processed."""
+    if shutdown is not None and shutdown.requested():
+        return 0
     started, began = clock(), time.perf_counter()
     processed, error = 0, None
-    try:
-        processed = work(started)
-    except Exception as exc:  # a failed run is recorded and the next one tries again
-        log.exception("job %s failed", name)
-        error = f"{type(exc).__name__}: {exc}"
-    _record_run(factory, name, started, (time.perf_counter() - began) * 1000, processed, error)
+    with shutdown.job() if shutdown is not None else contextlib.nullcontext():
+        try:
+            processed = work(started)
+        except Exception as exc:  # a failed run is recorded and the next one tries again
+            log.exception("job %s failed", name)
+            error = f"{type(exc).__name__}: {exc}"
+        _record_run(factory, name, started, (time.perf_counter() - began) * 1000, processed, error)
     return processed
 
 
@@ -70,8 +108,8 @@ def _record_run(factory: sessionmaker[Session], name: str, started: datetime, du
             continue
 
 
-def sweep_job(factory: sessionmaker[Session]) -> Callable[[datetime], int]:
-    return lambda now: len(sweep(factory, now))
+def sweep_job(factory: sessionmaker[Session], shutdown: Shutdown) -> Callable[[datetime], int]:
+    return lambda now: len(sweep(factory, now, should_stop=shutdown.requested))
 
 
 def dispatch_job(factory: sessionmaker[Session], channels: dict[str, Channel]) -> Callable[[datetime], int]:
@@ -92,17 +130,20 @@ def checkpoint_job(factory: sessionmaker[Session], folder: Path) -> Callable[[da
     return checkpoint
 
 
-def build_scheduler(settings: Settings, factory: sessionmaker[Session], blocking: bool) -> BaseScheduler:
-    """A scheduler with the sweep and dispatch jobs, both due at once and then every interval."""
+def build_scheduler(settings: Settings, factory: sessionmaker[Session], blocking: bool,
+                    shutdown: Shutdown) -> BaseScheduler:
+    """A scheduler with the sweep and dispatch jobs, both due at once and then every interval; its jobs
+    stop early once `shutdown` is requested."""
     scheduler: BaseScheduler = (BlockingScheduler if blocking else BackgroundScheduler)(timezone=UTC)
-    jobs = {"sweep": sweep_job(factory), "dispatch": dispatch_job(factory, channels_from(settings)),
+    jobs = {"sweep": sweep_job(factory, shutdown), "dispatch": dispatch_job(factory, channels_from(settings)),
             "duties": duties_job(factory)}
     for name, work in jobs.items():
-        scheduler.add_job(run_job, "interval", args=(factory, name, work), id=name, name=name,
+        scheduler.add_job(run_job, "interval", args=(factory, name, work), kwargs={"shutdown": shutdown}, id=name,
+                          name=name,
                           seconds=settings.sweep_seconds, max_instances=1, coalesce=True,
                           next_run_time=datetime.now(UTC), misfire_grace_time=settings.sweep_seconds)
     checkpoint = checkpoint_job(factory, settings.checkpoint_dir)
-    scheduler.add_job(run_job, "cron", args=(factory, "audit_checkpoint", checkpoint),
+    scheduler.add_job(run_job, "cron", args=(factory, "audit_checkpoint", checkpoint), kwargs={"shutdown": shutdown},
                       id="audit_checkpoint", name="audit_checkpoint", hour=0, minute=30, timezone=SHANGHAI,
                       max_instances=1, coalesce=True, misfire_grace_time=6 * 3600)
     return scheduler

@@ -9,6 +9,7 @@ sweep. A second sweep at the same `now` finds nothing due and fires nothing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -46,12 +47,16 @@ def due_instance_ids(session: Session, now: datetime, limit: int) -> list[int]:
     return list(session.scalars(query))
 
 
-def sweep(factory: sessionmaker[Session], now: datetime, limit: int = 1000) -> list[Firing]:
-    """Fire every timer due at `now`; return what fired."""
+def sweep(factory: sessionmaker[Session], now: datetime, limit: int = 1000,
+          should_stop: Callable[[], bool] = lambda: False) -> list[Firing]:
+    """Fire every timer due at `now`; return what fired. Once `should_stop()` the rest wait for the next sweep
+    (each instance is its own transaction, so stopping between two leaves nothing half done)."""
     with transaction(factory) as session:
         instance_ids = due_instance_ids(session, now, limit)
     firings: list[Firing] = []
     for instance_id in instance_ids:
+        if should_stop():
+            break
         try:
             with transaction(factory) as session:
                 firings.extend(_fire_instance(session, instance_id, now))
