@@ -108,8 +108,9 @@ def _record_run(factory: sessionmaker[Session], name: str, started: datetime, du
             continue
 
 
-def sweep_job(factory: sessionmaker[Session], shutdown: Shutdown) -> Callable[[datetime], int]:
-    return lambda now: len(sweep(factory, now, should_stop=shutdown.requested))
+def sweep_job(factory: sessionmaker[Session], shutdown: Shutdown | None = None) -> Callable[[datetime], int]:
+    should_stop = shutdown.requested if shutdown is not None else (lambda: False)
+    return lambda now: len(sweep(factory, now, should_stop=should_stop))
 
 
 def dispatch_job(factory: sessionmaker[Session], channels: dict[str, Channel]) -> Callable[[datetime], int]:
