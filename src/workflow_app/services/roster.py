@@ -104,7 +104,7 @@ def _compare(checked: Checked, known: roster_known.Known) -> tuple[list[Change],
         for key, after in checked.records[fmt.kind].items():
             before = _before(fmt.kind, key, after, known)
             fields = tuple((c, (before or {}).get(c, ""), after.get(c, "")) for c in fmt.columns
-                           if before is None and after.get(c) or before is not None and before.get(c, "") != after.get(c, ""))
+                           if (before or {}).get(c, "") != after.get(c, ""))
             if before is not None and not fields:
                 unchanged += 1
             else:

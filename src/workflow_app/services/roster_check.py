@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from functools import partial
 
 from . import credit_code
 from .roster_format import COLOURS, DEPARTMENTS, ENTERPRISES, SECTORS, STATUSES, TOWNS, Problem, Sheet, SheetFormat
@@ -64,14 +65,14 @@ class Names:
 
 
 def check(sheets: list[Sheet], known: Known) -> Checked:
-    """Every sheet's rows as records, or the problems of each wrong cell; towns → departments → sectors → enterprises."""
+    """Every sheet's rows as records, or each wrong cell's problem (towns, departments, sectors, then enterprises)."""
     checked = Checked()
     towns = Names("镇街", known.names["town"])
     departments = Names("监管部门", known.names["department"])
     sectors = Names("行业领域", {code: r["行业领域名称"] for code, r in known.sectors.items()})
     for fmt, names in ((TOWNS, towns), (DEPARTMENTS, departments)):
         for sheet in _of(sheets, fmt):
-            _check_rows(sheet, checked, lambda n, row, s=sheet: _unit(s.format, n, row, known))
+            _check_rows(sheet, checked, partial(_unit, sheet.format, known=known))
         names.names.update({code: r[fmt.columns[1]] for code, r in checked.records[fmt.kind].items()})
     for sheet in _of(sheets, SECTORS):
         _check_rows(sheet, checked, lambda _n, row: _sector(row, known, departments))
@@ -128,7 +129,7 @@ def _required(fmt: SheetFormat, row: Row) -> list[tuple[str, str]]:
     return [(column, "不能为空") for column in fmt.required if not row.get(column)]
 
 
-def _unit(fmt: SheetFormat, _number: int, row: Row, known: Known) -> tuple[str, Row, list[tuple[str, str]]]:
+def _unit(fmt: SheetFormat, _number: int, row: Row, *, known: Known) -> tuple[str, Row, list[tuple[str, str]]]:
     """A town's or a department's record: code and name; its code not another organisation's."""
     values, problems = _cells(row, {fmt.columns[0]: _org_code})
     problems += _required(fmt, row)
@@ -182,7 +183,8 @@ def _enterprise(_number: int, row: Row, context: _Context) -> tuple[str, Row, li
     return key, record, problems
 
 
-_NEW_ENTERPRISE = {column: "" for column in ENTERPRISES.columns} | {"高危企业": "否", "重大危险源": "否", "状态": "在营"}
+_NEW_ENTERPRISE = {column: "" for column in ENTERPRISES.columns} | {"高危企业": "否", "重大危险源": "否",
+                                                                    "状态": "在营"}
 
 
 def _code_taken(code: str, own_id: int | None, context: _Context) -> list[tuple[str, str]]:

@@ -91,7 +91,8 @@ def enterprise_record(r: Any, codes: dict[int, str], sectors: list[str], supervi
     """A stored enterprise (a row of `organisations`) as the roster's 企业 sheet writes it."""
     main = r["sector_code"] or ""
     return {
-        "统一社会信用代码": r["credit_code"] or "", "企业名称": r["name"], "编号": r["code"], "地址": r["address"] or "",
+        "统一社会信用代码": r["credit_code"] or "", "企业名称": r["name"], "编号": r["code"],
+        "地址": r["address"] or "",
         "镇街": codes.get(r["town_id"], ""), "行业领域": "、".join([main, *sorted(set(sectors) - {main})]).strip("、"),
         "牵头监管部门": next((code for lead, code in supervisions if lead), ""),
         "其他监管部门": "、".join(sorted(code for lead, code in supervisions if not lead)),

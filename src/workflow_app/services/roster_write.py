@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -28,8 +28,10 @@ if TYPE_CHECKING:
     from .roster import Change
 
 BATCH = 1000
-ORGS = Organisation.__table__
-SECTORS = Sector.__table__
+ORGS = cast(Table, Organisation.__table__)
+SECTORS = cast(Table, Sector.__table__)
+COLOUR_CHANGES = cast(Table, RiskColourChange.__table__)
+LINKS = (cast(Table, EnterpriseSector.__table__), cast(Table, Supervision.__table__))
 LINK_COLUMNS = ("行业领域", "牵头监管部门", "其他监管部门")
 CONCURRENT = "导入期间有单位被他人修改，未导入任何内容；请重新预览后再确认"
 AuditEntries = list[tuple[str, str, str | int, dict[str, Any]]]
@@ -58,7 +60,8 @@ def _ids(session: Session) -> dict[str, int]:
 def _detail(change: Change) -> dict[str, Any]:
     if change.new:
         return {"before": None, "after": {column: after for column, _, after in change.fields}}
-    return {"before": {c: before for c, before, _ in change.fields}, "after": {c: after for c, _, after in change.fields}}
+    return {"before": {c: before for c, before, _ in change.fields},
+            "after": {c: after for c, _, after in change.fields}}
 
 
 def _units(session: Session, kind: str, changes: list[Change], records: dict[str, dict[str, str]]) -> AuditEntries:
@@ -127,7 +130,7 @@ def _enterprises(session: Session, actor: User | None, changes: list[Change], re
     _links(session, [(enterprise_ids[c.key], records[c.key]) for c in relinked], ids)
     coloured = [c for c in changes if any(column == "风险等级" and after for column, _, after in c.fields)]
     if coloured:
-        connection.execute(insert(RiskColourChange.__table__), [
+        connection.execute(insert(COLOUR_CHANGES), [
             {"enterprise_id": enterprise_ids[c.key], "colour": COLOURS[records[c.key]["风险等级"]], "set_at": now,
              "set_by_id": actor.id if actor else None, "set_by_name": actor.display_name if actor else "系统",
              "reason": "组织名册导入"} for c in coloured])
@@ -164,7 +167,7 @@ def _links(session: Session, enterprises: list[tuple[int, dict[str, str]]], ids:
         return
     connection = session.connection()
     gone = [{"b_id": enterprise_id} for enterprise_id, _ in enterprises]
-    for table in (EnterpriseSector.__table__, Supervision.__table__):
+    for table in LINKS:
         connection.execute(delete(table).where(table.c.enterprise_id == bindparam("b_id")), gone)
     sectors, supervisions = [], []
     for enterprise_id, record in enterprises:
@@ -175,6 +178,6 @@ def _links(session: Session, enterprises: list[tuple[int, dict[str, str]]], ids:
                          for code in record["其他监管部门"].split("、") if code]
     for start in range(0, max(len(sectors), len(supervisions)), BATCH * 3):
         if sectors[start:start + BATCH * 3]:
-            connection.execute(insert(EnterpriseSector.__table__), sectors[start:start + BATCH * 3])
+            connection.execute(insert(LINKS[0]), sectors[start:start + BATCH * 3])
         if supervisions[start:start + BATCH * 3]:
-            connection.execute(insert(Supervision.__table__), supervisions[start:start + BATCH * 3])
+            connection.execute(insert(LINKS[1]), supervisions[start:start + BATCH * 3])
