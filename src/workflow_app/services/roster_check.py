@@ -156,6 +156,7 @@ class _Context:
     sectors: Names
     leads: dict[str, str]  # sector code → its department's code
     checked: Checked
+    codes: set[str] = field(default_factory=set)  # enterprises' codes so far in the file
 
 
 def _enterprise(_number: int, row: Row, context: _Context) -> tuple[str, Row, list[tuple[str, str]]]:
@@ -194,8 +195,9 @@ def _code_taken(code: str, own_id: int | None, context: _Context) -> list[tuple[
         return [("编号", f"编号 {code} 已被{owner.label}使用")]
     if code in context.checked.records["town"] or code in context.checked.records["department"]:
         return [("编号", f"编号 {code} 已是本文件中镇街或部门的编号")]
-    if any(r["编号"] == code for r in context.checked.records["enterprise"].values()):
+    if code in context.codes:
         return [("编号", f"编号 {code} 在文件中重复")]
+    context.codes.add(code)
     return []
 
 

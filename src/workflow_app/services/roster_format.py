@@ -3,8 +3,8 @@
 A roster is an XLSX workbook with up to four sheets (镇街, 监管部门, 行业领域, 企业) or a CSV
 file (UTF-8, with or without a BOM) holding one of them. Every sheet is recognised by its
 header row, never by its name, so the headers of the kinds differ (镇街编号 / 部门编号 /
-行业领域编号). Cells are read as text: a formula is its text, never evaluated (openpyxl
-without `data_only`), and the `'` our exports put before formula-like text comes off again.
+行业领域编号). Cells are read as text: a formula is its text, never evaluated (reports/xlsx_read.py),
+and the `'` our exports put before formula-like text comes off again.
 
 Limits keep a hostile upload cheap: a file of at most MAX_BYTES, an XLSX whose parts unpack
 to at most MAX_UNPACKED bytes, at most MAX_ROWS rows and MAX_COLUMNS columns per sheet.
@@ -15,12 +15,11 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from xml.etree.ElementTree import ParseError
 
-from openpyxl import load_workbook
-
+from ..reports import xlsx_read
 from ..reports.cells import restored
 from .errors import InvalidInputError
 
@@ -117,63 +116,64 @@ def read_file(content: bytes, file_name: str) -> RosterFile:
     return result
 
 
-def _xlsx_tables(content: bytes, file_name: str) -> list[tuple[str, Iterator[list[str]]]]:
+def _xlsx_tables(content: bytes, file_name: str) -> list[tuple[str, list[tuple[int, list[str]]]]]:
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
             if sum(info.file_size for info in archive.infolist()) > MAX_UNPACKED:
                 raise InvalidInputError(f"{file_name}：文件解压后过大，请拆分后导入")
-        book = load_workbook(io.BytesIO(content), read_only=True, data_only=False)
-    except (zipfile.BadZipFile, OSError, ValueError, KeyError) as exc:
+            strings = xlsx_read.shared_strings(archive)
+            return [(f"{file_name}「{name}」", _limited(file_name, xlsx_read.rows(archive.open(part), strings,
+                                                                                     MAX_COLUMNS)))
+                    for name, part in xlsx_read.sheets(archive)]
+    except (zipfile.BadZipFile, ParseError, OSError, ValueError, KeyError) as exc:
         raise InvalidInputError(f"{file_name}：无法读取（{type(exc).__name__}），请使用 XLSX 或 UTF-8 CSV") from None
-    return [(f"{file_name}「{ws.title}」",
-             ([_text(v) for v in row] for row in ws.iter_rows(values_only=True, max_col=MAX_COLUMNS)))
-            for ws in book.worksheets]
 
 
-def _csv_rows(content: bytes, file_name: str) -> Iterator[list[str]]:
+def _csv_rows(content: bytes, file_name: str) -> list[tuple[int, list[str]]]:
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InvalidInputError(f"{file_name}：不是 UTF-8 编码的 CSV（请在 Excel 中另存为“CSV UTF-8”）") from None
     try:
-        for row in csv.reader(io.StringIO(text, newline="")):
-            yield [_text(cell) for cell in row[:MAX_COLUMNS]]
+        return _limited(file_name, enumerate((row[:MAX_COLUMNS] for row in csv.reader(io.StringIO(text, newline=""))),
+                                             start=1))
     except csv.Error as exc:
         raise InvalidInputError(f"{file_name}：CSV 格式错误（{exc}）") from None
 
 
-def _text(value: Any) -> str:
-    """A cell as text: integers typed as numbers without ".0", booleans as 是/否, our `'` mark taken off."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return restored(str(value).strip())
+def _limited(file_name: str, rows: Iterable[tuple[int, list[str]]]) -> list[tuple[int, list[str]]]:
+    """The rows (numbered) with each cell as text; InvalidInputError beyond MAX_ROWS (the header row besides)."""
+    kept: list[tuple[int, list[str]]] = []
+    for number, row in rows:
+        if len(kept) > MAX_ROWS:
+            raise InvalidInputError(f"{file_name}：超过 {MAX_ROWS} 行，请拆分后导入")
+        kept.append((number, [_text(cell) for cell in row]))
+    return kept
 
 
-def _recognise(result: RosterFile, source: str, rows: Iterable[list[str]]) -> None:
-    """Add the sheet `rows` hold to `result`, by its header row; an empty sheet is skipped."""
-    iterator = iter(rows)
-    headers = next(iterator, None)
-    if headers is None or not any(headers):
+def _text(value: str) -> str:
+    """A cell as text, trimmed, without the `'` our exports put before formula-like text."""
+    return restored(value.strip())
+
+
+def _recognise(result: RosterFile, source: str, rows: list[tuple[int, list[str]]]) -> None:
+    """Add the sheet `rows` hold to `result`, by its header row (the first not empty); an empty sheet is skipped."""
+    if not rows:
         return
+    header_row, headers = rows[0]
     named = [h for h in headers if h]
     fmt = max(FORMATS, key=lambda f: len(set(named) & set(f.columns)))
-    wrong = [Problem(source, 1, h, f"未知的列（{fmt.title}表的列为：{'、'.join(fmt.columns)}）")
+    wrong = [Problem(source, header_row, h, f"未知的列（{fmt.title}表的列为：{'、'.join(fmt.columns)}）")
              for h in named if h not in fmt.columns]
-    wrong += [Problem(source, 1, h, "列名重复") for h in sorted({h for h in named if named.count(h) > 1})]
-    wrong += [Problem(source, 1, c, "缺少此列") for c in fmt.required if c not in named]
+    wrong += [Problem(source, header_row, h, "列名重复") for h in sorted({h for h in named if named.count(h) > 1})]
+    wrong += [Problem(source, header_row, c, "缺少此列") for c in fmt.required if c not in named]
     if not set(named) & set(fmt.columns):
-        wrong = [Problem(source, 1, "", "无法识别的表：第 1 行应为镇街、监管部门、行业领域或企业表的列名")]
+        wrong = [Problem(source, header_row, "", "无法识别的表：第 1 行应为镇街、监管部门、行业领域或企业表的列名")]
     if wrong:
         result.problems.extend(wrong)
         return
     sheet = Sheet(fmt, source, tuple(named))
-    for number, row in enumerate(iterator, start=2):
-        if number > MAX_ROWS + 1:
-            raise InvalidInputError(f"{source}：超过 {MAX_ROWS} 行，请拆分后导入")
+    for number, row in rows[1:]:
         if any(row):
             sheet.rows.append((number, {h: (row[i] if i < len(row) else "") for i, h in enumerate(headers) if h}))
     result.sheets.append(sheet)
