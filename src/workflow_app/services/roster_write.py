@@ -54,7 +54,7 @@ def write(session: Session, actor: User | None, changes: list[Change], checked: 
 
 
 def _ids(session: Session) -> dict[str, int]:
-    return dict(session.execute(select(ORGS.c.code, ORGS.c.id)).tuples().all())
+    return dict(session.execute(select(ORGS.c.code, ORGS.c.id)).all())
 
 
 def _detail(change: Change) -> dict[str, Any]:
@@ -123,7 +123,7 @@ def _enterprises(session: Session, actor: User | None, changes: list[Change], re
         if progress:
             progress("新增企业", min(start + BATCH, len(new)), len(new))
     by_credit = dict(connection.execute(select(ORGS.c.credit_code, ORGS.c.id).where(
-        ORGS.c.kind == "enterprise", ORGS.c.credit_code.is_not(None))).tuples().all()) if new else {}
+        ORGS.c.kind == "enterprise", ORGS.c.credit_code.is_not(None))).all()) if new else {}
     enterprise_ids = {c.key: by_credit[c.key] if c.new else _existing(known, c, records).id for c in changes}
     _update(session, [c for c in changes if not c.new], records, known, ids, progress)
     relinked = [c for c in changes if c.new or any(column in LINK_COLUMNS for column, _, _ in c.fields)]
