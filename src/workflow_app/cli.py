@@ -979,3 +979,13 @@ def standards_export(ctx: Context, out_file: str) -> None:
     content = sheet_bytes(rows, "standards") if out_file.lower().endswith(".xlsx") else csv_bytes(rows)
     Path(out_file).write_bytes(content)
     click.echo(f"{len(rows) - 1} items written to {out_file}")
+
+
+def _add_command_groups() -> None:
+    """Command groups kept in modules of their own (they import this one's helpers, so they come last)."""
+    from .cli_roster import org_group
+
+    main.add_command(org_group)
+
+
+_add_command_groups()

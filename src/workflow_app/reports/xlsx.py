@@ -67,10 +67,17 @@ def write_table(out: IO[bytes], title: str, columns: Sequence[tuple[str, int]], 
 
 def sheet_bytes(rows: Iterable[Sequence[Any]], sheet: str) -> bytes:
     """`rows` as the bytes of a plain one-sheet workbook (no title row), e.g. a list in an import format."""
+    return workbook_bytes([(sheet, rows)])
+
+
+def workbook_bytes(sheets: Iterable[tuple[str, Iterable[Sequence[Any]]]]) -> bytes:
+    """Plain sheets ((name, rows) each, the header first) as the bytes of one workbook: a file in an import format."""
     book = Workbook(write_only=True)
-    ws = book.create_sheet(sheet[:31])
-    for row in rows:
-        ws.append([_cell(value) for value in row])
+    for sheet, rows in sheets:
+        ws = book.create_sheet(sheet[:31])
+        ws.freeze_panes = "A2"
+        for row in rows:
+            ws.append([_cell(value) for value in row])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

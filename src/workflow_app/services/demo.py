@@ -17,19 +17,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.security import generate_password_hash
 
+from ..config import PROJECT_ROOT
 from ..engine.calendar import SHANGHAI
 from ..store.database import transaction
 from ..store.models import (
     Checklist,
-    EnterpriseSector,
     InboxTask,
     Organisation,
     ProcessInstanceRow,
     Sector,
-    Supervision,
     User,
 )
-from . import standards, tasks
+from . import roster, standards, tasks
 from .cases import start_case
 from .evidence import EvidenceStore, Photo, Uploads, check_photo
 from .hazards import report_hazard
@@ -46,27 +45,8 @@ from .self_inspections import (
 )
 
 DEMO_PASSWORD = "demo-2026"
-RISK_COLOURS = ("red", "orange", "yellow", "yellow", "blue", "blue", "blue")
-"""Four-colour risk grades spread over the demo enterprises (few red, many blue)."""
-
-TOWNS = [("T01", "东湖街道"), ("T02", "西岭镇"), ("T03", "南港镇")]
-DEPARTMENTS = [
-    ("D-EM", "开发区应急管理分局", [("hazchem", "危险化学品", True), ("fireworks", "烟花爆竹", True),
-                                  ("industry", "工贸", False)]),
-    ("D-CON", "开发区建设管理局", [("construction", "建筑施工", True), ("gas", "燃气", True)]),
-    ("D-TRA", "开发区交通运输局", [("transport", "交通运输（含道路）", False)]),
-    ("D-FIRE", "开发区消防救援大队", [("fire", "消防", False)]),
-    ("D-ECO", "开发区经济发展局", [("new_forms", "新业态新领域", False)]),
-]
-ENTERPRISES = [
-    ("hazchem", "瑞丰化工有限公司"), ("hazchem", "恒远精细化学品有限公司"), ("hazchem", "北辰石化储运有限公司"),
-    ("fireworks", "鸿禧烟花爆竹批发有限公司"), ("industry", "华越铝业有限公司"), ("industry", "金穗粮油加工有限公司"),
-    ("industry", "东岳机械制造有限公司"), ("industry", "新材纺织有限公司"), ("construction", "宏建建设集团有限公司"),
-    ("construction", "安居市政工程有限公司"), ("gas", "清源燃气有限公司"), ("gas", "暖居液化气供应站"),
-    ("transport", "通达物流有限公司"), ("transport", "顺安危货运输有限公司"), ("fire", "星河商业广场管理有限公司"),
-    ("fire", "悦来宾馆"), ("new_forms", "速达即时配送站"), ("new_forms", "云仓电商物流园"),
-    ("industry", "盛世木业有限公司"), ("hazchem", "蓝海涂料有限公司"),
-]
+ROSTER = PROJECT_ROOT / "roster" / "demo"
+"""The demo zone's towns, departments, sectors and enterprises: a roster loaded by the import the office uses."""
 
 
 @dataclass(frozen=True)
@@ -85,42 +65,29 @@ def _add_user(session: Session, username: str, name: str, role: str, org: Organi
                      password_hash=generate_password_hash(DEMO_PASSWORD)))
 
 
-def _seed_organisations(session: Session) -> list[Organisation]:
+def _seed_organisations(session: Session, now: datetime) -> list[Organisation]:
+    """The office and its account, the roster in roster/demo/ imported by it, then an account per town and
+    department and two per enterprise (its principal and its safety officer)."""
     office = Organisation(code="OFFICE", name="示范经济开发区安委会办公室", kind="office")
     session.add(office)
     session.flush()
     _add_user(session, "office", "周安平（安委办）", "office", office)
-    towns = []
-    for code, name in TOWNS:
-        town = Organisation(code=code, name=name, kind="town")
-        session.add(town)
-        session.flush()
-        towns.append(town)
-        _add_user(session, f"town{code[-1]}", f"{name}安监员", "town", town)
-    departments: dict[str, int] = {}  # sector code → the department supervising it
-    for code, name, sectors in DEPARTMENTS:
-        department = Organisation(code=code, name=name, kind="department")
-        session.add(department)
-        session.flush()
-        _add_user(session, code.lower().replace("d-", "dept-"), f"{name}监管员", "department", department)
-        for sector_code, sector_name, high_risk in sectors:
-            session.add(Sector(code=sector_code, name=sector_name, high_risk=high_risk, department_id=department.id))
-            departments[sector_code] = department.id
-    enterprises = []
-    for index, (sector_code, name) in enumerate(ENTERPRISES, start=1):
-        town = towns[index % len(towns)]
-        enterprise = Organisation(code=f"E{index:03d}", name=name, kind="enterprise", sector_code=sector_code,
-                                  town_id=town.id, address=f"{town.name}示范路{index * 7}号",
-                                  risk_colour=RISK_COLOURS[index % len(RISK_COLOURS)])
-        session.add(enterprise)
-        session.flush()
-        session.add_all([EnterpriseSector(enterprise_id=enterprise.id, sector_code=sector_code),
-                         Supervision(enterprise_id=enterprise.id, department_id=departments[sector_code],
-                                     is_lead=True)])
-        enterprises.append(enterprise)
-        _add_user(session, f"e{index:03d}", f"{name}主要负责人", "enterprise", enterprise, principal=True)
-        _add_user(session, f"e{index:03d}-safety", f"{name}安全管理员", "enterprise", enterprise)
-    return enterprises
+    session.flush()
+    actor = session.scalar(select(User).where(User.username == "office"))
+    files = [(path.name, path.read_bytes()) for path in sorted(ROSTER.glob("*.csv"))]
+    roster.import_roster(session, actor, files, now)
+    by_kind = {kind: list(session.scalars(select(Organisation).where(Organisation.kind == kind)
+                                          .order_by(Organisation.id))) for kind in ("town", "department", "enterprise")}
+    for town in by_kind["town"]:
+        _add_user(session, f"town{town.code[-1]}", f"{town.name}安监员", "town", town)
+    for department in by_kind["department"]:
+        _add_user(session, department.code.lower().replace("d-", "dept-"), f"{department.name}监管员", "department",
+                  department)
+    for enterprise in by_kind["enterprise"]:
+        username = enterprise.code.lower()
+        _add_user(session, username, f"{enterprise.name}主要负责人", "enterprise", enterprise, principal=True)
+        _add_user(session, f"{username}-safety", f"{enterprise.name}安全管理员", "enterprise", enterprise)
+    return by_kind["enterprise"]
 
 
 def demo_users(session: Session) -> list[DemoUser]:
@@ -216,7 +183,7 @@ def seed(factory: sessionmaker[Session], now: datetime, evidence: EvidenceStore,
     with transaction(factory) as session:
         if session.scalar(select(Organisation).where(Organisation.code == "OFFICE")) is not None:
             return False
-        enterprises = _seed_organisations(session)
+        enterprises = _seed_organisations(session, now)
         enterprise_ids = [e.id for e in enterprises]
     rng = random.Random(2023)
     plan = [(stage, level) for stage in STAGES for level in ("general", "major")]
