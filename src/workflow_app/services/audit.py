@@ -68,56 +68,46 @@ def record(session: Session, actor: User | None, action: str, object_type: str, 
     """Append one entry in the caller's transaction; `actor` None means the system. Returns its hash.
 
     `on_behalf_of` is the user a substitute acted for: the entry is signed "actor（代 them）".
-
-    Plain Core statements on the session's connection (lock the head, insert, move the
-    head): this runs in every state change, and the ORM's unit of work would cost more
-    than the three statements.
     """
-    connection = session.connection()
-    prev_hash = connection.execute(_LOCK_HEAD).scalar()
-    if prev_hash is None:
-        prev_hash = GENESIS
-        connection.execute(insert(_HEADS).values(id=1, last_hash=GENESIS))
     name = actor.display_name if actor else "系统"
     if on_behalf_of is not None:
         name, detail = f"{name}（代{on_behalf_of.display_name}）", {**detail, "on_behalf_of": on_behalf_of.id}
-    key = session_key(session)
-    values = {"at": now, "actor_id": actor.id if actor else None, "actor_name": name, "action": action,
-              "object_type": object_type, "object_id": str(object_id), "detail": detail, "prev_hash": prev_hash,
-              "key_id": key_id(key) if key else None}
-    values["hash"] = _digest(key, prev_hash, now, values["actor_id"], values["actor_name"], action, object_type,
-                             values["object_id"], detail)
-    connection.execute(_INSERT_ENTRY, values)
-    connection.execute(_MOVE_HEAD, {"new_hash": values["hash"]})
-    return str(values["hash"])
+    return _append(session, actor.id if actor else None, name, [(action, object_type, object_id, detail)], now)
 
 
 def record_many(session: Session, actor: User | None, entries: list[tuple[str, str, str | int, dict[str, Any]]],
-                now: datetime, batch: int = 1000) -> None:
-    """Append `entries` ((action, object_type, object_id, detail) each) in order, as `record` would one by one.
+                now: datetime) -> None:
+    """Append `entries` ((action, object_type, object_id, detail) each) in order, as `record` would one by one
+    (a roster import audits thousands of organisations: one head lock and one executemany)."""
+    if entries:
+        _append(session, actor.id if actor else None, actor.display_name if actor else "系统", entries, now)
 
-    The head is locked and moved once and the rows go in by executemany: a roster import audits
-    thousands of organisations, and three statements per entry would cost seconds. The chain is
-    the same as from as many `record` calls.
+
+def _append(session: Session, actor_id: int | None, actor_name: str,
+            entries: list[tuple[str, str, str | int, dict[str, Any]]], now: datetime, batch: int = 1000) -> str:
+    """Lock the head, chain the entries onto it, insert them and move the head; returns the last hash.
+
+    Plain Core statements on the session's connection: this runs in every state change, and the ORM's
+    unit of work would cost more than the three statements.
     """
-    if not entries:
-        return
     connection = session.connection()
     prev_hash = connection.execute(_LOCK_HEAD).scalar()
     if prev_hash is None:
         prev_hash = GENESIS
         connection.execute(insert(_HEADS).values(id=1, last_hash=GENESIS))
-    actor_id, name = (actor.id, actor.display_name) if actor else (None, "系统")
+    key = session_key(session)
+    signed_with = key_id(key) if key else None
     rows = []
     for action, object_type, object_id, detail in entries:
-        digest = _digest(prev_hash, now, actor_id, name, action, object_type, str(object_id), detail)
-        rows.append({"at": now, "actor_id": actor_id, "actor_name": name, "action": action,
+        digest = _digest(key, prev_hash, now, actor_id, actor_name, action, object_type, str(object_id), detail)
+        rows.append({"at": now, "actor_id": actor_id, "actor_name": actor_name, "action": action,
                      "object_type": object_type, "object_id": str(object_id), "detail": detail,
-                     "prev_hash": prev_hash, "hash": digest})
+                     "prev_hash": prev_hash, "hash": digest, "key_id": signed_with})
         prev_hash = digest
     for start in range(0, len(rows), batch):
         connection.execute(_INSERT_ENTRY, rows[start:start + batch])
     connection.execute(_MOVE_HEAD, {"new_hash": prev_hash})
+    return prev_hash
 
 
 @dataclass(frozen=True)
