@@ -168,6 +168,9 @@ def test_the_list_page_shows_the_counts(client, zone: Zone, ids) -> None:
     text = client.get(f"/enterprises?town={ids['T1']}").get_data(as_text=True)
     assert "共 2 家" in text
     assert re.search(r'data-colour="red"><span[^>]*>[^<]*</span> 1</a>', text)
+    client.post("/lang/en", data={"csrf_token": csrf(client, "/password")})
+    text = client.get(f"/enterprises?town={ids['T1']}").get_data(as_text=True)
+    assert "2 enterprises" in text and "Major risk (red)" in text
 
 
 def test_the_list_is_paged_fifty_at_a_time(factory, client, zone: Zone, ids) -> None:
@@ -193,7 +196,7 @@ def test_each_role_sees_only_the_enterprises_it_may_and_the_rest_are_not_found(c
     assert client.get(f"/enterprises/{ids['E1']}").status_code == 200
 
 
-def test_an_enterprise_is_led_to_its_own_file_and_never_finds_another(client, zone: Zone, ids) -> None:
+def test_an_enterprise_is_led_to_its_own_file_and_never_finds_another(factory, client, zone: Zone, ids) -> None:
     sign_in(client, "safety")
     listed = client.get("/enterprises")
     assert listed.status_code == 302 and listed.headers["Location"].endswith(f"/enterprises/{ids['E1']}")
@@ -201,6 +204,8 @@ def test_an_enterprise_is_led_to_its_own_file_and_never_finds_another(client, zo
     for other in (ids["E2"], ids["E3"], 999999):
         assert client.get(f"/enterprises/{other}").status_code == 404
         assert client.get(f"/enterprises/{other}/edit").status_code == 404
+        assert _contacts(client, other, 1, principal_name="冒名").status_code == 404
+    assert _org(factory, ids["E2"]).principal_name is None
 
 
 def test_the_file_shows_the_record_and_an_enterprise_never_sees_a_public_report(factory, client, zone: Zone,

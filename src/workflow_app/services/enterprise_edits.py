@@ -335,7 +335,7 @@ def _store(session: Session, actor: User, enterprise: Organisation, values: dict
     if "risk_colour" in changed:
         session.add(RiskColourChange(enterprise_id=enterprise.id, colour=values["risk_colour"], set_at=now,
                                      set_by_id=actor.id, set_by_name=actor.display_name, reason=colour_reason))
-    detail = {"before": {n: before[n] for n in changed}, "after": {n: wanted[n] for n in changed}}
+    detail: dict[str, Any] = {"before": {n: before[n] for n in changed}, "after": {n: wanted[n] for n in changed}}
     if "risk_colour" in changed:
         detail["reason"] = colour_reason
     audit.record(session, actor, action, "organisation", enterprise.id, detail, now)

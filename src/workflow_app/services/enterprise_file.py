@@ -230,7 +230,7 @@ class EnterpriseFile:
 def enterprise_file(session: Session, user: User, enterprise_id: int, today: date) -> EnterpriseFile:
     """The file of an enterprise `user` may see (NotFoundError otherwise); `today` decides what is overdue."""
     enterprise = get_enterprise(session, user, enterprise_id)
-    names = dict(session.execute(select(Organisation.id, Organisation.name).where(
+    names: dict[int | None, str] = dict(session.execute(select(Organisation.id, Organisation.name).where(
         Organisation.id.in_([i for i in (enterprise.town_id, enterprise.merged_into_id) if i is not None]))).all())
     sectors = [(sector, sector.code == enterprise.sector_code) for sector in session.scalars(
         select(Sector).join(EnterpriseSector, EnterpriseSector.sector_code == Sector.code)

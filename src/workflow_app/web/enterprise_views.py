@@ -38,6 +38,8 @@ FIELD_NAMES = {
     "safety_officer_phone": "安全管理人员电话",
 }
 """What the history of edits calls each field."""
+LAST_PAGE = 100_000
+"""Pages beyond this are not asked for (their offset would not fit a database integer)."""
 
 
 def _row_id(name: str) -> int | None:
@@ -55,7 +57,7 @@ def _query() -> EnterpriseQuery:
         text=request.args.get("q", "")[:100], town_id=_row_id("town"), sector=request.args.get("sector") or None,
         department_id=_row_id("department"), colour=colour if colour in (*RISK_COLOURS, NO_COLOUR) else None,
         high_risk=_flag("high_risk"), major_hazard_source=_flag("major"),
-        status=status if status in STATUSES else None, page=_row_id("page") or 1)
+        status=status if status in STATUSES else None, page=min(_row_id("page") or 1, LAST_PAGE))
 
 
 @bp.get("/enterprises")
