@@ -29,6 +29,7 @@ from . import (
     case_views,
     checklist_views,
     delegation_views,
+    enterprise_views,
     errors,
     hazard_views,
     i18n,
@@ -91,7 +92,7 @@ def create_app(settings: Settings | None = None, factory: sessionmaker[Session] 
     blueprints = (auth.bp, campaign_views.bp, inbox_views.bp, task_views.bp, hazard_views.bp, public_views.bp,
                   notice_views.bp, report_views.bp, token_views.bp, model_views.bp, case_views.bp,
                   incident_views.bp, delegation_views.bp, spot_check_views.bp, standard_views.bp,
-                  checklist_views.bp, people_views.bp, roster_views.bp)
+                  checklist_views.bp, people_views.bp, roster_views.bp, enterprise_views.bp)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     return app
