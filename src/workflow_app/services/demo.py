@@ -54,7 +54,7 @@ DEPARTMENTS = [
     ("D-EM", "开发区应急管理分局", [("hazchem", "危险化学品", True), ("fireworks", "烟花爆竹", True),
                                   ("industry", "工贸", False)]),
     ("D-CON", "开发区建设管理局", [("construction", "建筑施工", True), ("gas", "燃气", True)]),
-    ("D-TRA", "开发区交通运输局", [("transport", "交通运输（含道路）", False)]),
+    ("D-TRA", "开发区交通运输局", [("transport", "交通运输（含道路）", True)]),
     ("D-FIRE", "开发区消防救援大队", [("fire", "消防", False)]),
     ("D-ECO", "开发区经济发展局", [("new_forms", "新业态新领域", False)]),
 ]
@@ -67,6 +67,10 @@ ENTERPRISES = [
     ("fire", "悦来宾馆"), ("new_forms", "速达即时配送站"), ("new_forms", "云仓电商物流园"),
     ("industry", "盛世木业有限公司"), ("hazchem", "蓝海涂料有限公司"),
 ]
+FLAGGED_HIGH_RISK = {"华越铝业有限公司"}
+"""High-risk beside their sector's rating (an aluminium smelter filed under 工贸)."""
+ALSO_SUPERVISED = {"鸿禧烟花爆竹批发有限公司": "D-FIRE", "华越铝业有限公司": "D-FIRE"}
+"""Enterprises a second department supervises beside the lead one of their sector (三管三必须)."""
 
 
 @dataclass(frozen=True)
@@ -97,11 +101,12 @@ def _seed_organisations(session: Session) -> list[Organisation]:
         session.flush()
         towns.append(town)
         _add_user(session, f"town{code[-1]}", f"{name}安监员", "town", town)
-    departments: dict[str, int] = {}  # sector code → the department supervising it
+    departments: dict[str, int] = {}  # sector code (or department code) → the department
     for code, name, sectors in DEPARTMENTS:
         department = Organisation(code=code, name=name, kind="department")
         session.add(department)
         session.flush()
+        departments[code] = department.id
         _add_user(session, code.lower().replace("d-", "dept-"), f"{name}监管员", "department", department)
         for sector_code, sector_name, high_risk in sectors:
             session.add(Sector(code=sector_code, name=sector_name, high_risk=high_risk, department_id=department.id))
@@ -111,12 +116,16 @@ def _seed_organisations(session: Session) -> list[Organisation]:
         town = towns[index % len(towns)]
         enterprise = Organisation(code=f"E{index:03d}", name=name, kind="enterprise", sector_code=sector_code,
                                   town_id=town.id, address=f"{town.name}示范路{index * 7}号",
-                                  risk_colour=RISK_COLOURS[index % len(RISK_COLOURS)])
+                                  risk_colour=RISK_COLOURS[index % len(RISK_COLOURS)],
+                                  high_risk=name in FLAGGED_HIGH_RISK)
         session.add(enterprise)
         session.flush()
         session.add_all([EnterpriseSector(enterprise_id=enterprise.id, sector_code=sector_code),
                          Supervision(enterprise_id=enterprise.id, department_id=departments[sector_code],
                                      is_lead=True)])
+        if name in ALSO_SUPERVISED:
+            session.add(Supervision(enterprise_id=enterprise.id, department_id=departments[ALSO_SUPERVISED[name]],
+                                    is_lead=False))
         enterprises.append(enterprise)
         _add_user(session, f"e{index:03d}", f"{name}主要负责人", "enterprise", enterprise, principal=True)
         _add_user(session, f"e{index:03d}-safety", f"{name}安全管理员", "enterprise", enterprise)
