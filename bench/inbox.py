@@ -26,7 +26,17 @@ from werkzeug.security import generate_password_hash
 from workflow_app.config import Settings
 from workflow_app.services.setup import init_db
 from workflow_app.store.database import make_engine, make_session_factory, transaction
-from workflow_app.store.models import Hazard, InboxTask, ModelVersion, Organisation, ProcessInstanceRow, Sector, User
+from workflow_app.store.models import (
+    EnterpriseSector,
+    Hazard,
+    InboxTask,
+    ModelVersion,
+    Organisation,
+    ProcessInstanceRow,
+    Sector,
+    Supervision,
+    User,
+)
 from workflow_app.web import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,6 +50,19 @@ TASKS = [("Task_PlanRectification", "制定治理方案（五落实）", "企业
 def progress(label: str, done: int, total: int) -> None:
     if done == total or done % max(1, total // 20) == 0:
         print(f"\r{label}: {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+
+
+def supervise(session, ids: list[int], sectors: list[Sector]) -> None:  # type: ignore[no-untyped-def]
+    """Each enterprise works in its sector, led by the sector's department; every third one is also
+    supervised by the next department (三管三必须)."""
+    session.execute(insert(EnterpriseSector), [{"enterprise_id": e, "sector_code": s.code}
+                                               for e, s in zip(ids, sectors, strict=True)])
+    departments = sorted({s.department_id for s in sectors})
+    session.execute(insert(Supervision), [{"enterprise_id": e, "department_id": s.department_id, "is_lead": True}
+                                          for e, s in zip(ids, sectors, strict=True)])
+    session.execute(insert(Supervision), [
+        {"enterprise_id": e, "department_id": departments[(departments.index(s.department_id) + 1) % len(departments)],
+         "is_lead": False} for n, (e, s) in enumerate(zip(ids, sectors, strict=True)) if n % 3 == 0])
 
 
 def _zone(session, enterprises: int) -> dict[str, object]:  # type: ignore[no-untyped-def]
@@ -56,6 +79,7 @@ def _zone(session, enterprises: int) -> dict[str, object]:  # type: ignore[no-un
     session.execute(insert(Organisation), rows)
     ids = list(session.scalars(select(Organisation.id).where(Organisation.kind == "enterprise")
                                .order_by(Organisation.id)))
+    supervise(session, ids, [sectors[i % 8] for i in range(enterprises)])
     return {"office": office, "town": towns[0], "department": departments[0], "enterprises": ids,
             "sector_department": {s.code: s.department_id for s in sectors}}
 

@@ -26,7 +26,15 @@ from workflow_app.services import hazards, tasks
 from workflow_app.services.evidence import EvidenceStore, Uploads, check_photo
 from workflow_app.services.setup import init_db
 from workflow_app.store.database import make_engine, make_session_factory, transaction
-from workflow_app.store.models import InboxTask, Organisation, ProcessInstanceRow, Sector, User
+from workflow_app.store.models import (
+    EnterpriseSector,
+    InboxTask,
+    Organisation,
+    ProcessInstanceRow,
+    Sector,
+    Supervision,
+    User,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
@@ -90,6 +98,8 @@ def zone(factory) -> dict[str, User]:
         ent = Organisation(code="E1", name="瑞丰化工", kind="enterprise", sector_code="hazchem")
         s.add(ent)
         s.flush()
+        s.add_all([EnterpriseSector(enterprise_id=ent.id, sector_code="hazchem"),
+                   Supervision(enterprise_id=ent.id, department_id=dept.id, is_lead=True)])
         pw = generate_password_hash("x")
         users = {"enterprise": User(username="e", display_name="企业", role="enterprise", organisation_id=ent.id,
                                     password_hash=pw),

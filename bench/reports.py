@@ -29,6 +29,7 @@ from workflow_app.reports.exports import ExportRequest, export
 from workflow_app.services.setup import init_db
 from workflow_app.store.database import make_engine, make_session_factory, transaction
 from workflow_app.store.models import (
+    EnterpriseSector,
     Hazard,
     HazardJudgedItem,
     ModelVersion,
@@ -36,6 +37,7 @@ from workflow_app.store.models import (
     ProcessInstanceRow,
     Sector,
     StandardItem,
+    Supervision,
     User,
 )
 
@@ -65,7 +67,13 @@ def seed_zone(session) -> tuple[list[int], User]:  # type: ignore[no-untyped-def
                 password_hash=generate_password_hash("bench"))
     session.add(user)
     session.flush()
-    return list(session.scalars(select(Organisation.id).where(Organisation.kind == "enterprise"))), user
+    ids = list(session.scalars(select(Organisation.id).where(Organisation.kind == "enterprise")
+                               .order_by(Organisation.id)))
+    session.execute(insert(EnterpriseSector), [{"enterprise_id": e, "sector_code": f"s{i % 8}"}
+                                               for i, e in enumerate(ids)])
+    session.execute(insert(Supervision), [{"enterprise_id": e, "department_id": sectors[i % 8].department_id,
+                                           "is_lead": True} for i, e in enumerate(ids)])
+    return ids, user
 
 
 def _hazard(rng: random.Random, number: int, enterprise: int) -> dict:  # type: ignore[type-arg]

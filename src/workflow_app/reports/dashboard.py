@@ -89,7 +89,8 @@ def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
 
 
 def most_violated_items(session: Session, since: date, limit: int = TOP_ITEMS) -> dict[str, list[ViolatedItem]]:
-    """Per sector, the items most hazards found since `since` were judged against (rejected reports left out)."""
+    """Per sector, the items most hazards found since `since` were judged against (rejected reports left out);
+    a hazard counts under its enterprise's main sector, as the statistics count enterprises."""
     count = func.count(Hazard.id)
     rows = session.execute(
         select(Sector.name, Standard.title, StandardItem.number, StandardItem.text, count)

@@ -1,7 +1,9 @@
 """Figures per town and per department over a period, from the hazard records.
 
 Counts are grouped by enterprise in the database and rolled up to towns (territory) and
-departments (the sectors they supervise) here, so one pass serves both views.
+departments here, so one pass serves both views. An enterprise several departments supervise
+counts under its lead department only, as under its one town, so the departments' figures add
+up to the zone's total as the towns' do.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..engine.calendar import SHANGHAI
-from ..store.models import Hazard, Organisation, Sector, SelfInspection, SelfInspectionAnswer
+from ..store.models import Hazard, Organisation, SelfInspection, SelfInspectionAnswer, Supervision
 
 FIGURES = ("found", "major", "closed", "overdue", "inspected", "items_checked")
 """`inspected`: enterprises with a self-inspection signed in the period; `items_checked`: its checklist items."""
@@ -56,7 +58,10 @@ def _by_enterprise(session: Session, *conditions: object) -> Counter[int]:
 
 
 def period_statistics(session: Session, start: date, end: date) -> PeriodStatistics:
-    """Found / major / closed in [start, end), overdue at `end`; found in the period of equal length before."""
+    """Found / major / closed in [start, end), overdue at `end`; found in the period of equal length before.
+
+    Each enterprise counts under its town and its lead department only, so either list adds up to the total.
+    """
     since, until = start_of_day(start), start_of_day(end)
     previous = start_of_day(start - (end - start))
     per_enterprise = {
@@ -75,17 +80,18 @@ def period_statistics(session: Session, start: date, end: date) -> PeriodStatist
         .join(SelfInspectionAnswer, SelfInspectionAnswer.self_inspection_id == SelfInspection.id)
         .where(*signed).group_by(SelfInspection.enterprise_id)).all()))
     found_before = _by_enterprise(session, Hazard.reported_at >= previous, Hazard.reported_at < since)
-    enterprises = list(session.execute(select(Organisation.id, Organisation.town_id, Organisation.sector_code)
+    enterprises = list(session.execute(select(Organisation.id, Organisation.town_id, Supervision.department_id)
+                                       .outerjoin(Supervision, (Supervision.enterprise_id == Organisation.id)
+                                                  & Supervision.is_lead.is_(True))
                                        .where(Organisation.kind == "enterprise")))
-    departments_of = dict(session.execute(select(Sector.code, Sector.department_id)).all())
     names = {org_id: name for org_id, name in session.execute(
         select(Organisation.id, Organisation.name).where(Organisation.kind.in_(("town", "department"))))}
     kinds = {org_id: kind for org_id, kind in session.execute(
         select(Organisation.id, Organisation.kind).where(Organisation.kind.in_(("town", "department"))))}
     units = {org_id: UnitFigures(names[org_id]) for org_id in sorted(names)}
     total: Counter[str] = Counter()
-    for enterprise_id, town_id, sector in enterprises:
-        targets = [u for u in (town_id, departments_of.get(sector)) if u in units]
+    for enterprise_id, town_id, lead_department_id in enterprises:
+        targets = [u for u in (town_id, lead_department_id) if u in units]
         for figure in FIGURES:
             count = per_enterprise[figure][enterprise_id]
             total[figure] += count

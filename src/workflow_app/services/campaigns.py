@@ -20,7 +20,6 @@ from ..store.models import (
     Inspection,
     Organisation,
     ProcessInstanceRow,
-    Sector,
     SelfInspection,
     User,
 )
@@ -29,6 +28,7 @@ from .campaign_subject import PHASES
 from .errors import InvalidInputError, NotFoundError
 from .instances import apply_step
 from .model_registry import latest_version, process_model
+from .roles import supervised_by
 from .subjects import subject_of
 
 CAMPAIGN_PROCESS = "campaign"
@@ -148,7 +148,8 @@ def running_counts(session: Session, campaign: Campaign) -> dict[str, int]:
 
 
 def weekly_figures(session: Session, unit: Organisation, since: datetime) -> dict[str, int]:
-    """What the system already knows for a unit's 附表1/2 row: its enterprises and their hazards.
+    """What the system already knows for a unit's 附表1/2 row: its enterprises (a town's territory, all a
+    department supervises, as lead or not) and their hazards.
 
     排查企业数 counts the unit's enterprises with a check on record since `since`: a hazard
     reported, a self-inspection signed by the principal or an enforcement inspection.
@@ -156,8 +157,7 @@ def weekly_figures(session: Session, unit: Organisation, since: datetime) -> dic
     if unit.kind == "town":
         enterprises = select(Organisation.id).where(Organisation.town_id == unit.id)
     else:
-        sectors = select(Sector.code).where(Sector.department_id == unit.id)
-        enterprises = select(Organisation.id).where(Organisation.sector_code.in_(sectors))
+        enterprises = supervised_by(unit.id)
     reported = (Hazard.enterprise_id.in_(enterprises), Hazard.reported_at >= since)
     hazards = select(func.count(Hazard.id)).where(*reported)
     checked = union(

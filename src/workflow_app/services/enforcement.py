@@ -43,7 +43,7 @@ def record_inspection(session: Session, actor: User, enterprise_id: int, team: s
     if enterprise is None or enterprise.kind != "enterprise":
         raise InvalidInputError(f"no enterprise with id {enterprise_id}")
     if actor.role != "department" or not may_report_for(session, actor, enterprise):
-        raise PermissionDeniedError("only the department supervising this enterprise inspects it")
+        raise PermissionDeniedError("only a department supervising this enterprise inspects it")
     team = team.strip()
     if not team or not findings.strip():
         raise InvalidInputError("the liaison team and the findings are required")

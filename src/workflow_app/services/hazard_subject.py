@@ -54,7 +54,8 @@ class HazardSubject:
 
     def task_row(self, session: Session, view: UserTaskView, role: str) -> dict[str, Any]:
         return {"hazard_id": self.hazard.id, "enterprise_id": self.hazard.enterprise_id,
-                "organisation_id": acting_organisation_id(session, role, self.hazard.enterprise)}
+                "organisation_id": acting_organisation_id(session, role, self.hazard.enterprise,
+                                                          hazard=self.hazard, step=view.bpmn_id)}
 
     def queue_notices(self, session: Session, instance_id: int, fired: FiredTimer, now: datetime) -> None:
         notices.queue_for_timer(session, self.hazard, instance_id, fired, now)

@@ -24,6 +24,7 @@ from .roles import PUBLIC_SOURCES, history_shown_to, may_report_for, visible_haz
 
 HAZARD_PROCESS = "hazard_lifecycle"
 MAX_JUDGED_ITEMS = 10
+CLOSED_ENTERPRISE = "该企业已关闭或已被合并，不能再报告新的隐患"
 
 
 RECEIPT_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -97,8 +98,10 @@ def start_hazard(session: Session, actor: User | None, enterprise: Organisation,
     """Start the loop once the caller has checked who reports and that `items` apply to the enterprise.
 
     An item of a judgement standard makes the hazard major; a key inspection item only records what
-    it was checked against.
+    it was checked against. Nothing new is reported of a closed or merged enterprise.
     """
+    if enterprise.status != "active":
+        raise InvalidInputError(CLOSED_ENTERPRISE)
     if _judges_major(items):
         data = {**data, "hazard_level": "major"}
     version = latest_version(session, HAZARD_PROCESS)
@@ -132,13 +135,13 @@ def start_hazard(session: Session, actor: User | None, enterprise: Organisation,
 
 def _judged_items(session: Session, enterprise: Organisation, item_ids: Sequence[int], now: datetime,
                   ) -> list[StandardItem]:
-    """The items a hazard is judged against: each of the standards in force for the enterprise's sector."""
+    """The items a hazard is judged against: each of the standards in force for one of the enterprise's sectors."""
     wanted = list(dict.fromkeys(item_ids))
     if not wanted:
         return []
     if len(wanted) > MAX_JUDGED_ITEMS:
         raise InvalidInputError(f"判定依据最多选择 {MAX_JUDGED_ITEMS} 条")
-    applicable = {i.id: i for i in standards.applicable_items(session, enterprise.sector_code,
+    applicable = {i.id: i for i in standards.enterprise_items(session, [enterprise.id],
                                                               now.astimezone(SHANGHAI).date())}
     if any(i not in applicable for i in wanted):
         raise InvalidInputError("该条款不属于本企业所在行业现行的判定标准或重点检查事项")

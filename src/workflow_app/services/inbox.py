@@ -16,10 +16,10 @@ from sqlalchemy import ColumnElement, Select, and_, func, select, update
 from sqlalchemy.orm import Session
 
 from ..engine.calendar import SHANGHAI
-from ..store.models import Campaign, Hazard, InboxTask, Organisation, Sector, User
+from ..store.models import Campaign, Hazard, InboxTask, Organisation, User
 from . import audit, delegation
 from .errors import ConflictError, InvalidInputError
-from .roles import source_is
+from .roles import source_is, supervised_by
 from .tasks import acting_for_on, actionable_task
 
 TABS = ("todo", "mine", "watch")
@@ -72,8 +72,7 @@ def _tab_condition(user: User, tab: str, delegators: list[int]) -> ColumnElement
         return InboxTask.id.is_not(None)
     if user.role == "town":
         return InboxTask.enterprise_id.in_(select(Organisation.id).where(Organisation.town_id == user.organisation_id))
-    supervised = select(Sector.code).where(Sector.department_id == user.organisation_id)
-    return InboxTask.enterprise_id.in_(select(Organisation.id).where(Organisation.sector_code.in_(supervised)))
+    return InboxTask.enterprise_id.in_(supervised_by(user.organisation_id))
 
 
 def _filtered(query: Select, user: User, wanted: InboxQuery, tab: str, today: date, delegators: list[int]) -> Select:

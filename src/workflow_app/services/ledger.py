@@ -14,9 +14,9 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from ..engine.calendar import SHANGHAI
-from ..store.models import Hazard, HazardJudgedItem, Organisation, Sector, StandardItem, User
+from ..store.models import Hazard, HazardJudgedItem, Organisation, StandardItem, User
 from .errors import InvalidInputError
-from .roles import source_is, visible_hazards
+from .roles import source_is, supervised_by, visible_hazards
 
 SORTS = {
     "newest": (Hazard.reported_at.desc(), Hazard.id.desc()),
@@ -76,15 +76,14 @@ def ledger_query(user: User, wanted: LedgerQuery, today: date) -> Select:
 
 
 def _where_enterprises(query: Select, wanted: LedgerQuery) -> Select:
-    """Limit to the enterprises of a town, a sector or a department's sectors, as asked."""
+    """Limit to the enterprises of a town, a (main) sector or a department (those it supervises), as asked."""
     enterprises = select(Organisation.id).where(Organisation.kind == "enterprise")
     if wanted.town_id is not None:
         query = query.where(Hazard.enterprise_id.in_(enterprises.where(Organisation.town_id == wanted.town_id)))
     if wanted.sector:
         query = query.where(Hazard.enterprise_id.in_(enterprises.where(Organisation.sector_code == wanted.sector)))
     if wanted.department_id is not None:
-        sectors = select(Sector.code).where(Sector.department_id == wanted.department_id)
-        query = query.where(Hazard.enterprise_id.in_(enterprises.where(Organisation.sector_code.in_(sectors))))
+        query = query.where(Hazard.enterprise_id.in_(supervised_by(wanted.department_id)))
     return query
 
 

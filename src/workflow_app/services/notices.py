@@ -27,7 +27,8 @@ SUBJECTS = {
 
 
 def queue_for_timer(session: Session, hazard: Hazard, instance_id: int, fired: FiredTimer, now: datetime) -> None:
-    """Queue one notice per recipient named on the timer (camunda property `notify`)."""
+    """Queue one notice per recipient named on the timer (camunda property `notify`): a role's organisation
+    for the task the timer is attached to (so a verification's notices reach the department that verifies)."""
     kind = fired.properties.get("notice", "timer")
     if kind == "overdue" and hazard.overdue_since is None:
         hazard.overdue_since = fired.fire_at
@@ -40,7 +41,8 @@ def queue_for_timer(session: Session, hazard: Hazard, instance_id: int, fired: F
         return  # the same notice for the same deadline went out already (the task was re-entered, e.g. after a
         # refused extension, and its timers re-armed at the same instants)
     body = f"{subject}\n企业：{hazard.enterprise.name}\n隐患部位：{hazard.location}\n触发：{fired.name}"
-    recipients = {acting_organisation_id(session, role.strip(), hazard.enterprise)
+    recipients = {acting_organisation_id(session, role.strip(), hazard.enterprise, hazard=hazard,
+                                         step=fired.attached_to)
                   for role in fired.properties.get("notify", "enterprise").split(",") if role.strip()}
     queue(session, instance_id, fired, now, recipients, subject, body, hazard.id)
 

@@ -1,7 +1,13 @@
 """Who acts on a task and who may see a hazard.
 
 Lanes in the BPMN name roles; the organisation that must act follows from the hazard:
-the enterprise itself, the department supervising its sector, its town, or the office.
+the enterprise itself, its lead supervising department, its town, or the office.
+
+Several departments may supervise one enterprise (三管三必须, table `supervisions`): each of them
+sees it and may report and inspect there; the lead (one per enterprise) acts on the department's
+steps: it reviews major-hazard plans, decides extensions and verifies closures, except that a
+hazard found by another supervising department's enforcement inspection is verified by that
+department ("谁检查、谁验收").
 
 A public or whistleblower report protects its reporter: the reported enterprise sees nothing
 of it until the office's triage accepts it (a rejected one never), and then sees a hazard
@@ -17,7 +23,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, bindparam, false, not_, select
 from sqlalchemy.orm import Session
 
-from ..store.models import AuditEntry, Hazard, InboxTask, Organisation, Sector, User
+from ..store.models import AuditEntry, Hazard, InboxTask, Inspection, Organisation, Supervision, User
 from .errors import InvalidInputError
 
 LANE_ROLES = {"企业": "enterprise", "监管部门": "department", "镇街": "town", "安委办": "office"}
@@ -32,6 +38,9 @@ UNCONFIRMED_STATUSES = ("reported", "pending_triage", "rejected")
 SOURCE_SHOWN_INSTEAD = "enforcement"
 """The source an enterprise is shown for an accepted report: found by the supervisor (执法检查), as its
 inspections find hazards, so the label itself does not tell a report apart."""
+VERIFICATION_STEPS = frozenset({"Task_DepartmentVerify"})
+"""The department's verification of a closure (部门验收) in bpmn/hazard_lifecycle.bpmn, and so the
+boundary timers attached to it: the department whose inspection found the hazard verifies it."""
 REPORT_STEPS = frozenset({"Service_TriageDue", "Task_Triage", "Timer_TriageOverdue", "Task_RewardDecision"})
 """The steps of bpmn/hazard_lifecycle.bpmn that exist only for a report: triage, its deadline, the reward."""
 
@@ -45,21 +54,41 @@ def role_of_lane(lane: str, extra: dict[str, str] | None = None) -> str:
         raise InvalidInputError(f"lane {lane!r} maps to no role; known lanes: {sorted(mapping)}") from None
 
 
-def acting_organisation_id(session: Session, role: str, enterprise: Organisation) -> int:
-    """The organisation whose users act for `role` on a hazard of `enterprise`."""
+def acting_organisation_id(session: Session, role: str, enterprise: Organisation, *,
+                           hazard: Hazard | None = None, step: str | None = None) -> int:
+    """The organisation whose users act for `role` at `step` (a BPMN id) on a record of `enterprise`.
+
+    A department's step is the lead department's, but the verification (`VERIFICATION_STEPS`) of a
+    `hazard` found by an enforcement inspection belongs to the inspecting department while it still
+    supervises the enterprise. Without a lead department (or town) the office acts.
+    """
     if role == "enterprise":
         return enterprise.id
     if role == "town" and enterprise.town_id is not None:
         return enterprise.town_id
-    if role == "department" and enterprise.sector_code:
-        department = session.connection().execute(_DEPARTMENT_OF_SECTOR, {"code": enterprise.sector_code}).scalar()
+    if role == "department":
+        department = None
+        if hazard is not None and hazard.inspection_id is not None and step in VERIFICATION_STEPS:
+            department = session.connection().execute(_INSPECTING_DEPARTMENT, {"id": hazard.inspection_id}).scalar()
+        if department is None:
+            department = session.connection().execute(_LEAD_DEPARTMENT, {"id": enterprise.id}).scalar()
         if department is not None:
             return int(department)
     return office_id(session)
 
 
-_DEPARTMENT_OF_SECTOR = select(Sector.department_id).where(Sector.code == bindparam("code"))
+_LEAD_DEPARTMENT = select(Supervision.department_id).where(Supervision.enterprise_id == bindparam("id"),
+                                                           Supervision.is_lead.is_(True))
+_INSPECTING_DEPARTMENT = (select(Inspection.department_id)
+                          .join(Supervision, and_(Supervision.enterprise_id == Inspection.enterprise_id,
+                                                  Supervision.department_id == Inspection.department_id))
+                          .where(Inspection.id == bindparam("id")))
 """Built once; run on the connection (no ORM flush first) for every new department task."""
+
+
+def supervised_by(department_id: Any) -> Select:
+    """The ids of the enterprises a department supervises, as lead or not."""
+    return select(Supervision.enterprise_id).where(Supervision.department_id == department_id)
 
 
 def office_id(session: Session) -> int:
@@ -132,17 +161,16 @@ def history_shown_to(user: User, hazard: Hazard, entries: Sequence[AuditEntry]) 
 
 def visible_by_enterprise(query: Select, user: User, enterprise_id: Any) -> Select:
     """Limit a query over records of enterprises (column `enterprise_id`) to those `user` may see:
-    an enterprise its own, a town its territory, a department its sectors, the office all."""
+    an enterprise its own, a town its territory, a department those it supervises, the office all."""
     if user.role == "office":
         return query
-    enterprise = Organisation.__table__.alias("visible_enterprise")
-    query = query.join(enterprise, enterprise.c.id == enterprise_id)
     if user.role == "enterprise":
         return query.where(enterprise_id == user.organisation_id)
     if user.role == "town":
-        return query.where(enterprise.c.town_id == user.organisation_id)
-    supervised = select(Sector.code).where(Sector.department_id == user.organisation_id)
-    return query.where(enterprise.c.sector_code.in_(supervised))
+        enterprise = Organisation.__table__.alias("visible_enterprise")
+        return query.join(enterprise, enterprise.c.id == enterprise_id).where(
+            enterprise.c.town_id == user.organisation_id)
+    return query.where(enterprise_id.in_(supervised_by(user.organisation_id)))
 
 
 def may_act(user: User, task: InboxTask) -> bool:
@@ -159,5 +187,15 @@ def may_report_for(session: Session, user: User, enterprise: Organisation) -> bo
         return user.organisation_id == enterprise.id
     if user.role == "town":
         return enterprise.town_id == user.organisation_id
-    sector = session.get(Sector, enterprise.sector_code) if enterprise.sector_code else None
-    return sector is not None and sector.department_id == user.organisation_id
+    return user.role == "department" and session.get(Supervision, (enterprise.id, user.organisation_id)) is not None
+
+
+def reportable_enterprises(session: Session, user: User | None, active_only: bool = True) -> list[tuple[int, str]]:
+    """The enterprises (id, name) `user` may report for, by name (None: the public, who may name any);
+    closed or merged ones only when not `active_only`, as nothing new is reported of them."""
+    query = select(Organisation.id, Organisation.name).where(Organisation.kind == "enterprise")
+    if active_only:
+        query = query.where(Organisation.status == "active")
+    if user is not None:
+        query = visible_by_enterprise(query, user, Organisation.id)
+    return [(row.id, row.name) for row in session.execute(query.order_by(Organisation.name))]

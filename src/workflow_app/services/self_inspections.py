@@ -25,6 +25,7 @@ from ..store.models import (
     Checklist,
     ChecklistItem,
     Duty,
+    EnterpriseSector,
     InboxTask,
     Organisation,
     Sector,
@@ -66,11 +67,11 @@ class AnswerInput:
 # -- checklists ---------------------------------------------------------------------------------------------
 
 def visible_checklists(query: Select, user: User) -> Select:
-    """Limit a query over checklists: an enterprise sees its own sector's (in use), a department its
-    sectors', towns and the office all."""
+    """Limit a query over checklists: an enterprise sees those (in use) of all the sectors it works in, a
+    department those it built, towns and the office all."""
     if user.role == "enterprise":
-        sector = select(Organisation.sector_code).where(Organisation.id == user.organisation_id).scalar_subquery()
-        return query.where(Checklist.sector_code == sector, Checklist.withdrawn_at.is_(None))
+        sectors = select(EnterpriseSector.sector_code).where(EnterpriseSector.enterprise_id == user.organisation_id)
+        return query.where(Checklist.sector_code.in_(sectors), Checklist.withdrawn_at.is_(None))
     if user.role == "department":
         return query.where(Checklist.department_id == user.organisation_id)
     return query
@@ -142,7 +143,7 @@ def answers_of(session: Session, inspection_id: int) -> dict[int, SelfInspection
 
 
 def start_walk(session: Session, actor: User, checklist_id: int, kind: str, now: datetime) -> SelfInspection:
-    """An enterprise begins walking a checklist of its sector."""
+    """An enterprise begins walking a checklist of one of its sectors."""
     if actor.role != "enterprise":
         raise PermissionDeniedError("self-inspections are walked by enterprises")
     checklist = get_checklist(session, actor, checklist_id)

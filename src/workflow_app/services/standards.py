@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -24,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..reports.cells import restored
-from ..store.models import Standard, StandardItem, User
+from ..store.models import EnterpriseSector, Standard, StandardItem, User
 from . import audit
 from .errors import InvalidInputError, PermissionDeniedError
 
@@ -178,6 +179,17 @@ def applicable_items(session: Session, sector: str | None, today: date) -> list[
         return []
     return list(session.scalars(select(StandardItem).where(StandardItem.standard_id.in_(ids))
                                 .order_by(StandardItem.standard_id, StandardItem.id)))
+
+
+def enterprise_items(session: Session, enterprise_ids: Sequence[int], today: date) -> list[StandardItem]:
+    """The items a hazard of any of these enterprises may be judged against today: those of the standards
+    in force for any of their sectors (an enterprise may work in several)."""
+    sectors = session.scalars(select(EnterpriseSector.sector_code).distinct()
+                              .where(EnterpriseSector.enterprise_id.in_(enterprise_ids)))
+    found: dict[int, StandardItem] = {}
+    for sector in sorted(sectors):
+        found.update((item.id, item) for item in applicable_items(session, sector, today))
+    return list(found.values())
 
 
 def seed(session: Session, now: datetime) -> None:

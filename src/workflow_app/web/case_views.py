@@ -36,7 +36,7 @@ def new(process_id: str) -> str | Response | tuple[str, int]:
             raise NotFoundError(process_id)
         version = latest_version(session, process_id)
         name, form = version.name, process_model(version).start_form
-        enterprises = reportable_enterprises(session)
+        enterprises = reportable_enterprises(session, active_only=False)
     page = {"process_id": process_id, "name": name, "form": form, "enterprises": enterprises}
     if request.method == "GET":
         return render_template("case_new.html", values={}, errors={}, **page)

@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session
 
 from ..diagram import render_svg
 from ..engine import FormValidationError
-from ..services import evidence, hazards, standards
+from ..services import evidence, hazards, roles, standards
 from ..services.errors import InvalidInputError
 from ..services.model_registry import latest_version, process_model
 from ..services.roles import source_shown_to, steps_shown_to
-from ..store.models import InboxTask, Organisation, ProcessInstanceRow, StandardItem
+from ..store.models import InboxTask, ProcessInstanceRow, StandardItem
 from .context import app_services, me, now, today, unit_of_work
 from .downloads import send_evidence
 from .forms import error_messages, submitted_photos, submitted_values
@@ -24,15 +24,9 @@ from .forms import error_messages, submitted_photos, submitted_values
 bp = Blueprint("hazards", __name__)
 
 
-def reportable_enterprises(session: Session) -> list[tuple[int, str]]:
+def reportable_enterprises(session: Session, active_only: bool = True) -> list[tuple[int, str]]:
     """The enterprises the signed-in user may report for (or start cases for)."""
-    user = me()
-    query = select(Organisation.id, Organisation.name).where(Organisation.kind == "enterprise")
-    if user.role == "enterprise":
-        query = query.where(Organisation.id == user.organisation_id)
-    elif user.role == "town":
-        query = query.where(Organisation.town_id == user.organisation_id)
-    return [(row.id, row.name) for row in session.execute(query.order_by(Organisation.name))]
+    return roles.reportable_enterprises(session, me(), active_only)
 
 
 @bp.route("/hazards/new", methods=["GET", "POST"])
@@ -59,18 +53,14 @@ def new() -> str | Response | tuple[str, int]:
                                errors=error_messages(form, invalid.errors), items=items), 422
     except InvalidInputError as refused:
         return render_template("report.html", form=form, enterprises=enterprises, values=values,
-                               errors={"_form": str(refused)}, items=items), 422
+                               errors={"_form": _(str(refused))}, items=items), 422
     flash(_("已上报隐患 %(code)s", code=reported.code), "info")
     return redirect(url_for("hazards.show", hazard_id=reported.hazard_id))
 
 
 def _judgement_items(session: Session, enterprise_ids: list[int]) -> list[StandardItem]:
     """The items of the standards in force for the sectors of these enterprises (what a reporter may pick)."""
-    sectors = set(session.scalars(select(Organisation.sector_code).where(Organisation.id.in_(enterprise_ids))))
-    found: dict[int, StandardItem] = {}
-    for sector in sorted(s for s in sectors if s):
-        found.update((i.id, i) for i in standards.applicable_items(session, sector, today()))
-    return list(found.values())
+    return standards.enterprise_items(session, enterprise_ids, today())
 
 
 def _chosen_items() -> list[int]:

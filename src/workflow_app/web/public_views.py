@@ -15,7 +15,6 @@ from dataclasses import replace
 
 from flask import Blueprint, abort, render_template, request
 from flask_babel import gettext as _
-from sqlalchemy import select
 from werkzeug.exceptions import TooManyRequests
 from werkzeug.wrappers import Response
 
@@ -23,7 +22,7 @@ from ..engine import FormSpec, FormValidationError, validate_submission
 from ..services import hazards
 from ..services.errors import InvalidInputError, NotFoundError
 from ..services.model_registry import latest_version, process_model
-from ..store.models import Organisation
+from ..services.roles import reportable_enterprises
 from .context import app_services, now, unit_of_work
 from .forms import error_messages, submitted_photos, submitted_values
 
@@ -84,9 +83,7 @@ def _page(form: FormSpec, enterprises: list[tuple[int, str]], values: dict, erro
 def report() -> tuple[str, int] | Response:
     with unit_of_work() as session:
         form = public_form(process_model(latest_version(session, hazards.HAZARD_PROCESS)).start_form)
-        enterprises = [(r.id, r.name) for r in session.execute(
-            select(Organisation.id, Organisation.name).where(Organisation.kind == "enterprise")
-            .order_by(Organisation.name))]
+        enterprises = reportable_enterprises(session, None)
     if request.method == "GET":
         return _page(form, enterprises, {}, {})
     if request.form.get("website"):  # the hidden field: only robots fill it
@@ -107,7 +104,7 @@ def report() -> tuple[str, int] | Response:
     except FormValidationError as invalid:
         return _page(form, enterprises, values, error_messages(form, invalid.errors), 422)
     except InvalidInputError as refused:
-        return _page(form, enterprises, values, {"_form": str(refused)}, 422)
+        return _page(form, enterprises, values, {"_form": _(str(refused))}, 422)
     return render_template("public_thanks.html", code=reported.code, receipt=reported.receipt), 201
 
 
