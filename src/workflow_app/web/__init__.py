@@ -37,6 +37,7 @@ from . import (
     labels,
     model_views,
     notice_views,
+    oidc,
     people_views,
     public_views,
     report_views,
@@ -93,6 +94,8 @@ def create_app(settings: Settings | None = None, factory: sessionmaker[Session] 
                   checklist_views.bp, people_views.bp)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
+    if settings.oidc is not None:
+        oidc.init_app(app, settings.oidc)
     return app
 
 
