@@ -133,6 +133,13 @@ def test_an_unknown_subject_is_refused_and_no_account_is_made(client: FlaskClien
     assert "code=" not in logged and "eyJ" not in logged  # neither the code nor a token
 
 
+def test_the_refusal_is_in_english_when_english_is_chosen(client: FlaskClient, zone: Zone) -> None:
+    client.post("/lang/en", data={"csrf_token": csrf(client)})
+    assert "Sign in with single sign-on" in _text(client.get("/login"))
+    refused = _sign_in(client)
+    assert "This single sign-on identity is not linked to an account here" in _text(refused)
+
+
 def test_a_disabled_account_is_refused(client: FlaskClient, factory, zone: Zone) -> None:
     _link(factory, zone.safety_officer.id, "sso-alice")
     with transaction(factory) as s:
