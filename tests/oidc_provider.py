@@ -5,7 +5,7 @@ with PKCE (S256 required: a request without it is refused) and the OpenID Connec
 signed with an RSA key made here. `authorize` approves at once as `subject` (the person signed in at the
 provider). `misbehave` makes it issue a wrong token: "audience" (for another client, naming us as the
 authorized party, which Authlib alone lets through), "signature" (signed with a key it never published),
-"issuer" (another issuer's name).
+"issuer" (another issuer's name), "expired" (expired ten minutes ago), "nonce" (another request's nonce).
 
 Authlib's own key helpers (authlib.jose) are deprecated since 1.7 in favour of joserfc, which Authlib
 itself uses: the key is a joserfc RSAKey.
@@ -190,9 +190,16 @@ def _openid(provider: Provider) -> type[OpenIDCode]:
 
         def get_client_claims(self, client: Client) -> dict[str, Any]:
             issuer = "http://127.0.0.1:1/elsewhere" if provider.misbehave == "issuer" else provider.issuer
+            claims: dict[str, Any] = {"iss": issuer, "aud": [CLIENT_ID]}
             if provider.misbehave == "audience":
-                return {"iss": issuer, "aud": ["another-client"], "azp": CLIENT_ID}
-            return {"iss": issuer, "aud": [CLIENT_ID]}
+                claims.update(aud=["another-client"], azp=CLIENT_ID)
+            if provider.misbehave == "expired":
+                claims.update(iat=int(time.time()) - 4200, exp=int(time.time()) - 600)
+            return claims
+
+        def get_authorization_code_claims(self, authorization_code: Code) -> dict[str, Any]:
+            claims = super().get_authorization_code_claims(authorization_code)
+            return {**claims, "nonce": "another-nonce"} if provider.misbehave == "nonce" else claims
 
         def get_encode_header(self, client: Client) -> dict[str, str]:
             return {"alg": "RS256", "kid": "test-key"}

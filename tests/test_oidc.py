@@ -164,14 +164,18 @@ def test_a_callback_with_a_wrong_or_spent_state_is_refused(client: FlaskClient, 
     assert client.get(callback).status_code == 401  # the state was spent
 
 
-@pytest.mark.parametrize("misbehave", ["audience", "signature", "issuer"])
-def test_an_id_token_for_another_audience_issuer_or_with_a_bad_signature_is_refused(
-        client: FlaskClient, idp: Provider, factory, zone: Zone, misbehave: str) -> None:
+@pytest.mark.parametrize("misbehave", ["audience", "signature", "issuer", "expired", "nonce"])
+def test_an_id_token_for_another_audience_or_issuer_expired_with_a_bad_signature_or_nonce_is_refused(
+        client: FlaskClient, idp: Provider, factory, zone: Zone, misbehave: str,
+        caplog: pytest.LogCaptureFixture) -> None:
     _link(factory, zone.safety_officer.id, "sso-alice")
     idp.misbehave = misbehave
     refused = _sign_in(client)
     assert refused.status_code == 401 and "身份凭证无效" in _text(refused)
     assert idp.token_calls == 1 and client.get("/inbox").status_code == 302
+    reason = {"audience": "'aud'", "signature": "bad_signature", "issuer": "'iss'", "expired": "expired",
+              "nonce": "'nonce'"}[misbehave]
+    assert reason in caplog.text, caplog.text
 
 
 def test_an_unreachable_or_silent_provider_gets_a_clear_message(factory, tmp_path: Path, zone: Zone) -> None:

@@ -69,7 +69,7 @@ def callback() -> Response | tuple[str, int]:
     try:
         subject = _proven_subject()
     except JoseError as exc:
-        log.warning("single sign-on refused: the ID token failed its checks (%s)", exc.error)
+        log.warning("single sign-on refused: the ID token failed its checks (%s)", exc)
         return _refused(_("统一身份认证返回的身份凭证无效，未能登录"), 401)
     except OAuthError as exc:
         log.warning("single sign-on refused: %s", exc.error)
