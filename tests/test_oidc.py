@@ -216,6 +216,11 @@ def test_incomplete_or_unsafe_settings_are_refused(environ: dict[str, str], mess
     assert OidcSettings.from_env({}) is None
 
 
+def test_the_command_names_an_incomplete_setting_instead_of_a_traceback() -> None:
+    result = CliRunner().invoke(main, ["check"], env={"WORKFLOW_APP_OIDC_ISSUER": "https://id.example.cn"})
+    assert result.exit_code == 1 and "WORKFLOW_APP_OIDC_CLIENT_ID" in result.output
+
+
 # --- linking ----------------------------------------------------------------------------------------------------
 
 @pytest.fixture

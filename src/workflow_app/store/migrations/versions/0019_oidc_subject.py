@@ -14,6 +14,11 @@ down_revision = "0018"
 branch_labels = None
 depends_on = None
 
+LOST_ON_DOWNGRADE = {
+    "accounts' single sign-on links": "SELECT count(*) FROM users WHERE oidc_subject IS NOT NULL",
+}
+"""What downgrading past this revision would destroy: each a count query (main's store/downgrade.py reads it)."""
+
 
 def upgrade() -> None:
     with op.batch_alter_table("users") as batch_op:
