@@ -33,7 +33,10 @@ class Context:
     """Settings, engine and session factory, created on first use."""
 
     def __init__(self) -> None:
-        self.settings = Settings.from_env()
+        try:
+            self.settings = Settings.from_env()
+        except ValueError as exc:  # a setting that cannot work: say which, without a traceback
+            raise click.ClickException(str(exc)) from exc
 
     @cached_property
     def engine(self) -> Any:
@@ -482,6 +485,34 @@ def user_reset_password(ctx: Context, username: str) -> None:
     except ServiceError as exc:
         _fail(exc)
     _one_time(username, plain)
+
+
+@user_group.command("link-oidc")
+@click.argument("username")
+@click.argument("subject")
+@pass_context
+def user_link_oidc(ctx: Context, username: str, subject: str) -> None:
+    """Link an account to its single sign-on subject (the provider's "sub" for that person)."""
+    _set_oidc_subject(ctx, username, subject)
+    click.echo(f"{username} signs in as subject {subject!r} of the single sign-on provider")
+
+
+@user_group.command("unlink-oidc")
+@click.argument("username")
+@pass_context
+def user_unlink_oidc(ctx: Context, username: str) -> None:
+    """Unlink an account from single sign-on; its sessions end."""
+    _set_oidc_subject(ctx, username, None)
+    click.echo(f"{username} no longer signs in through single sign-on")
+
+
+def _set_oidc_subject(ctx: Context, username: str, subject: str | None) -> None:
+    try:
+        with transaction(ctx.factory) as session:
+            user = people.find_account(session, username)
+            people.set_oidc_subject(session, None, user.id, subject, datetime.now(UTC))
+    except ServiceError as exc:
+        _fail(exc)
 
 
 def _one_time(username: str, plain: str) -> None:

@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,6 +22,41 @@ class SmtpSettings:
     password: str | None = None
     sender: str = "hazard-loop@localhost"
     timeout: float = 15.0
+
+
+@dataclass(frozen=True)
+class OidcSettings:
+    """Single sign-on through one OpenID Connect provider (WORKFLOW_APP_OIDC_*); one issuer per deployment."""
+
+    issuer: str
+    """WORKFLOW_APP_OIDC_ISSUER: the provider's issuer URL (its discovery document is under it); https, or http
+    on the loopback address only (a provider on the same host)."""
+    client_id: str
+    """WORKFLOW_APP_OIDC_CLIENT_ID: this app's client id at the provider."""
+    client_secret: str
+    """WORKFLOW_APP_OIDC_CLIENT_SECRET: this app's client secret; from the environment only, never committed."""
+    scopes: str = "openid"
+    """WORKFLOW_APP_OIDC_SCOPES: the scopes asked for, space-separated; openid is always among them."""
+    timeout: float = 10.0
+    """Seconds each call to the provider (discovery, keys, token) may take before sign-in says it is unreachable."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> OidcSettings | None:
+        """The settings, None when no issuer is set; ValueError when they are incomplete or not safe."""
+        issuer = environ.get("WORKFLOW_APP_OIDC_ISSUER", "").strip()  # as the provider spells it: a trailing / counts
+        if not issuer:
+            return None
+        client_id = environ.get("WORKFLOW_APP_OIDC_CLIENT_ID", "").strip()
+        client_secret = environ.get("WORKFLOW_APP_OIDC_CLIENT_SECRET", "")
+        if not client_id or not client_secret:
+            raise ValueError("WORKFLOW_APP_OIDC_ISSUER is set: set WORKFLOW_APP_OIDC_CLIENT_ID and "
+                             "WORKFLOW_APP_OIDC_CLIENT_SECRET too")
+        parts = urlsplit(issuer)
+        loopback = parts.scheme == "http" and parts.hostname in ("127.0.0.1", "::1", "localhost")
+        if not (parts.scheme == "https" or loopback) or not parts.hostname:
+            raise ValueError("WORKFLOW_APP_OIDC_ISSUER must be an https:// URL")
+        scopes = environ.get("WORKFLOW_APP_OIDC_SCOPES", "openid").split()
+        return cls(issuer, client_id, client_secret, " ".join(dict.fromkeys(["openid", *scopes])))
 
 
 @dataclass(frozen=True)
@@ -52,6 +88,8 @@ class Settings:
     another machine's mount); default <instance>/audit-checkpoints."""
     smtp: SmtpSettings = field(default_factory=lambda: SmtpSettings(host=""))
     """WORKFLOW_APP_SMTP_HOST, _PORT, _SECURITY (starttls|ssl|none), _USERNAME, _PASSWORD, _SENDER."""
+    oidc: OidcSettings | None = None
+    """WORKFLOW_APP_OIDC_ISSUER, _CLIENT_ID, _CLIENT_SECRET, _SCOPES: single sign-on, off while no issuer is set."""
 
     @property
     def checkpoint_dir(self) -> Path:
@@ -81,4 +119,5 @@ class Settings:
                 password=environ.get("WORKFLOW_APP_SMTP_PASSWORD") or None,
                 sender=environ.get("WORKFLOW_APP_SMTP_SENDER", "hazard-loop@localhost"),
             ),
+            oidc=OidcSettings.from_env(environ),
         )

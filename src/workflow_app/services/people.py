@@ -8,6 +8,9 @@ accounts. An account outside the actor's reach is not found (never told apart fr
 A new account and a reset password get a one-time password, returned once and never stored in
 the clear; the holder must change it at the next sign-in. Disabling an account ends its sessions
 and puts the tasks it claimed back in its organisation's queue, in the same transaction.
+
+An account may be linked to the subject of the single sign-on provider (one issuer per deployment):
+only by a manager of the account, never by signing in; one subject names one account at most.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..store.models import Organisation, User
@@ -30,6 +34,8 @@ ROLES = ("enterprise", "department", "town", "office")
 USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{2,79}")
 PHONE = re.compile(r"\+?[0-9][0-9 -]{4,38}")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+OIDC_SUBJECT = re.compile(r"[\x21-\x7e]{1,255}")
+"""An OpenID Connect subject: at most 255 ASCII characters (OpenID Connect Core 1.0, 2), printable, no space."""
 FIRST_OFFICE = ("OFFICE", "安委会办公室")
 """Code and name of the office organisation `create_first_admin` makes when there is none."""
 
@@ -131,6 +137,35 @@ def reset_password(session: Session, actor: User | None, user_id: int, now: date
     return user, plain
 
 
+def set_oidc_subject(session: Session, actor: User | None, user_id: int, subject: str | None,
+                     now: datetime) -> User:
+    """Link the account to the single sign-on subject `subject`, or unlink it (None or blank).
+
+    Refused when the subject is not one or is linked to another account (also when another
+    transaction links it meanwhile: the unique column decides). Replacing or removing a link ends
+    the account's sessions: whoever signed in through the old link is signed out.
+    """
+    user = _managed(session, actor, user_id)
+    subject = (subject or "").strip() or None
+    if subject is not None and not OIDC_SUBJECT.fullmatch(subject):
+        raise InvalidInputError("统一身份账号标识应为 1–255 位可见 ASCII 字符（不含空格）")
+    if subject == user.oidc_subject:
+        return user
+    if subject is not None and session.scalar(select(User.id).where(User.oidc_subject == subject)) is not None:
+        raise ConflictError("该统一身份账号已关联其他账号")
+    before = _snapshot(user)
+    if user.oidc_subject is not None:
+        end_sessions(session, user.id)
+    user.oidc_subject = subject
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise ConflictError("该统一身份账号已关联其他账号") from exc
+    audit.record(session, actor, "link_oidc" if subject else "unlink_oidc", "user", user.id,
+                 {"before": before, "after": _snapshot(user)}, now)
+    return user
+
+
 def create_first_admin(session: Session, username: str, display_name: str, now: datetime) -> tuple[User, str]:
     """The first office account on a database that has none (and the office organisation if missing).
 
@@ -201,4 +236,5 @@ def _snapshot(user: User) -> dict[str, Any]:
     """What the audit keeps of an account (never a password or its hash)."""
     return {"username": user.username, "display_name": user.display_name, "role": user.role,
             "organisation_id": user.organisation_id, "phone": user.phone, "email": user.email,
-            "active": user.active, "must_change_password": user.must_change_password}
+            "active": user.active, "must_change_password": user.must_change_password,
+            "oidc_subject": user.oidc_subject}

@@ -171,6 +171,8 @@ class User(Base):
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     phone: Mapped[str | None] = mapped_column(String(40))
     email: Mapped[str | None] = mapped_column(String(200))
+    # the OpenID Connect subject ("sub") of the one configured issuer this account signs in as; never set silently
+    oidc_subject: Mapped[str | None] = mapped_column(String(255), unique=True)
     organisation: Mapped[Organisation] = relationship(lazy="joined")
 
 

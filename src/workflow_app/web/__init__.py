@@ -38,6 +38,7 @@ from . import (
     labels,
     model_views,
     notice_views,
+    oidc,
     people_views,
     public_views,
     report_views,
@@ -95,6 +96,8 @@ def create_app(settings: Settings | None = None, factory: sessionmaker[Session] 
                   checklist_views.bp, people_views.bp, roster_views.bp, enterprise_views.bp)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
+    if settings.oidc is not None:
+        oidc.init_app(app, settings.oidc)
     return app
 
 

@@ -84,10 +84,18 @@ def login() -> str | Response | tuple[str, int, dict[str, str]]:
     if user is None:
         flash(_("用户名或密码不正确"), "error")
         return render_template("login.html", username=username), 401  # type: ignore[return-value]
+    return signed_in(user, request.args.get("next"))
+
+
+def signed_in(user: User, next_target: str | None) -> Response:
+    """Start the session of `user`, who proved who they are (a password, the single sign-on provider).
+
+    A one-time password not yet changed leads to 修改密码 first, whichever way the user signed in.
+    """
     login_user(Account(user))
     if user.must_change_password:
         return redirect(url_for("auth.password"))
-    return redirect(_safe_next(request.args.get("next")))
+    return redirect(_safe_next(next_target))
 
 
 def _throttled(username: str, refused: sign_in.Throttled) -> tuple[str, int, dict[str, str]]:

@@ -1,4 +1,5 @@
-"""/people (账号管理): list, add, disable/enable accounts and reset passwords, as services/people.py allows.
+"""/people (账号管理): list, add, disable/enable accounts, reset passwords and link single sign-on subjects,
+as services/people.py allows.
 
 The office sees every organisation's accounts; a department, a town or an enterprise's principal
 only its own organisation's. A one-time password is shown once, on the page that answers the
@@ -91,3 +92,21 @@ def reset(user_id: int) -> tuple[str, int]:
         user, plain = people.reset_password(session, me(), user_id, now())
         username = user.username
     return _page(one_time=(username, plain))
+
+
+@bp.post("/people/<int:user_id>/oidc")
+@login_required
+def link_oidc(user_id: int) -> Response | tuple[str, int]:
+    """Link the account to the single sign-on subject typed; an empty one unlinks it."""
+    subject = request.form.get("subject", "")
+    try:
+        with unit_of_work() as session:
+            user = people.set_oidc_subject(session, me(), user_id, subject, now())
+            name, linked = user.display_name, user.oidc_subject
+    except (InvalidInputError, ConflictError) as refused:
+        return _page(422, error=_(str(refused)))
+    if linked:
+        flash(_("已将 %(name)s 关联到统一身份账号 %(subject)s", name=name, subject=linked), "info")
+    else:
+        flash(_("已解除 %(name)s 与统一身份账号的关联", name=name), "info")
+    return redirect(url_for("people.index", org=request.args.get("org", ""), q=request.args.get("q", "")))
