@@ -118,7 +118,8 @@ class Counts:
 
 
 def counts(session: Session, now: datetime) -> Counts:
-    notices = dict(session.execute(select(Notice.status, func.count(Notice.id)).group_by(Notice.status)).tuples())
+    by_status = select(Notice.status, func.count(Notice.id)).group_by(Notice.status)
+    notices = {status: count for status, count in session.execute(by_status)}
     return Counts(
         notices={status: notices.get(status, 0) for status in ("pending", "sent", "parked")} | notices,
         open_tasks=session.scalar(select(func.count(InboxTask.id)).where(InboxTask.completed_at.is_(None))) or 0,

@@ -19,7 +19,7 @@ import time
 from typing import Any
 
 from sqlalchemy import Connection, Engine, event
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import InvalidatePoolError
 
 TICK = 0.1
 NO_DEADLINE = "workflow_app.no_deadline"
@@ -126,8 +126,8 @@ class _Hooks:
         try:
             alive = self.engine.dialect.do_ping(dbapi_connection)
         except Exception as exc:
-            raise DisconnectionError(f"ping failed: {exc}", invalidate_pool=True) from exc
+            raise InvalidatePoolError(f"ping failed: {exc}") from exc
         finally:
             self.dog.disarm(dbapi_connection)
         if not alive:
-            raise DisconnectionError("ping failed", invalidate_pool=True)
+            raise InvalidatePoolError("ping failed")
