@@ -25,6 +25,8 @@ DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
 """What a caller gets when the database cannot be had in time: refused, lost, timed out, pool exhausted."""
 CLIENT_GRACE = 2.0
 """Seconds the client waits beyond statement_timeout before cutting a silent connection off."""
+SQLITE_LONGEST_WAIT = 3600.0
+"""SQLite's wait for the write lock when the statement limit is 0 ("none": SQLite itself would not wait at all)."""
 KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
 
 
@@ -36,9 +38,11 @@ def make_engine(url: str, limits: DatabaseLimits | None = None) -> Engine:
         return _postgres_engine(url, limits)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True, pool_timeout=limits.pool)
+    pooled: dict[str, float] = {}
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": limits.statement or 30}, pool_timeout=limits.pool)
+        pooled["pool_timeout"] = limits.pool  # an in-memory database has one connection per thread, no queue
+    engine = create_engine(url, connect_args={"timeout": limits.statement or SQLITE_LONGEST_WAIT}, **pooled)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
