@@ -248,7 +248,7 @@ def test_timers_of_an_instance_in_incident_do_not_make_healthz_503(factory, zone
     assert checks["sweep"]["timers_due"] == 0 and checks["incidents"] == {"state": "warn", "open": 1}
 
 
-def test_an_old_last_sweep_with_due_timers_is_503_and_a_recent_one_is_not(factory, zone, tmp_path):
+def test_an_old_or_failing_last_sweep_with_due_timers_is_503_and_a_recent_clean_one_is_not(factory, zone, tmp_path):
     _rectifying(factory, zone)
     run_job(factory, "sweep", lambda now: 0, clock=lambda: REMINDER - timedelta(hours=1))
     stale = _health(factory, tmp_path, REMINDER + timedelta(minutes=5))
@@ -257,6 +257,15 @@ def test_an_old_last_sweep_with_due_timers_is_503_and_a_recent_one_is_not(factor
     run_job(factory, "sweep", lambda now: 0, clock=lambda: REMINDER + timedelta(minutes=4))  # ran, fired nothing
     stuck = _health(factory, tmp_path, REMINDER + timedelta(minutes=5))
     assert stuck.status_code == 200 and stuck.json["checks"]["sweep"]["state"] == "warn"
+
+
+    def broken(now):
+        raise RuntimeError("smtp.internal.example refused")
+
+    run_job(factory, "sweep", broken, clock=lambda: REMINDER + timedelta(minutes=4, seconds=30))
+    failing = _health(factory, tmp_path, REMINDER + timedelta(minutes=5))
+    assert failing.status_code == 503 and failing.json["checks"]["sweep"]["failed"] is True
+    assert "smtp.internal" not in failing.get_data(as_text=True)  # the error's text is not public
 
 
 def test_notices_waiting_for_a_dead_dispatcher_are_503_and_parked_ones_a_warning(factory, zone, tmp_path):

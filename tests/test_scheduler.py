@@ -120,7 +120,7 @@ def test_healthz_reports_the_sweep_and_turns_503_when_due_timers_wait_too_long(f
     assert run_job(factory, "sweep", sweep_job(factory), clock=lambda: reminder + timedelta(minutes=10)) == 1
     healthy = _app(factory, tmp_path, reminder + timedelta(minutes=11)).test_client().get("/healthz")
     assert healthy.status_code == 200 and healthy.json["checks"]["sweep"]["timers_due"] == 0
-    assert healthy.json["checks"]["sweep"]["processed"] == 1 and healthy.json["checks"]["sweep"]["error"] is None
+    assert healthy.json["checks"]["sweep"]["processed"] == 1 and healthy.json["checks"]["sweep"]["failed"] is False
 
 
 def test_healthz_is_503_when_the_database_is_down(tmp_path):

@@ -62,7 +62,8 @@ def _run_facts(run: JobRun | None, now: datetime) -> dict[str, Any]:
         return {"last_run": None, "last_run_age_seconds": None}
     age = round((now - run.started_at).total_seconds())
     return {"last_run": run.started_at.isoformat(), "last_run_age_seconds": age,
-            "duration_ms": float(run.duration_ms or 0), "processed": run.processed, "error": run.error}
+            "duration_ms": float(run.duration_ms or 0), "processed": run.processed,
+            "failed": run.error is not None}  # the error's text stays in job_runs and the log: it may name hosts
 
 
 def _state(waiting_since: datetime | None, run: JobRun | None, now: datetime, interval: timedelta) -> str:
