@@ -111,13 +111,16 @@ def test_healthz_reports_the_sweep_and_turns_503_when_due_timers_wait_too_long(f
     reminder = datetime(2026, 11, 17, 1, 0, tzinfo=UTC)
     fresh = _app(factory, tmp_path, reminder + timedelta(seconds=30)).test_client().get("/healthz")
     assert fresh.status_code == 200
-    assert fresh.json["timers_due"] == 1 and fresh.json["database"] is True and fresh.json["sweep"] is None
+    sweep_check = fresh.json["checks"]["sweep"]
+    assert sweep_check["timers_due"] == 1 and sweep_check["last_run"] is None
+    assert fresh.json["checks"]["database"]["state"] == "ok"
     stale = _app(factory, tmp_path, reminder + timedelta(minutes=10)).test_client().get("/healthz")
-    assert stale.status_code == 503 and stale.json["status"] == "lagging" and stale.json["lag_seconds"] == 600
+    assert stale.status_code == 503 and stale.json["status"] == "fail"
+    assert stale.json["checks"]["sweep"] == {**stale.json["checks"]["sweep"], "state": "fail", "lag_seconds": 600}
     assert run_job(factory, "sweep", sweep_job(factory), clock=lambda: reminder + timedelta(minutes=10)) == 1
     healthy = _app(factory, tmp_path, reminder + timedelta(minutes=11)).test_client().get("/healthz")
-    assert healthy.status_code == 200 and healthy.json["timers_due"] == 0
-    assert healthy.json["sweep"]["fired"] == 1 and healthy.json["sweep"]["error"] is None
+    assert healthy.status_code == 200 and healthy.json["checks"]["sweep"]["timers_due"] == 0
+    assert healthy.json["checks"]["sweep"]["processed"] == 1 and healthy.json["checks"]["sweep"]["failed"] is False
 
 
 def test_healthz_is_503_when_the_database_is_down(tmp_path):
@@ -126,7 +129,7 @@ def test_healthz_is_503_when_the_database_is_down(tmp_path):
     settings = Settings(database_url="unused://", secret_key="t", bpmn_dir=BPMN_DIR, instance_dir=tmp_path / "i",
                         secure_cookies=False)
     response = create_app(settings, broken).test_client().get("/healthz")
-    assert response.status_code == 503 and response.json["database"] is False
+    assert response.status_code == 503 and response.json["checks"]["database"]["state"] == "fail"
 
 
 def test_notification_centre_counts_unread_and_shows_the_office_what_needs_it(factory, zone, tmp_path):

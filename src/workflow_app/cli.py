@@ -40,7 +40,7 @@ class Context:
 
     @cached_property
     def engine(self) -> Any:
-        return make_engine(self.settings.database_url)
+        return make_engine(self.settings.database_url, self.settings.database_limits)
 
     @cached_property
     def factory(self) -> sessionmaker[Session]:

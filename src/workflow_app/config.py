@@ -60,6 +60,25 @@ class OidcSettings:
 
 
 @dataclass(frozen=True)
+class DatabaseLimits:
+    """How long anything waits for the database (WORKFLOW_APP_DB_*), in seconds; 0 means no limit."""
+
+    connect: float = 5.0
+    """WORKFLOW_APP_DB_CONNECT_TIMEOUT: opening a connection (PostgreSQL; psycopg counts at least 2 s)."""
+    statement: float = 30.0
+    """WORKFLOW_APP_DB_STATEMENT_TIMEOUT: one statement (PostgreSQL statement_timeout; a statement the server does
+    not answer at all is cut off 2 s later by the client); on SQLite how long a writer waits for the lock."""
+    pool: float = 5.0
+    """WORKFLOW_APP_DB_POOL_TIMEOUT: waiting for a free connection of the pool when every one is busy."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> DatabaseLimits:
+        return cls(connect=float(environ.get("WORKFLOW_APP_DB_CONNECT_TIMEOUT", "5")),
+                   statement=float(environ.get("WORKFLOW_APP_DB_STATEMENT_TIMEOUT", "30")),
+                   pool=float(environ.get("WORKFLOW_APP_DB_POOL_TIMEOUT", "5")))
+
+
+@dataclass(frozen=True)
 class Settings:
     """Application settings."""
 
@@ -90,6 +109,10 @@ class Settings:
     """WORKFLOW_APP_SMTP_HOST, _PORT, _SECURITY (starttls|ssl|none), _USERNAME, _PASSWORD, _SENDER."""
     oidc: OidcSettings | None = None
     """WORKFLOW_APP_OIDC_ISSUER, _CLIENT_ID, _CLIENT_SECRET, _SCOPES: single sign-on, off while no issuer is set."""
+    database_limits: DatabaseLimits = field(default_factory=DatabaseLimits)
+    """WORKFLOW_APP_DB_CONNECT_TIMEOUT, _STATEMENT_TIMEOUT, _POOL_TIMEOUT (see DatabaseLimits)."""
+    metrics_token: str | None = None
+    """WORKFLOW_APP_METRICS_TOKEN: the bearer token /metrics asks for; unset, only this host (loopback) may read it."""
 
     @property
     def checkpoint_dir(self) -> Path:
@@ -120,4 +143,6 @@ class Settings:
                 sender=environ.get("WORKFLOW_APP_SMTP_SENDER", "hazard-loop@localhost"),
             ),
             oidc=OidcSettings.from_env(environ),
+            database_limits=DatabaseLimits.from_env(environ),
+            metrics_token=environ.get("WORKFLOW_APP_METRICS_TOKEN") or None,
         )

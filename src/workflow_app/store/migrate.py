@@ -10,6 +10,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine
 
+from .watchdog import NO_DEADLINE
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -36,14 +38,19 @@ def migration_connection(engine: Engine) -> Iterator[Connection]:
     On SQLite a batch operation rebuilds a table (copy, drop, rename) while other tables' rows
     point at it; with foreign keys enforced the DROP fails. SQLite's own recipe: keys off for the
     rebuild (it can only be switched outside a transaction), checked before commit (env.py), on again.
+    A migration may rewrite big tables: on PostgreSQL it runs without the statement time limits.
     """
     with engine.connect() as connection:
         sqlite = engine.dialect.name == "sqlite"
         if sqlite:
             connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+        connection.info[NO_DEADLINE] = True
         try:
             with connection.begin():
+                if engine.dialect.name == "postgresql":
+                    connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
                 yield connection
         finally:
+            connection.info.pop(NO_DEADLINE, None)
             if sqlite:
                 connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]

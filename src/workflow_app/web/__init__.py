@@ -32,10 +32,12 @@ from . import (
     enterprise_views,
     errors,
     hazard_views,
+    health,
     i18n,
     inbox_views,
     incident_views,
     labels,
+    metrics,
     model_views,
     notice_views,
     oidc,
@@ -76,15 +78,18 @@ def create_app(settings: Settings | None = None, factory: sessionmaker[Session] 
         REMEMBER_COOKIE_SECURE=settings.secure_cookies,
     )
     app.extensions["workflow_app"] = AppServices(
-        factory=factory or make_session_factory(make_engine(settings.database_url), settings.audit_key),
+        factory=factory or make_session_factory(make_engine(settings.database_url, settings.database_limits),
+                                                settings.audit_key),
         evidence=EvidenceStore(Path(settings.instance_dir) / "evidence"),
         clock=clock or (lambda: datetime.now(UTC)), sweep_seconds=settings.sweep_seconds,
+        metrics_token=settings.metrics_token,
     )
     csrf = CSRFProtect(app)
     api.init_app(app)  # before the error handlers: ours answer /api/ with problem details
     for blueprint in (api.hazards.blp, api.tasks.blp, api.catalog.blp):
         csrf.exempt(blueprint)  # token-authenticated, no cookies: nothing for CSRF to protect
     security_headers.init_app(app)  # after api: the docs page's policy follows its configured viewer
+    metrics.init_app(app)  # before auth: the latency includes loading the signed-in user
     i18n.init_app(app)
     labels.init_app(app)
     auth.init_app(app)
@@ -93,7 +98,7 @@ def create_app(settings: Settings | None = None, factory: sessionmaker[Session] 
     blueprints = (auth.bp, campaign_views.bp, inbox_views.bp, task_views.bp, hazard_views.bp, public_views.bp,
                   notice_views.bp, report_views.bp, token_views.bp, model_views.bp, case_views.bp,
                   incident_views.bp, delegation_views.bp, spot_check_views.bp, standard_views.bp,
-                  checklist_views.bp, people_views.bp, roster_views.bp, enterprise_views.bp)
+                  checklist_views.bp, people_views.bp, roster_views.bp, enterprise_views.bp, health.bp)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     if settings.oidc is not None:
@@ -110,11 +115,13 @@ class RowId(IntegerConverter):
 
 
 class AppServices:
-    """What views need besides the request: sessions, the evidence store and the clock."""
+    """What views need besides the request: sessions, the evidence store, the clock, the health probe."""
 
     def __init__(self, factory: sessionmaker[Session], evidence: EvidenceStore, clock: Callable[[], datetime],
-                 sweep_seconds: int):
+                 sweep_seconds: int, metrics_token: str | None = None):
         self.factory = factory
         self.evidence = evidence
         self.clock = clock
         self.sweep_seconds = sweep_seconds
+        self.metrics_token = metrics_token
+        self.health_probe = health.Probe()

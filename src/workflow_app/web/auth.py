@@ -32,8 +32,10 @@ class Account(UserMixin):
         return f"{self.user.id}:{self.user.session_version}"
 
 
-ALLOWED_BEFORE_CHANGE = frozenset({"auth.password", "auth.logout", "static", "i18n.switch"})
-"""What a user who must change their password may still open; every other page leads to 修改密码."""
+ALLOWED_BEFORE_CHANGE = frozenset({"auth.password", "auth.logout", "static", "i18n.switch", "health.healthz",
+                                   "metrics.metrics"})
+"""What a user who must change their password may still open; every other page leads to 修改密码. (The health
+check and metrics are no user's pages: they must not load the signed-in user from a database that may be down.)"""
 
 
 def init_app(app: Flask) -> None:

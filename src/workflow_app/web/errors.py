@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..engine import FormValidationError, ProcessError
 from ..services.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
+from ..store.database import DATABASE_UNAVAILABLE
 
 MESSAGES = {
     400: "请求无效",
@@ -29,11 +30,15 @@ MESSAGES = {
     500: "流程执行出错，本次提交未生效",
     428: "请求缺少前提条件（If-Match）",
     429: "提交过于频繁，请稍后再试",
+    503: "服务暂时不可用，请稍后再试",
 }
 PROBLEM_TYPES = {400: "bad-request", 401: "unauthenticated", 403: "forbidden", 404: "not-found",
                  405: "method-not-allowed", 409: "conflict", 412: "stale-etag", 413: "too-large",
-                 422: "invalid-data", 428: "if-match-required", 429: "too-many-requests", 500: "process-error"}
+                 422: "invalid-data", 428: "if-match-required", 429: "too-many-requests", 500: "process-error",
+                 503: "unavailable"}
 PROBLEM_BASE = "https://workflow-app.example/problems/"
+RETRY_AFTER_SECONDS = 15
+"""What a 503 tells the client to wait before trying again (the database is being waited for)."""
 
 
 def _is_api() -> bool:
@@ -96,6 +101,24 @@ def _process_error(exc: ProcessError) -> tuple[str, int] | tuple[Response, int]:
     return _page(500, _("流程环节 %(element)s 执行出错，请联系管理员", element=exc.element_id))
 
 
+def _unavailable(exc: Exception) -> tuple[str | Response, int, dict[str, str]]:
+    """The database could not be had in time: 503 with Retry-After, rendered without touching the database.
+
+    The usual error page extends base.html, whose menu asks the database who is signed in and what is
+    unread: during an outage that failed again and waitress answered its bare 500. This page is
+    standalone, in both languages, and says the action may not have been saved (the transaction was
+    rolled back unless the database had already committed it when the connection was lost).
+    """
+    current_app.logger.warning("database unavailable on %s %s: %s", request.method, request.endpoint,
+                               type(getattr(exc, "orig", None) or exc).__name__)
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    if _is_api():
+        problem, status = _problem(503, _("数据库暂时无法访问，请稍后重试"))
+        return problem, status, headers
+    page = current_app.jinja_env.get_template("unavailable.html").render(retry_after=RETRY_AFTER_SECONDS)
+    return page, 503, headers
+
+
 def init_app(app: Flask) -> None:
     from .api.context import IdempotencyKeyReused, Unauthenticated
 
@@ -110,4 +133,6 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(ProcessError, _process_error)
     app.register_error_handler(CSRFError, lambda exc: _page(400, _("表单已过期或缺少安全令牌，请刷新页面后重试")))
     app.register_error_handler(HTTPException, _http)
+    for unavailable in DATABASE_UNAVAILABLE:
+        app.register_error_handler(unavailable, _unavailable)
 
