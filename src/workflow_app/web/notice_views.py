@@ -11,7 +11,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
-from ..services import notice_centre
+from ..services import holidays, notice_centre
 from ..services.dispatch import retry_parked
 from ..services.errors import PermissionDeniedError
 from ..store.models import JobRun, TimerRow
@@ -63,13 +63,14 @@ def healthz() -> tuple[Response, int]:
             due = session.scalar(select(func.count(TimerRow.id)).where(TimerRow.fire_at <= moment)) or 0
             oldest = session.scalar(select(TimerRow.fire_at).where(TimerRow.fire_at <= moment)
                                     .order_by(TimerRow.fire_at).limit(1))
+            holiday_calendar = holidays.health_warning(session, moment)  # reported, not a 503 by itself
     except SQLAlchemyError as exc:
         return jsonify(status="down", database=False, error=type(exc).__name__), 503
     lag = (moment - oldest).total_seconds() if oldest else 0.0
     lagging = lag > 3 * interval
     body: dict[str, Any] = {
         "status": "lagging" if lagging else "ok", "database": True, "timers_due": due, "lag_seconds": round(lag, 1),
-        "sweep_interval_seconds": interval,
+        "sweep_interval_seconds": interval, "holiday_calendar": holiday_calendar,
         "sweep": None if sweep_run is None else {
             "last_run": sweep_run.started_at.isoformat(), "duration_ms": float(sweep_run.duration_ms or 0),
             "fired": sweep_run.processed, "error": sweep_run.error},
