@@ -12,6 +12,7 @@ The 2027 schedule below is shaped like a notice (Spring Festival 2027 falls on S
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -163,6 +164,15 @@ def test_only_the_office_keeps_the_holiday_table(factory, zone, tmp_path, engine
     refused = CliRunner().invoke(main, ["holidays", "import", str(path), "--user", "dept"])
     assert refused.exit_code != 0 and "安委办" in refused.output
     assert _table(factory) == before
+
+
+def test_the_shipped_example_reads_but_is_marked_as_not_official():
+    """calendar/holidays-example.csv is a template: it parses, and says its dates must come from the notice."""
+    example = Path(__file__).resolve().parents[1] / "calendar" / "holidays-example.csv"
+    text = example.read_text(encoding="utf-8")
+    assert "NOT the official schedule" in text and "示例模板，并非官方安排" in text
+    rows = read_rows(example.read_bytes(), example.name)
+    assert {row.kind for row in rows} == {"holiday", "workday"}
 
 
 def test_the_office_imports_on_the_page_and_on_the_command_line(factory, zone, tmp_path, engine: Engine,
