@@ -4,6 +4,10 @@ Deadlines in the plan are dates ("整改时限"): a deadline date means "by the 
 day, Shanghai time". The functions here are exposed to timer expressions in the BPMN,
 so the escalation policy reads on the diagram as, e.g.,
 ``working_days_before(rectification_deadline, 3)``.
+
+Which days are holidays is data, not code: a `WorkingCalendar` from the source the
+application installs with `use_calendar` (the holiday table the office keeps, through
+services/holiday_calendar.py); with none installed, the chinese_calendar package's own.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ class WorkingCalendar:
 
     The State Council's yearly notice (国务院办公厅关于某年部分节假日安排的通知) makes some
     weekdays holidays (放假) and some weekend days working days (调休上班). A year not in
-    `years` has no such data: it counts Monday to Friday, and `missing_years` says so.
+    `years` has no such data: it counts Monday to Friday (services/holidays.py flags it).
     """
 
     years: frozenset[int] = frozenset()
@@ -39,10 +43,6 @@ class WorkingCalendar:
         if day in self.workdays:
             return True
         return day.weekday() < 5 and day not in self.holidays
-
-    def missing_years(self, *days: date) -> list[int]:
-        """The years of `days` (in order, once each) this calendar has no schedule for."""
-        return sorted({day.year for day in days} - self.years)
 
 
 def library_calendar() -> WorkingCalendar:

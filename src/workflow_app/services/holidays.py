@@ -87,7 +87,7 @@ def import_rows(session: Session, actor: User, rows: list[HolidayRow], now: date
     years = sorted({row.day.year for row in rows})
     replaced = 0
     for year in years:
-        replaced += session.execute(delete(CalendarDay).where(_in_year(year))).rowcount
+        replaced += session.connection().execute(delete(CalendarDay).where(_in_year(year))).rowcount
     session.add_all(CalendarDay(day=row.day, kind=row.kind, name=row.name, source="import", imported_at=now,
                                 imported_by_id=actor.id) for row in rows)
     for year in years:
