@@ -182,6 +182,7 @@ def test_the_office_imports_on_the_page_and_on_the_command_line(factory, zone, t
     sign_in(client, "office")
     page = client.get("/holidays").get_data(as_text=True)
     assert "缺少 2027 年的节假日安排" in page and "2026-10-01" in page
+    assert client.get("/holidays?year=0000").status_code == 200  # a year no date has: the default year instead
     token = csrf(client, "/holidays")
     bad = client.post("/holidays", data={"csrf_token": token, "calendar": upload(b"\xef\xbb\xbf" + (
         HEADER + "2027-13-01,放假,春节\n").encode(), "bad.csv")}, content_type="multipart/form-data")

@@ -11,7 +11,7 @@ from .cli import Context, _fail, _now, _user, now_option, pass_context
 from .engine.calendar import SHANGHAI
 from .services import holidays
 from .services.errors import ServiceError
-from .services.holiday_csv import KIND_LABELS, MAX_BYTES, read_rows
+from .services.holiday_csv import EARLIEST_YEAR, KIND_LABELS, LATEST_YEAR, MAX_BYTES, read_rows
 from .store.database import transaction
 
 
@@ -42,7 +42,8 @@ def holidays_import(ctx: Context, csv_file: str, username: str, now_text: str | 
 
 
 @holidays_group.command("list")
-@click.option("--year", type=int, help="the days of this year (default: which years are known)")
+@click.option("--year", type=click.IntRange(EARLIEST_YEAR, LATEST_YEAR),
+              help="the days of this year (default: which years are known)")
 @pass_context
 def holidays_list(ctx: Context, year: int | None) -> None:
     """The years with a schedule and the years missing; with --year, that year's days."""

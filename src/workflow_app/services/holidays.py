@@ -18,12 +18,13 @@ from datetime import date, datetime, timedelta
 
 import chinese_calendar
 from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..engine.calendar import SHANGHAI, library_calendar
 from ..store.models import CalendarDay, CalendarYear, Notice, Organisation, User
 from . import audit
-from .errors import PermissionDeniedError
+from .errors import ConflictError, PermissionDeniedError
 from .holiday_csv import HolidayRow
 from .notices import channels_of
 
@@ -81,22 +82,27 @@ def import_rows(session: Session, actor: User, rows: list[HolidayRow], now: date
     """Replace every year the rows name with exactly those rows (office only; audited with a summary).
 
     The rows were checked whole by holiday_csv.read_rows; the caller's transaction makes the
-    replacement all or nothing.
+    replacement all or nothing. Two imports of one year at once: the years' rows are locked, so
+    the second waits and then replaces the first whole; a year both add anew refuses the second.
     """
     require_office(actor)
     years = sorted({row.day.year for row in rows})
+    entries = {entry.year: entry for entry in session.scalars(
+        select(CalendarYear).where(CalendarYear.year.in_(years)).with_for_update())}
     replaced = 0
     for year in years:
         replaced += session.connection().execute(delete(CalendarDay).where(_in_year(year))).rowcount
-    session.add_all(CalendarDay(day=row.day, kind=row.kind, name=row.name, source="import", imported_at=now,
-                                imported_by_id=actor.id) for row in rows)
-    for year in years:
-        entry = session.get(CalendarYear, year) or CalendarYear(year=year)
+        entry = entries.get(year) or CalendarYear(year=year)
         entry.source, entry.imported_at, entry.imported_by_id = "import", now, actor.id
         entry.token = secrets.token_hex(16)
         session.add(entry)
+    session.add_all(CalendarDay(day=row.day, kind=row.kind, name=row.name, source="import", imported_at=now,
+                                imported_by_id=actor.id) for row in rows)
+    try:
+        session.flush()
+    except IntegrityError:
+        raise ConflictError("节假日安排刚被他人导入，未导入任何内容；请刷新后重试") from None
     summary = ImportSummary(years, sum(r.kind == "holiday" for r in rows), sum(r.kind == "workday" for r in rows))
-    session.flush()
     audit.record(session, actor, "import_holidays", "calendar", ",".join(map(str, years)),
                  {"years": years, "holidays": summary.holidays, "workdays": summary.workdays,
                   "replaced_days": replaced}, now)

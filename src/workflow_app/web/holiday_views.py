@@ -8,8 +8,8 @@ from flask_login import login_required
 from werkzeug.wrappers import Response
 
 from ..services import holidays
-from ..services.errors import InvalidInputError
-from ..services.holiday_csv import MAX_BYTES, read_rows
+from ..services.errors import ConflictError, InvalidInputError
+from ..services.holiday_csv import EARLIEST_YEAR, LATEST_YEAR, MAX_BYTES, read_rows
 from .context import me, now, today, unit_of_work
 
 bp = Blueprint("holidays", __name__)
@@ -21,7 +21,8 @@ def _page(error: str | None = None, status: int = 200) -> tuple[str, int]:
     year_text = request.args.get("year", "")
     with unit_of_work() as session:
         years = holidays.known_years(session)
-        shown = int(year_text) if year_text.isdigit() and len(year_text) == 4 else (
+        asked = int(year_text) if year_text.isdigit() and len(year_text) == 4 else None
+        shown = asked if asked is not None and EARLIEST_YEAR <= asked <= LATEST_YEAR else (
             this_year if any(y.year == this_year for y in years) or not years else years[0].year)
         days = holidays.days_of(session, shown)
         missing = holidays.missing_years(session, this_year, this_year + 1)
@@ -47,8 +48,8 @@ def upload() -> Response | tuple[str, int]:
         rows = read_rows(content, file.filename)
         with unit_of_work() as session:
             summary = holidays.import_rows(session, me(), rows, now())
-    except InvalidInputError as refused:
-        return _page(str(refused), 422)
+    except (InvalidInputError, ConflictError) as refused:
+        return _page(str(refused), 409 if isinstance(refused, ConflictError) else 422)
     flash(_("已导入 %(years)s 年：放假 %(holidays)s 天，调休上班 %(workdays)s 天",
             years="、".join(map(str, summary.years)), holidays=summary.holidays, workdays=summary.workdays), "info")
     return redirect(url_for("holidays.index", year=summary.years[0]))
