@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
 from workflow_app.engine import ProcessInstance, load_model
-from workflow_app.services import hazards, tasks
+from workflow_app.services import hazards, holiday_calendar, tasks
 from workflow_app.services.evidence import EvidenceStore, Uploads, check_photo
 from workflow_app.services.setup import init_db
 from workflow_app.store.database import make_engine, make_session_factory, transaction
@@ -113,7 +113,7 @@ def zone(factory) -> dict[str, User]:
 def persisted(loops: int, folder: Path) -> tuple[float, float]:
     """Loops per second through the services on a new SQLite file, and KB of state per closed instance."""
     engine = make_engine(f"sqlite:///{folder / 'bench.db'}")
-    factory = make_session_factory(engine)
+    factory = holiday_calendar.follow(make_session_factory(engine))  # as the app: working days from the table
     init_db(engine, factory, ROOT / "bpmn", NOW)
     users = zone(factory)
     store = EvidenceStore(folder / "evidence")

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.security import generate_password_hash
 
+from workflow_app.services import holiday_calendar
 from workflow_app.services.setup import init_db
 from workflow_app.store.database import make_engine, make_session_factory, transaction
 from workflow_app.store.models import EnterpriseSector, Organisation, Sector, Supervision, User
@@ -44,7 +45,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
 @pytest.fixture
 def factory(engine: Engine) -> sessionmaker[Session]:
     """Session factory bound to the test database."""
-    return make_session_factory(engine)
+    return holiday_calendar.follow(make_session_factory(engine))
 
 
 @dataclass

@@ -44,7 +44,9 @@ class Context:
 
     @cached_property
     def factory(self) -> sessionmaker[Session]:
-        return make_session_factory(self.engine, self.settings.audit_key)
+        from .services import holiday_calendar
+
+        return holiday_calendar.follow(make_session_factory(self.engine, self.settings.audit_key))
 
 
 def _now(value: str | None) -> datetime:
@@ -1014,9 +1016,11 @@ def standards_export(ctx: Context, out_file: str) -> None:
 
 def _add_command_groups() -> None:
     """Command groups kept in modules of their own (they import this one's helpers, so they come last)."""
+    from .cli_holidays import holidays_group
     from .cli_roster import org_group
 
     main.add_command(org_group)
+    main.add_command(holidays_group)
 
 
 _add_command_groups()

@@ -30,6 +30,7 @@ from .services.audit_checkpoints import write as write_checkpoint
 from .services.channels import Channel, EmailChannel, WebhookChannel
 from .services.dispatch import dispatch
 from .services.duties import open_due_duties
+from .services.holidays import remind_office
 from .services.sweep import sweep
 from .store.database import transaction
 from .store.models import JobRun
@@ -131,6 +132,14 @@ def checkpoint_job(factory: sessionmaker[Session], folder: Path) -> Callable[[da
     return checkpoint
 
 
+def holiday_reminder_job(factory: sessionmaker[Session]) -> Callable[[datetime], int]:
+    """Daily at 09:00 in December: the office is asked, once per year, to import next year's holidays."""
+    def remind(now: datetime) -> int:
+        with transaction(factory) as session:
+            return remind_office(session, now)
+    return remind
+
+
 def build_scheduler(settings: Settings, factory: sessionmaker[Session], blocking: bool,
                     shutdown: Shutdown) -> BaseScheduler:
     """A scheduler with the sweep and dispatch jobs, both due at once and then every interval; its jobs
@@ -147,4 +156,7 @@ def build_scheduler(settings: Settings, factory: sessionmaker[Session], blocking
     scheduler.add_job(run_job, "cron", args=(factory, "audit_checkpoint", checkpoint), kwargs={"shutdown": shutdown},
                       id="audit_checkpoint", name="audit_checkpoint", hour=0, minute=30, timezone=SHANGHAI,
                       max_instances=1, coalesce=True, misfire_grace_time=6 * 3600)
+    scheduler.add_job(run_job, "cron", args=(factory, "holiday_reminder", holiday_reminder_job(factory)),
+                      id="holiday_reminder", name="holiday_reminder", month=12, hour=9, timezone=SHANGHAI,
+                      max_instances=1, coalesce=True, misfire_grace_time=24 * 3600)
     return scheduler

@@ -4,10 +4,17 @@ Deadlines in the plan are dates ("整改时限"): a deadline date means "by the 
 day, Shanghai time". The functions here are exposed to timer expressions in the BPMN,
 so the escalation policy reads on the diagram as, e.g.,
 ``working_days_before(rectification_deadline, 3)``.
+
+Which days are holidays is data, not code: a `WorkingCalendar` from the source the
+application installs with `use_calendar` (the holiday table the office keeps, through
+services/holiday_calendar.py); with none installed, the chinese_calendar package's own.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -18,12 +25,50 @@ NOTICE_HOUR = time(9, 0)
 """Reminders and escalations go out at the start of a working day."""
 
 
+@dataclass(frozen=True)
+class WorkingCalendar:
+    """The days that differ from Monday to Friday, for the years whose official schedule is known.
+
+    The State Council's yearly notice (国务院办公厅关于某年部分节假日安排的通知) makes some
+    weekdays holidays (放假) and some weekend days working days (调休上班). A year not in
+    `years` has no such data: it counts Monday to Friday (services/holidays.py flags it).
+    """
+
+    years: frozenset[int] = frozenset()
+    holidays: frozenset[date] = frozenset()
+    workdays: frozenset[date] = frozenset()
+
+    def is_working_day(self, day: date) -> bool:
+        """A working weekend day (调休上班) works, a holiday rests, otherwise Monday to Friday."""
+        if day in self.workdays:
+            return True
+        return day.weekday() < 5 and day not in self.holidays
+
+
+def library_calendar() -> WorkingCalendar:
+    """The schedule the `chinese_calendar` package ships (its years only): the seed of the holiday table."""
+    years = frozenset(day.year for day in chinese_calendar.holidays)
+    return WorkingCalendar(years, frozenset(d for d in chinese_calendar.holidays if d.weekday() < 5),
+                           frozenset(d for d in chinese_calendar.workdays if d.weekday() >= 5))
+
+
+CalendarSource = Callable[[], WorkingCalendar]
+_source: list[CalendarSource] = [functools.cache(library_calendar)]
+
+
+def use_calendar(source: CalendarSource) -> None:
+    """Make `source` what every working-day computation asks (the application installs the holiday table's)."""
+    _source[0] = source
+
+
+def current_calendar() -> WorkingCalendar:
+    """The calendar working days are counted on now: the installed source's, else the package's own."""
+    return _source[0]()
+
+
 def is_working_day(day: date) -> bool:
     """Statutory holidays and adjusted working days where known, else Monday to Friday."""
-    try:
-        return bool(chinese_calendar.is_workday(day))
-    except NotImplementedError:  # a year the package has no schedule for yet
-        return day.weekday() < 5
+    return current_calendar().is_working_day(day)
 
 
 MAX_WORKING_DAYS = 1_000
@@ -34,12 +79,13 @@ def shift_working_days(day: date, count: int) -> date:
     """The working day `count` working days after (count > 0) or before (< 0) `day`."""
     if abs(count) > MAX_WORKING_DAYS:
         raise ValueError(f"{count} working days is beyond the {MAX_WORKING_DAYS} a deadline may be shifted")
+    working = current_calendar().is_working_day
     step = 1 if count >= 0 else -1
     remaining = abs(count)
     current = day
     while remaining:
         current += timedelta(days=step)
-        if is_working_day(current):
+        if working(current):
             remaining -= 1
     return current
 

@@ -13,6 +13,8 @@ A check's state is "ok", "warn" (reported, nobody needs to get up) or "fail" (an
   the incident, and counting them made /healthz 503 for as long as any incident stayed open. A sweep
   that runs while some timer stays due (one broken instance) is a warning: the rest of the zone moves.
 - dispatch fails likewise when notices have waited for sending that long and no dispatch has run.
+- a year without its holiday schedule (services/holidays.py) is a warning: deadlines still come, counted
+  Monday to Friday, and the office is reminded in December.
 - open incidents and parked notices are warnings: each waits for the office (流程故障 and 通知 pages),
   which sees them in its daily work; they are not an outage, and a load balancer that took the app
   out of service for them would stop everyone's work for one instance.
@@ -28,6 +30,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..store.models import InboxTask, Incident, JobRun, Notice, ProcessInstanceRow, TimerFiring, TimerRow
+from . import holidays
 
 LATE_RUNS = 3
 """How many sweep intervals may pass before due work without a run is a failure."""
@@ -103,7 +106,13 @@ def incidents_check(session: Session) -> Check:
 def zone_checks(session: Session, now: datetime, interval: timedelta) -> dict[str, Check]:
     """Every check but the database's own (reaching this far means it answered)."""
     return {"sweep": sweep_check(session, now, interval), "dispatch": dispatch_check(session, now, interval),
-            "incidents": incidents_check(session)}
+            "incidents": incidents_check(session), "holiday_calendar": holiday_check(session, now)}
+
+
+def holiday_check(session: Session, now: datetime) -> Check:
+    """A year whose holidays are not imported is a warning: its deadlines are counted Monday to Friday."""
+    missing = holidays.health_warning(session, now)
+    return Check("warn", {"missing": missing}) if missing else Check("ok")
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from ..engine import ModelError, load_model
 from ..store.database import transaction
 from ..store.migrate import upgrade_to_head
 from ..store.models import ModelVersion
-from . import standards
+from . import holidays, standards
 from .model_registry import check_services, deploy
 
 
@@ -29,9 +29,11 @@ def check_models(bpmn_dir: Path) -> list[tuple[Path, ModelError | None]]:
 
 
 def init_db(engine: Engine, factory: sessionmaker[Session], bpmn_dir: Path, now: datetime) -> list[ModelVersion]:
-    """Migrate to head, deploy each model whose content is not deployed yet, load the shipped standards once."""
+    """Migrate to head, deploy each model whose content is not deployed yet, load the shipped standards once,
+    and the holiday years the chinese_calendar package knows that the table has not."""
     upgrade_to_head(engine)
     with transaction(factory) as session:
         versions = [deploy(session, path.read_bytes(), path.name, now) for path in sorted(bpmn_dir.glob("*.bpmn"))]
         standards.seed(session, now)
+        holidays.seed(session, now)
         return versions

@@ -643,6 +643,32 @@ class StandardItem(Base):
     standard: Mapped[Standard] = relationship(lazy="joined")
 
 
+class CalendarDay(Base):
+    """A day that differs from Monday to Friday: a weekday holiday (放假) or a weekend working day (调休上班)."""
+
+    __tablename__ = "calendar_days"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))  # holiday | workday
+    name: Mapped[str] = mapped_column(String(50))
+    source: Mapped[str] = mapped_column(String(10))  # library | import
+    imported_at: Mapped[datetime]
+    imported_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class CalendarYear(Base):
+    """A year whose holiday schedule is complete in `calendar_days`; a year without a row counts Monday-Friday.
+
+    `token` changes whenever the year is written, so a process's cached calendar knows it is stale.
+    """
+
+    __tablename__ = "calendar_years"
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    source: Mapped[str] = mapped_column(String(10))  # library | import
+    imported_at: Mapped[datetime]
+    imported_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    token: Mapped[str] = mapped_column(String(32))
+
+
 class HazardJudgedItem(Base):
     """A hazard and one item it was judged against (a hazard may match several)."""
 

@@ -20,6 +20,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from ..config import PROJECT_ROOT, Settings
+from ..services import holiday_calendar
 from ..services.evidence import EvidenceStore
 from ..store.database import make_engine, make_session_factory
 from . import (
@@ -33,6 +34,7 @@ from . import (
     errors,
     hazard_views,
     health,
+    holiday_views,
     i18n,
     inbox_views,
     incident_views,
@@ -78,8 +80,8 @@ def create_app(settings: Settings | None = None, factory: sessionmaker[Session] 
         REMEMBER_COOKIE_SECURE=settings.secure_cookies,
     )
     app.extensions["workflow_app"] = AppServices(
-        factory=factory or make_session_factory(make_engine(settings.database_url, settings.database_limits),
-                                                settings.audit_key),
+        factory=holiday_calendar.follow(factory or make_session_factory(
+            make_engine(settings.database_url, settings.database_limits), settings.audit_key)),
         evidence=EvidenceStore(Path(settings.instance_dir) / "evidence"),
         clock=clock or (lambda: datetime.now(UTC)), sweep_seconds=settings.sweep_seconds,
         metrics_token=settings.metrics_token,
@@ -98,7 +100,8 @@ def create_app(settings: Settings | None = None, factory: sessionmaker[Session] 
     blueprints = (auth.bp, campaign_views.bp, inbox_views.bp, task_views.bp, hazard_views.bp, public_views.bp,
                   notice_views.bp, report_views.bp, token_views.bp, model_views.bp, case_views.bp,
                   incident_views.bp, delegation_views.bp, spot_check_views.bp, standard_views.bp,
-                  checklist_views.bp, people_views.bp, roster_views.bp, enterprise_views.bp, health.bp)
+                  checklist_views.bp, people_views.bp, roster_views.bp, enterprise_views.bp, health.bp,
+                  holiday_views.bp)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     if settings.oidc is not None:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from ..diagram import render_svg
 from ..engine import FormValidationError
-from ..services import evidence, hazards, roles, standards
+from ..services import evidence, hazards, holidays, roles, standards
 from ..services.errors import InvalidInputError
 from ..services.model_registry import latest_version, process_model
 from ..services.roles import source_shown_to, steps_shown_to
@@ -89,10 +89,12 @@ def show(hazard_id: int) -> str:
         history = hazards.hazard_history(session, user, hazard)
         judged = list(hazard.judged_items)
         items = _judgement_items(session, [hazard.enterprise_id]) if user.role != "enterprise" else []
-    open_steps = [t for t in steps if t.completed_at is None]
+        open_steps = [t for t in steps if t.completed_at is None]
+        deadline = hazard.rectification_deadline if hazard.closed_at is None else None
+        gaps = holidays.missing_around(session, deadline, *[t.due_on for t in open_steps])
     return render_template("hazard.html", hazard=hazard, open_steps=open_steps, photos=photos, history=history,
                            source=source_shown_to(user, hazard), sees_reporter=user.role == "office",
-                           judged=judged, items=items)
+                           judged=judged, items=items, holiday_gaps=gaps)
 
 
 @bp.get("/hazards/<int:hazard_id>/diagram.svg")

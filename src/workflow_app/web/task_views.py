@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from ..engine import FormSpec, FormValidationError
-from ..services import tasks
+from ..services import holidays, tasks
 from ..services.campaigns import prefilled_values
 from ..services.cases import get_case
 from ..services.errors import FrozenRecordError, InvalidInputError
@@ -40,9 +40,15 @@ def _subject(session: Session, task: InboxTask) -> Hazard | Campaign | Duty | Ca
     return duty
 
 
-def _render(task: InboxTask, subject: Hazard | Campaign | Duty | Case, form: FormSpec, values: dict[str, Any],
-            errors: dict[str, str], status: int = 200) -> tuple[str, int]:
-    return render_template("task.html", task=task, form=form, values=values, errors=errors,
+def _holiday_gaps(session: Session, task: InboxTask, subject: Hazard | Campaign | Duty | Case) -> list[int]:
+    """Years without holiday data that this task's deadlines were counted in (Monday to Friday instead)."""
+    deadline = subject.rectification_deadline if isinstance(subject, Hazard) else None
+    return holidays.missing_around(session, task.due_on, deadline)
+
+
+def _render(task: InboxTask, subject: Hazard | Campaign | Duty | Case, gaps: list[int], form: FormSpec,
+            values: dict[str, Any], errors: dict[str, str], status: int = 200) -> tuple[str, int]:
+    return render_template("task.html", task=task, form=form, values=values, errors=errors, holiday_gaps=gaps,
                            hazard=subject if isinstance(subject, Hazard) else None,
                            campaign=subject if isinstance(subject, Campaign) else None,
                            duty=subject if isinstance(subject, Duty) else None,
@@ -65,12 +71,13 @@ def show(task_id: str) -> tuple[str, int]:
     with unit_of_work() as session:
         task, form = tasks.task_form(session, me(), task_id, today())
         subject = _subject(session, task)
+        gaps = _holiday_gaps(session, task, subject)
         values: dict[str, Any] = {}
         if isinstance(subject, Campaign):
             row = session.get(ProcessInstanceRow, task.instance_id)
             assert row is not None
             values = prefilled_values(session, task, process_model(row.model_version).task_properties(task.bpmn_id))
-    return _render(task, subject, form, values, {})
+    return _render(task, subject, gaps, form, values, {})
 
 
 @bp.post("/tasks/<task_id>")
@@ -79,6 +86,7 @@ def submit(task_id: str) -> Response | tuple[str, int]:
     with unit_of_work() as session:
         task, form = tasks.task_form(session, me(), task_id, today())
         subject = _subject(session, task)
+        gaps = _holiday_gaps(session, task, subject)
     values = submitted_values(form)
     try:
         uploads = submitted_photos(form, app_services().evidence) if isinstance(subject, Hazard) else None
@@ -87,12 +95,12 @@ def submit(task_id: str) -> Response | tuple[str, int]:
             stopped = session.scalar(select(ProcessInstanceRow.status)
                                      .where(ProcessInstanceRow.id == task.instance_id)) == "incident"
     except FormValidationError as invalid:
-        return _render(task, subject, form, values, error_messages(form, invalid.errors), 422)
+        return _render(task, subject, gaps, form, values, error_messages(form, invalid.errors), 422)
     except InvalidInputError as refused:
-        return _render(task, subject, form, values, {"_form": str(refused)}, 422)
+        return _render(task, subject, gaps, form, values, {"_form": str(refused)}, 422)
     except FrozenRecordError as frozen:
         flash(_(str(frozen)), "error")
-        return _render(task, subject, form, values, {}, 409)
+        return _render(task, subject, gaps, form, values, {}, 409)
     flash(_("已提交：%(name)s", name=task.name), "info")
     if stopped:
         flash(_("流程的下一步骤执行出错，已转安委办处理；处理后流程将继续"), "warning")
