@@ -100,7 +100,7 @@ def test_a_failing_channel_is_retried_with_backoff_then_parked_then_retried_by_h
     for attempt in range(1, MAX_ATTEMPTS):
         assert len(dispatch(factory, _channels(port), moment).retrying) == 1
         assert dispatch(factory, _channels(port), moment).retrying == []  # not before its next attempt
-        moment += retry_delay(attempt)
+        moment += retry_delay(attempt) + timedelta(seconds=5)  # counted from the failure, just after `moment`
     assert len(dispatch(factory, _channels(port), moment).parked) == 1
     assert _statuses(factory)["webhook"] == "parked"
     assert len(receiver.bodies) == MAX_ATTEMPTS

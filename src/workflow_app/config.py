@@ -44,6 +44,11 @@ class Settings:
     proxy_hops: int = 0
     """WORKFLOW_APP_PROXY_HOPS: reverse proxies in front of the app (nginx: 1); their X-Forwarded-For/-Proto are
     trusted that many hops deep, so sign-in and report limits count real client addresses. 0 trusts none."""
+    dispatch_webhook_workers: int = 4
+    """WORKFLOW_APP_DISPATCH_WEBHOOK_WORKERS: webhook notices one scheduler process sends at once (≥ 1)."""
+    dispatch_email_workers: int = 2
+    """WORKFLOW_APP_DISPATCH_EMAIL_WORKERS: e-mails one scheduler process sends at once (≥ 1); each is one SMTP
+    connection, so keep it within what the mail server allows per client."""
     smtp: SmtpSettings = field(default_factory=lambda: SmtpSettings(host=""))
     """WORKFLOW_APP_SMTP_HOST, _PORT, _SECURITY (starttls|ssl|none), _USERNAME, _PASSWORD, _SENDER."""
 
@@ -60,6 +65,8 @@ class Settings:
             sweep_seconds=int(environ.get("WORKFLOW_APP_SWEEP_SECONDS", "60")),
             scheduler_in_serve=environ.get("WORKFLOW_APP_SCHEDULER", "1") not in ("0", "false", "no"),
             proxy_hops=int(environ.get("WORKFLOW_APP_PROXY_HOPS", "0")),
+            dispatch_webhook_workers=_at_least_one(environ, "WORKFLOW_APP_DISPATCH_WEBHOOK_WORKERS", 4),
+            dispatch_email_workers=_at_least_one(environ, "WORKFLOW_APP_DISPATCH_EMAIL_WORKERS", 2),
             smtp=SmtpSettings(
                 host=environ.get("WORKFLOW_APP_SMTP_HOST", ""), port=int(environ.get("WORKFLOW_APP_SMTP_PORT", "25")),
                 security=environ.get("WORKFLOW_APP_SMTP_SECURITY", "starttls"),
@@ -68,3 +75,11 @@ class Settings:
                 sender=environ.get("WORKFLOW_APP_SMTP_SENDER", "hazard-loop@localhost"),
             ),
         )
+
+
+def _at_least_one(environ: Mapping[str, str], name: str, default: int) -> int:
+    """A whole number ≥ 1 from `environ[name]`, or ValueError naming the setting."""
+    raw = environ.get(name, str(default))
+    if not raw.strip().isdigit() or int(raw) < 1:
+        raise ValueError(f"{name} must be a whole number of at least 1, not {raw!r}")
+    return int(raw)

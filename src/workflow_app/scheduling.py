@@ -33,7 +33,8 @@ Clock = Callable[[], datetime]
 
 def channels_from(settings: Settings) -> dict[str, Channel]:
     """The delivery channels; e-mail fails (and is retried, then parked) while SMTP is not configured."""
-    return {"email": EmailChannel(settings.smtp), "webhook": WebhookChannel()}
+    return {"email": EmailChannel(settings.smtp, workers=settings.dispatch_email_workers),
+            "webhook": WebhookChannel(workers=settings.dispatch_webhook_workers)}
 
 
 def run_job(factory: sessionmaker[Session], name: str, work: Callable[[datetime], int],

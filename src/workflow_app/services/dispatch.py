@@ -1,20 +1,28 @@
 """Send outbox notices per channel, with retries, backoff and parking.
 
-A dispatcher leases a batch of due notices in one short transaction (FOR UPDATE SKIP
-LOCKED on PostgreSQL), sends each outside any transaction, then records the outcome.
-Two dispatchers never hold the same notice; a dispatcher that dies mid-batch leaves
-leases that expire, and the notices are sent at a later run. A notice that keeps failing
-is parked after MAX_ATTEMPTS and stays visible to the office until retried.
+Each channel has a few workers (`Channel.workers`), so one slow webhook does not hold up
+e-mail. A worker claims one due notice at a time in a short transaction — a conditional
+UPDATE of its lease, FOR UPDATE SKIP LOCKED on PostgreSQL, serialised by the write lock on
+SQLite — sends it outside any transaction, and records the outcome with an UPDATE that only
+succeeds while the claim's token is still on the row. The lease is twice the longest send
+the channel allows, so a notice is never taken over while it is being sent; a dispatcher that
+dies mid-send leaves a lease that expires, and the notice is sent at a later run. A notice
+that keeps failing is parked after MAX_ATTEMPTS and stays visible to the office until retried.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from math import ceil
+from typing import Any
+from uuid import uuid4
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..store.database import transaction
@@ -23,18 +31,26 @@ from .channels import Channel, DeliveryError
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 6
-LEASE = timedelta(minutes=2)
 FIRST_RETRY = timedelta(minutes=1)
 LONGEST_RETRY = timedelta(hours=1)
+Clock = Callable[[], datetime]
 
 
 @dataclass
 class DispatchReport:
-    """What one dispatch run did."""
+    """What one dispatch run did (workers append to it from their threads)."""
 
     sent: list[int] = field(default_factory=list)
     retrying: list[int] = field(default_factory=list)
     parked: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Claim:
+    notice: Notice
+    recipient: Organisation
+    token: str
+    until: datetime
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -42,54 +58,93 @@ def retry_delay(attempts: int) -> timedelta:
     return min(FIRST_RETRY * 2 ** max(attempts - 1, 0), LONGEST_RETRY)
 
 
-def _lease(session: Session, channels: list[str], now: datetime, limit: int) -> list[int]:
-    query = (select(Notice).where(Notice.status == "pending", Notice.channel.in_(channels),
-                                  or_(Notice.next_attempt_at.is_(None), Notice.next_attempt_at <= now),
-                                  or_(Notice.lease_until.is_(None), Notice.lease_until <= now))
-             .order_by(Notice.id).limit(limit).with_for_update(skip_locked=True))
-    leased = list(session.scalars(query))
-    for notice in leased:
-        notice.lease_until = now + LEASE
-    return [n.id for n in leased]
-
-
 def dispatch(factory: sessionmaker[Session], channels: Mapping[str, Channel], now: datetime,
-             limit: int = 200) -> DispatchReport:
-    """Send the notices due at `now` over the given channels; return what happened."""
-    with transaction(factory) as session:
-        leased = _lease(session, list(channels), now, limit)
+             limit: int = 1000) -> DispatchReport:
+    """Send the notices due from `now` on (the run's clock starts at `now` and runs with real time) over
+    the given channels, at most `limit` per channel; return what happened."""
+    started = time.monotonic()
+
+    def clock() -> datetime:
+        return now + timedelta(seconds=time.monotonic() - started)
+
     report = DispatchReport()
-    for notice_id in leased:
-        with transaction(factory) as session:
-            notice = session.get(Notice, notice_id)
-            recipient = session.get(Organisation, notice.recipient_org_id) if notice else None
-        assert notice is not None and recipient is not None
-        try:
-            channels[notice.channel].send(notice, recipient)
-            error = None
-        except DeliveryError as exc:
-            error = str(exc)
-            log.warning("notice %s (%s) not delivered: %s", notice_id, notice.channel, error)
-        _record(factory, notice_id, error, now, report)
+    with ThreadPoolExecutor(max_workers=sum(c.workers for c in channels.values()),
+                            thread_name_prefix="dispatch") as pool:
+        runs = [pool.submit(_work, factory, name, channel, clock, ceil(limit / channel.workers), report)
+                for name, channel in channels.items() for _ in range(channel.workers)]
+    for run in runs:
+        run.result()  # a worker's unexpected error fails the run (recorded in job_runs); its lease expires
     return report
 
 
-def _record(factory: sessionmaker[Session], notice_id: int, error: str | None, now: datetime,
-            report: DispatchReport) -> None:
+def _work(factory: sessionmaker[Session], name: str, channel: Channel, clock: Clock, claims: int,
+          report: DispatchReport) -> None:
+    """One worker: claim, send and record notices of one channel until none is due or `claims` are used."""
+    for _ in range(claims):
+        claim = _claim(factory, name, clock(), 2 * channel.longest_send)
+        if claim is None:
+            return
+        if claim.until - clock() < channel.longest_send:  # stalled since the claim: the send could outlive it
+            log.warning("notice %s not sent: too little of its lease is left; it is sent later", claim.notice.id)
+            _release(factory, claim)
+            continue
+        try:
+            channel.send(claim.notice, claim.recipient)
+            error = None
+        except DeliveryError as exc:
+            error = str(exc)
+            log.warning("notice %s (%s) not delivered: %s", claim.notice.id, name, error)
+        _record(factory, claim, error, clock(), report)
+
+
+def _claim(factory: sessionmaker[Session], channel: str, now: datetime, lease: timedelta) -> _Claim | None:
+    """Lease the next due notice of `channel` for `lease` with a fresh token; None when none is due."""
+    due = (select(Notice.id).where(Notice.status == "pending", Notice.channel == channel,
+                                   or_(Notice.next_attempt_at.is_(None), Notice.next_attempt_at <= now),
+                                   or_(Notice.lease_until.is_(None), Notice.lease_until <= now))
+           .order_by(Notice.id).limit(1).with_for_update(skip_locked=True).scalar_subquery())
+    token, until = uuid4().hex, now + lease
     with transaction(factory) as session:
+        notice_id = session.scalar(update(Notice).where(Notice.id == due).values(leased_by=token, lease_until=until)
+                                   .returning(Notice.id).execution_options(synchronize_session=False))
+        if notice_id is None:
+            return None
         notice = session.get(Notice, notice_id)
         assert notice is not None
-        notice.attempts += 1
-        notice.lease_until = None
+        recipient = session.get(Organisation, notice.recipient_org_id)
+        assert recipient is not None
+    return _Claim(notice, recipient, token, until)
+
+
+def _release(factory: sessionmaker[Session], claim: _Claim) -> None:
+    with transaction(factory) as session:
+        session.execute(update(Notice).where(Notice.id == claim.notice.id, Notice.leased_by == claim.token)
+                        .values(leased_by=None, lease_until=None).execution_options(synchronize_session=False))
+
+
+def _record(factory: sessionmaker[Session], claim: _Claim, error: str | None, now: datetime,
+            report: DispatchReport) -> None:
+    """Count the attempt and set the outcome, only if the claim still holds the notice."""
+    notice_id = claim.notice.id
+    held = (Notice.id == notice_id, Notice.leased_by == claim.token, Notice.status == "pending")
+    with transaction(factory) as session:
+        attempts = session.scalar(update(Notice).where(*held)
+                                  .values(attempts=Notice.attempts + 1, leased_by=None, lease_until=None)
+                                  .returning(Notice.attempts).execution_options(synchronize_session=False))
+        if attempts is None:
+            log.error("notice %s: its lease was taken over during the send; this attempt (%s) is not counted",
+                      notice_id, error or "delivered")
+            return
+        values: dict[str, Any]
         if error is None:
-            notice.status, notice.sent_at, notice.last_error = "sent", now, None
-            report.sent.append(notice_id)
-        elif notice.attempts >= MAX_ATTEMPTS:
-            notice.status, notice.last_error = "parked", error
-            report.parked.append(notice_id)
+            values, outcome = {"status": "sent", "sent_at": now, "last_error": None}, report.sent
+        elif attempts >= MAX_ATTEMPTS:
+            values, outcome = {"status": "parked", "last_error": error}, report.parked
         else:
-            notice.next_attempt_at, notice.last_error = now + retry_delay(notice.attempts), error
-            report.retrying.append(notice_id)
+            values, outcome = {"next_attempt_at": now + retry_delay(attempts), "last_error": error}, report.retrying
+        session.execute(update(Notice).where(Notice.id == notice_id).values(**values)
+                        .execution_options(synchronize_session=False))
+    outcome.append(notice_id)
 
 
 def retry_parked(session: Session, notice_ids: list[int] | None = None) -> int:
@@ -99,5 +154,6 @@ def retry_parked(session: Session, notice_ids: list[int] | None = None) -> int:
         query = query.where(Notice.id.in_(notice_ids))
     notices = list(session.scalars(query))
     for notice in notices:
-        notice.status, notice.attempts, notice.next_attempt_at, notice.lease_until = "pending", 0, None, None
+        notice.status, notice.attempts, notice.next_attempt_at = "pending", 0, None
+        notice.lease_until, notice.leased_by = None, None
     return len(notices)
