@@ -30,3 +30,4 @@ bench: install
 	$(VENV)/bin/python bench/inbox.py
 	$(VENV)/bin/python bench/sweep.py
 	$(VENV)/bin/python bench/reports.py
+	$(VENV)/bin/python bench/dispatch.py

@@ -3,8 +3,9 @@
 Each channel has a few workers (`Channel.workers`), so one slow webhook does not hold up
 e-mail. A worker claims one due notice at a time in a short transaction — a conditional
 UPDATE of its lease, FOR UPDATE SKIP LOCKED on PostgreSQL, serialised by the write lock on
-SQLite — sends it outside any transaction, and records the outcome with an UPDATE that only
-succeeds while the claim's token is still on the row. The lease is twice the longest send
+SQLite — sends it outside any transaction, and records the outcome (in the transaction that
+claims its next notice) with an UPDATE that only succeeds while the claim's token is still on
+the row; `attempts` is counted in SQL. The lease is twice the longest send
 the channel allows, so a notice is never taken over while it is being sent; a dispatcher that
 dies mid-send leaves a lease that expires, and the notice is sent at a later run. A notice
 that keeps failing is parked after MAX_ATTEMPTS and stays visible to the office until retried.
@@ -22,7 +23,7 @@ from math import ceil
 from typing import Any
 from uuid import uuid4
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..store.database import transaction
@@ -79,72 +80,78 @@ def dispatch(factory: sessionmaker[Session], channels: Mapping[str, Channel], no
 
 def _work(factory: sessionmaker[Session], name: str, channel: Channel, clock: Clock, claims: int,
           report: DispatchReport) -> None:
-    """One worker: claim, send and record notices of one channel until none is due or `claims` are used."""
-    for _ in range(claims):
-        claim = _claim(factory, name, clock(), 2 * channel.longest_send)
+    """One worker: claim, send and record notices of one channel until none is due or `claims` are used.
+
+    Recording one outcome and claiming the next notice share a transaction (one commit per notice).
+    """
+    lease = 2 * channel.longest_send
+    with transaction(factory) as session:
+        claim = _claim(session, name, clock(), lease)
+    for left in range(claims - 1, -1, -1):
         if claim is None:
             return
-        if claim.until - clock() < channel.longest_send:  # stalled since the claim: the send could outlive it
-            log.warning("notice %s not sent: too little of its lease is left; it is sent later", claim.notice.id)
-            _release(factory, claim)
-            continue
-        try:
-            channel.send(claim.notice, claim.recipient)
-            error = None
-        except DeliveryError as exc:
-            error = str(exc)
-            log.warning("notice %s (%s) not delivered: %s", claim.notice.id, name, error)
-        _record(factory, claim, error, clock(), report)
+        error = _send(name, channel, claim, clock)
+        with transaction(factory) as session:
+            _record(session, claim, error, clock(), report)
+            claim = _claim(session, name, clock(), lease) if left else None
 
 
-def _claim(factory: sessionmaker[Session], channel: str, now: datetime, lease: timedelta) -> _Claim | None:
+def _send(name: str, channel: Channel, claim: _Claim, clock: Clock) -> str | None:
+    """Send the claimed notice if the lease outlasts the longest send; the error, if any."""
+    if claim.until - clock() < channel.longest_send:  # stalled since the claim: the send could outlive it
+        log.warning("notice %s not sent: too little of its lease is left; it is sent later", claim.notice.id)
+        return "not sent: the lease ran short"
+    try:
+        channel.send(claim.notice, claim.recipient)
+    except DeliveryError as exc:
+        log.warning("notice %s (%s) not delivered: %s", claim.notice.id, name, exc)
+        return str(exc)
+    return None
+
+
+_DUE = (select(Notice.id).where(Notice.status == "pending", Notice.channel == bindparam("due_channel"),
+                                 or_(Notice.next_attempt_at.is_(None), Notice.next_attempt_at <= bindparam("due_at")),
+                                 or_(Notice.lease_until.is_(None), Notice.lease_until <= bindparam("due_at")))
+        .order_by(Notice.id).limit(1).with_for_update(skip_locked=True).scalar_subquery())
+_CLAIM = (update(Notice).where(Notice.id == _DUE)  # built once: it runs for every notice
+          .values(leased_by=bindparam("claim_token"), lease_until=bindparam("claim_until"))
+          .returning(Notice).execution_options(synchronize_session=False))
+
+
+def _claim(session: Session, channel: str, now: datetime, lease: timedelta) -> _Claim | None:
     """Lease the next due notice of `channel` for `lease` with a fresh token; None when none is due."""
-    due = (select(Notice.id).where(Notice.status == "pending", Notice.channel == channel,
-                                   or_(Notice.next_attempt_at.is_(None), Notice.next_attempt_at <= now),
-                                   or_(Notice.lease_until.is_(None), Notice.lease_until <= now))
-           .order_by(Notice.id).limit(1).with_for_update(skip_locked=True).scalar_subquery())
     token, until = uuid4().hex, now + lease
-    with transaction(factory) as session:
-        notice_id = session.scalar(update(Notice).where(Notice.id == due).values(leased_by=token, lease_until=until)
-                                   .returning(Notice.id).execution_options(synchronize_session=False))
-        if notice_id is None:
-            return None
-        notice = session.get(Notice, notice_id)
-        assert notice is not None
-        recipient = session.get(Organisation, notice.recipient_org_id)
-        assert recipient is not None
+    notice = session.scalar(_CLAIM, {"due_channel": channel, "due_at": now, "claim_token": token,
+                                     "claim_until": until})
+    if notice is None:
+        return None
+    recipient = session.get(Organisation, notice.recipient_org_id)
+    assert recipient is not None
     return _Claim(notice, recipient, token, until)
 
 
-def _release(factory: sessionmaker[Session], claim: _Claim) -> None:
-    with transaction(factory) as session:
-        session.execute(update(Notice).where(Notice.id == claim.notice.id, Notice.leased_by == claim.token)
-                        .values(leased_by=None, lease_until=None).execution_options(synchronize_session=False))
+def _record(session: Session, claim: _Claim, error: str | None, now: datetime, report: DispatchReport) -> None:
+    """Count the attempt (in SQL) and set the outcome, only if the claim's token is still on the notice.
 
-
-def _record(factory: sessionmaker[Session], claim: _Claim, error: str | None, now: datetime,
-            report: DispatchReport) -> None:
-    """Count the attempt and set the outcome, only if the claim still holds the notice."""
-    notice_id = claim.notice.id
-    held = (Notice.id == notice_id, Notice.leased_by == claim.token, Notice.status == "pending")
-    with transaction(factory) as session:
-        attempts = session.scalar(update(Notice).where(*held)
-                                  .values(attempts=Notice.attempts + 1, leased_by=None, lease_until=None)
-                                  .returning(Notice.attempts).execution_options(synchronize_session=False))
-        if attempts is None:
-            log.error("notice %s: its lease was taken over during the send; this attempt (%s) is not counted",
-                      notice_id, error or "delivered")
-            return
-        values: dict[str, Any]
-        if error is None:
-            values, outcome = {"status": "sent", "sent_at": now, "last_error": None}, report.sent
-        elif attempts >= MAX_ATTEMPTS:
-            values, outcome = {"status": "parked", "last_error": error}, report.parked
-        else:
-            values, outcome = {"next_attempt_at": now + retry_delay(attempts), "last_error": error}, report.retrying
-        session.execute(update(Notice).where(Notice.id == notice_id).values(**values)
-                        .execution_options(synchronize_session=False))
-    outcome.append(notice_id)
+    While the token holds nobody else changes the row, so the claimed `attempts` + 1 is the count.
+    """
+    attempts = claim.notice.attempts + 1
+    values: dict[str, Any]
+    if error is None:
+        values, outcome = {"status": "sent", "sent_at": now, "last_error": None}, report.sent
+    elif attempts >= MAX_ATTEMPTS:
+        values, outcome = {"status": "parked", "last_error": error}, report.parked
+    else:
+        values, outcome = {"next_attempt_at": now + retry_delay(attempts), "last_error": error}, report.retrying
+    held = session.execute(update(Notice).where(Notice.id == claim.notice.id, Notice.leased_by == claim.token,
+                                                Notice.status == "pending")
+                           .values(attempts=Notice.attempts + 1, leased_by=None, lease_until=None, **values)
+                           .execution_options(synchronize_session=False))
+    if held.rowcount != 1:  # type: ignore[attr-defined]
+        log.error("notice %s: its lease was taken over during the send; this attempt (%s) is not counted",
+                  claim.notice.id, error or "delivered")
+        return
+    outcome.append(claim.notice.id)
 
 
 def retry_parked(session: Session, notice_ids: list[int] | None = None) -> int:
