@@ -124,6 +124,16 @@ def test_a_dispatcher_whose_lease_was_taken_over_during_a_send_does_not_count_it
     assert "lease was taken over" in caplog.text
 
 
+def test_a_dispatcher_asked_to_stop_finishes_the_notice_it_is_on_and_claims_no_more(factory, zone, receiver):
+    _pending(factory, zone, receiver.url, 3, ("webhook",))
+    stop = threading.Event()
+    receiver.pause = lambda body: stop.set()  # SIGTERM arrives while the first notice is being sent
+    report = dispatch(factory, {"webhook": WebhookChannel(timeout=5, workers=1)}, T0, should_stop=stop.is_set)
+    with transaction(factory) as s:
+        states = [(n.status, n.attempts, n.lease_until) for n in s.scalars(select(Notice).order_by(Notice.id))]
+    assert len(report.sent) == 1 and len(receiver.bodies) == 1
+    assert states == [("sent", 1, None), ("pending", 0, None), ("pending", 0, None)]
+
 def test_the_scheduler_sends_with_the_configured_workers_and_refuses_a_count_below_one():
     settings = Settings.from_env({"WORKFLOW_APP_DISPATCH_WEBHOOK_WORKERS": "8",
                                   "WORKFLOW_APP_DISPATCH_EMAIL_WORKERS": "1"})

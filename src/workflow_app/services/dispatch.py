@@ -60,9 +60,10 @@ def retry_delay(attempts: int) -> timedelta:
 
 
 def dispatch(factory: sessionmaker[Session], channels: Mapping[str, Channel], now: datetime,
-             limit: int = 1000) -> DispatchReport:
+             limit: int = 1000, should_stop: Callable[[], bool] = lambda: False) -> DispatchReport:
     """Send the notices due from `now` on (the run's clock starts at `now` and runs with real time) over
-    the given channels, at most `limit` per channel; return what happened."""
+    the given channels, at most `limit` per channel, each worker stopping after its notice once
+    `should_stop()`; return what happened."""
     started = time.monotonic()
 
     def clock() -> datetime:
@@ -71,7 +72,7 @@ def dispatch(factory: sessionmaker[Session], channels: Mapping[str, Channel], no
     report = DispatchReport()
     with ThreadPoolExecutor(max_workers=sum(c.workers for c in channels.values()),
                             thread_name_prefix="dispatch") as pool:
-        runs = [pool.submit(_work, factory, name, channel, clock, ceil(limit / channel.workers), report)
+        runs = [pool.submit(_work, factory, name, channel, clock, ceil(limit / channel.workers), report, should_stop)
                 for name, channel in channels.items() for _ in range(channel.workers)]
     for run in runs:
         run.result()  # a worker's unexpected error fails the run (recorded in job_runs); its lease expires
@@ -79,12 +80,14 @@ def dispatch(factory: sessionmaker[Session], channels: Mapping[str, Channel], no
 
 
 def _work(factory: sessionmaker[Session], name: str, channel: Channel, clock: Clock, claims: int,
-          report: DispatchReport) -> None:
+          report: DispatchReport, should_stop: Callable[[], bool]) -> None:
     """One worker: claim, send and record notices of one channel until none is due or `claims` are used.
 
     Recording one outcome and claiming the next notice share a transaction (one commit per notice).
     """
     lease = 2 * channel.longest_send
+    if should_stop():
+        return
     with transaction(factory) as session:
         claim = _claim(session, name, clock(), lease)
     for left in range(claims - 1, -1, -1):
@@ -93,7 +96,7 @@ def _work(factory: sessionmaker[Session], name: str, channel: Channel, clock: Cl
         error = _send(name, channel, claim, clock)
         with transaction(factory) as session:
             _record(session, claim, error, clock(), report)
-            claim = _claim(session, name, clock(), lease) if left else None
+            claim = _claim(session, name, clock(), lease) if left and not should_stop() else None
 
 
 def _send(name: str, channel: Channel, claim: _Claim, clock: Clock) -> str | None:
