@@ -20,7 +20,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from math import ceil
-from typing import Any
 from uuid import uuid4
 
 from sqlalchemy import bindparam, or_, select, update
@@ -133,28 +132,37 @@ def _claim(session: Session, channel: str, now: datetime, lease: timedelta) -> _
     return _Claim(notice, recipient, token, until)
 
 
+_RECORD = (update(Notice)  # built once: it runs for every notice
+           .where(Notice.id == bindparam("notice_id"), Notice.leased_by == bindparam("claim_token"),
+                  Notice.status == "pending")
+           .values(attempts=Notice.attempts + 1, leased_by=None, lease_until=None, status=bindparam("new_status"),
+                   sent_at=bindparam("new_sent_at"), next_attempt_at=bindparam("new_next_attempt_at"),
+                   last_error=bindparam("new_last_error"))
+           .execution_options(synchronize_session=False))
+
+
 def _record(session: Session, claim: _Claim, error: str | None, now: datetime, report: DispatchReport) -> None:
     """Count the attempt (in SQL) and set the outcome, only if the claim's token is still on the notice.
 
-    While the token holds nobody else changes the row, so the claimed `attempts` + 1 is the count.
+    While the token holds nobody else changes the row, so the claimed `attempts` + 1 is the count and
+    the claimed `next_attempt_at` is still the row's.
     """
-    attempts = claim.notice.attempts + 1
-    values: dict[str, Any]
+    notice, attempts = claim.notice, claim.notice.attempts + 1
+    status, next_attempt_at, outcome = "pending", notice.next_attempt_at, report.retrying
     if error is None:
-        values, outcome = {"status": "sent", "sent_at": now, "last_error": None}, report.sent
+        status, outcome = "sent", report.sent
     elif attempts >= MAX_ATTEMPTS:
-        values, outcome = {"status": "parked", "last_error": error}, report.parked
+        status, outcome = "parked", report.parked
     else:
-        values, outcome = {"next_attempt_at": now + retry_delay(attempts), "last_error": error}, report.retrying
-    held = session.execute(update(Notice).where(Notice.id == claim.notice.id, Notice.leased_by == claim.token,
-                                                Notice.status == "pending")
-                           .values(attempts=Notice.attempts + 1, leased_by=None, lease_until=None, **values)
-                           .execution_options(synchronize_session=False))
+        next_attempt_at = now + retry_delay(attempts)
+    held = session.execute(_RECORD, {"notice_id": notice.id, "claim_token": claim.token, "new_status": status,
+                                     "new_sent_at": now if error is None else None,
+                                     "new_next_attempt_at": next_attempt_at, "new_last_error": error})
     if held.rowcount != 1:  # type: ignore[attr-defined]
         log.error("notice %s: its lease was taken over during the send; this attempt (%s) is not counted",
-                  claim.notice.id, error or "delivered")
+                  notice.id, error or "delivered")
         return
-    outcome.append(claim.notice.id)
+    outcome.append(notice.id)
 
 
 def retry_parked(session: Session, notice_ids: list[int] | None = None) -> int:
