@@ -21,7 +21,8 @@ from workflow_app.store.database import transaction
 from workflow_app.store.models import Notice, Organisation
 
 pytest_plugins = ["notice_support"]  # the mailbox and receiver fixtures
-SLOW = 5.0  # seconds a slow webhook request sleeps: longer than its lease (2 × 4 steps × 0.5 s timeout)
+TIMEOUT = 2.0  # the webhook's timeout in these tests: a fast answer (50 ms) fits even on a busy machine
+SLOW = 2 * WebhookChannel(timeout=TIMEOUT).longest_send.total_seconds() + 1  # longer than a webhook's lease
 
 
 def _pending(factory, zone, url: str, per_channel: int, channels: tuple[str, ...] = ("webhook", "email")) -> None:
@@ -38,7 +39,7 @@ def _pending(factory, zone, url: str, per_channel: int, channels: tuple[str, ...
 def _channels(smtp_port: int) -> dict:
     return {"email": EmailChannel(SmtpSettings(host="127.0.0.1", port=smtp_port, security="none",
                                                sender="yh@zone.example")),
-            "webhook": WebhookChannel(timeout=0.5)}
+            "webhook": WebhookChannel(timeout=TIMEOUT)}
 
 
 def _dispatcher(factory, channels: dict, started: float, until: float, errors: list) -> None:
