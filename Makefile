@@ -31,3 +31,4 @@ bench: install
 	$(VENV)/bin/python bench/sweep.py
 	$(VENV)/bin/python bench/reports.py
 	$(VENV)/bin/python bench/admin.py
+	$(VENV)/bin/python bench/dispatch.py

@@ -3,16 +3,8 @@ receiver; delivered once, retried with backoff when a channel fails, then parked
 
 from __future__ import annotations
 
-import json
-import socket
-import threading
-from collections.abc import Iterator
 from datetime import timedelta
-from email import message_from_bytes, policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import pytest
-from aiosmtpd.controller import Controller
 from conftest import T0
 from helpers import PLAN, complete, report
 from sqlalchemy import select
@@ -24,65 +16,8 @@ from workflow_app.services.sweep import sweep
 from workflow_app.store.database import transaction
 from workflow_app.store.models import Notice, Organisation
 
+pytest_plugins = ["notice_support"]  # the mailbox and receiver fixtures
 OVERDUE = T0.replace(month=11, day=20, hour=16)  # midnight after the PLAN deadline, Shanghai
-
-
-class Mailbox:
-    """aiosmtpd handler keeping every message it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
-        return "250 OK"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture
-def mailbox() -> Iterator[tuple[Mailbox, int]]:
-    box, port = Mailbox(), _free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield box, port
-    controller.stop()
-
-
-class Receiver(ThreadingHTTPServer):
-    """A webhook endpoint that records bodies and answers with a configurable status."""
-
-    def __init__(self) -> None:
-        self.bodies: list[dict] = []
-        self.status = 200
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: Receiver
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        body["_header_key"] = self.headers["Idempotency-Key"]
-        self.server.bodies.append(body)
-        self.send_response(self.server.status)
-        self.end_headers()
-        self.wfile.write(b'{"errcode":0,"errmsg":"ok"}')
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    server = Receiver()
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.shutdown()
 
 
 def _channels(smtp_port: int) -> dict:
@@ -165,7 +100,7 @@ def test_a_failing_channel_is_retried_with_backoff_then_parked_then_retried_by_h
     for attempt in range(1, MAX_ATTEMPTS):
         assert len(dispatch(factory, _channels(port), moment).retrying) == 1
         assert dispatch(factory, _channels(port), moment).retrying == []  # not before its next attempt
-        moment += retry_delay(attempt)
+        moment += retry_delay(attempt) + timedelta(seconds=5)  # counted from the failure, just after `moment`
     assert len(dispatch(factory, _channels(port), moment).parked) == 1
     assert _statuses(factory)["webhook"] == "parked"
     assert len(receiver.bodies) == MAX_ATTEMPTS

@@ -105,6 +105,11 @@ class Settings:
     audit_checkpoint_dir: Path | None = None
     """WORKFLOW_APP_AUDIT_CHECKPOINT_DIR: where audit checkpoints are written, outside the database (ideally
     another machine's mount); default <instance>/audit-checkpoints."""
+    dispatch_webhook_workers: int = 4
+    """WORKFLOW_APP_DISPATCH_WEBHOOK_WORKERS: webhook notices one scheduler process sends at once (≥ 1)."""
+    dispatch_email_workers: int = 2
+    """WORKFLOW_APP_DISPATCH_EMAIL_WORKERS: e-mails one scheduler process sends at once (≥ 1); each is one SMTP
+    connection, so keep it within what the mail server allows per client."""
     smtp: SmtpSettings = field(default_factory=lambda: SmtpSettings(host=""))
     """WORKFLOW_APP_SMTP_HOST, _PORT, _SECURITY (starttls|ssl|none), _USERNAME, _PASSWORD, _SENDER."""
     oidc: OidcSettings | None = None
@@ -135,6 +140,8 @@ class Settings:
             audit_key=environ.get("WORKFLOW_APP_AUDIT_KEY") or None,
             audit_checkpoint_dir=Path(environ["WORKFLOW_APP_AUDIT_CHECKPOINT_DIR"])
             if environ.get("WORKFLOW_APP_AUDIT_CHECKPOINT_DIR") else None,
+            dispatch_webhook_workers=_at_least_one(environ, "WORKFLOW_APP_DISPATCH_WEBHOOK_WORKERS", 4),
+            dispatch_email_workers=_at_least_one(environ, "WORKFLOW_APP_DISPATCH_EMAIL_WORKERS", 2),
             smtp=SmtpSettings(
                 host=environ.get("WORKFLOW_APP_SMTP_HOST", ""), port=int(environ.get("WORKFLOW_APP_SMTP_PORT", "25")),
                 security=environ.get("WORKFLOW_APP_SMTP_SECURITY", "starttls"),
@@ -146,3 +153,11 @@ class Settings:
             database_limits=DatabaseLimits.from_env(environ),
             metrics_token=environ.get("WORKFLOW_APP_METRICS_TOKEN") or None,
         )
+
+
+def _at_least_one(environ: Mapping[str, str], name: str, default: int) -> int:
+    """A whole number ≥ 1 from `environ[name]`, or ValueError naming the setting."""
+    raw = environ.get(name, str(default))
+    if not raw.strip().isdigit() or int(raw) < 1:
+        raise ValueError(f"{name} must be a whole number of at least 1, not {raw!r}")
+    return int(raw)

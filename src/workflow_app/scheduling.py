@@ -41,7 +41,8 @@ Clock = Callable[[], datetime]
 
 def channels_from(settings: Settings) -> dict[str, Channel]:
     """The delivery channels; e-mail fails (and is retried, then parked) while SMTP is not configured."""
-    return {"email": EmailChannel(settings.smtp), "webhook": WebhookChannel()}
+    return {"email": EmailChannel(settings.smtp, workers=settings.dispatch_email_workers),
+            "webhook": WebhookChannel(workers=settings.dispatch_webhook_workers)}
 
 
 class Shutdown:
@@ -114,8 +115,10 @@ def sweep_job(factory: sessionmaker[Session], shutdown: Shutdown | None = None) 
     return lambda now: len(sweep(factory, now, should_stop=should_stop))
 
 
-def dispatch_job(factory: sessionmaker[Session], channels: dict[str, Channel]) -> Callable[[datetime], int]:
-    return lambda now: len(dispatch(factory, channels, now).sent)
+def dispatch_job(factory: sessionmaker[Session], channels: dict[str, Channel],
+                 shutdown: Shutdown | None = None) -> Callable[[datetime], int]:
+    should_stop = shutdown.requested if shutdown is not None else (lambda: False)
+    return lambda now: len(dispatch(factory, channels, now, should_stop=should_stop).sent)
 
 
 def duties_job(factory: sessionmaker[Session]) -> Callable[[datetime], int]:
@@ -145,7 +148,7 @@ def build_scheduler(settings: Settings, factory: sessionmaker[Session], blocking
     """A scheduler with the sweep and dispatch jobs, both due at once and then every interval; its jobs
     stop early once `shutdown` is requested."""
     scheduler: BaseScheduler = (BlockingScheduler if blocking else BackgroundScheduler)(timezone=UTC)
-    jobs = {"sweep": sweep_job(factory, shutdown), "dispatch": dispatch_job(factory, channels_from(settings)),
+    jobs = {"sweep": sweep_job(factory, shutdown), "dispatch": dispatch_job(factory, channels_from(settings), shutdown),
             "duties": duties_job(factory)}
     for name, work in jobs.items():
         scheduler.add_job(run_job, "interval", args=(factory, name, work), kwargs={"shutdown": shutdown}, id=name,

@@ -3,6 +3,10 @@
 Every message carries the notice's idempotency key (e-mail Message-ID, webhook header
 and body), so a receiver can drop the second copy of a retry whose first copy arrived
 but whose acknowledgement was lost.
+
+Each channel says how many notices it may send at once (`workers`) and how long one send
+can take at most (`longest_send`): every blocking network step is bounded by its timeout,
+and the dispatcher leases a notice for longer than that.
 """
 
 from __future__ import annotations
@@ -12,8 +16,10 @@ import re
 import smtplib
 import ssl
 import urllib.request
+from datetime import timedelta
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime, parseaddr
+from hashlib import sha256
 from typing import Protocol
 
 from ..config import SmtpSettings
@@ -28,6 +34,12 @@ class Channel(Protocol):
     """Sends one notice to one organisation, or raises DeliveryError."""
 
     name: str
+    workers: int
+    """How many notices of this channel one dispatcher sends at once."""
+
+    @property
+    def longest_send(self) -> timedelta:
+        """An upper bound of one send's duration."""
 
     def send(self, notice: Notice, recipient: Organisation) -> None: ...
 
@@ -36,9 +48,14 @@ class EmailChannel:
     """E-mail over SMTP; the Message-ID is derived from the idempotency key."""
 
     name = "email"
+    STEPS = 12  # connect, greeting, EHLO, STARTTLS, EHLO, AUTH, MAIL, RCPT, DATA, message, end, QUIT
 
-    def __init__(self, settings: SmtpSettings):
-        self.settings = settings
+    def __init__(self, settings: SmtpSettings, workers: int = 2):
+        self.settings, self.workers = settings, workers
+
+    @property
+    def longest_send(self) -> timedelta:
+        return timedelta(seconds=self.STEPS * self.settings.timeout)
 
     def send(self, notice: Notice, recipient: Organisation) -> None:
         if not self.settings.host:
@@ -49,7 +66,7 @@ class EmailChannel:
         message["From"], message["To"] = self.settings.sender, recipient.email
         message["Subject"] = one_line(notice.subject)
         message["Date"] = format_datetime(notice.created_at)
-        message["Message-ID"] = make_msgid(idstring=notice.idempotency_key.replace(":", "."), domain="hazard-loop")
+        message["Message-ID"] = message_id(notice.idempotency_key, self.settings.sender)
         message["X-Idempotency-Key"] = notice.idempotency_key
         message.set_content(notice.body)
         try:
@@ -74,9 +91,14 @@ class WebhookChannel:
     """POST a markdown message that WeCom and DingTalk group robots both accept."""
 
     name = "webhook"
+    STEPS = 4  # connect, send the request, wait for the answer, read it
 
-    def __init__(self, timeout: float = 10.0):
-        self.timeout = timeout
+    def __init__(self, timeout: float = 10.0, workers: int = 4):
+        self.timeout, self.workers = timeout, workers
+
+    @property
+    def longest_send(self) -> timedelta:
+        return timedelta(seconds=self.STEPS * self.timeout)
 
     def send(self, notice: Notice, recipient: Organisation) -> None:
         if not recipient.webhook_url:
@@ -94,6 +116,20 @@ class WebhookChannel:
         except OSError as exc:  # URLError and HTTPError are OSErrors
             raise DeliveryError(f"webhook {recipient.webhook_url}: {exc}") from exc
         _check_robot_answer(answer)
+
+
+def message_id(idempotency_key: str, sender: str) -> str:
+    """The same Message-ID every time a notice is sent, so mail servers and clients drop a second copy.
+
+    The key is hashed (it names internal ids); the domain is the sender's, if it has a plain one.
+    """
+    domain = parseaddr(sender)[1].rpartition("@")[2]
+    if not _DOMAIN.fullmatch(domain):
+        domain = "workflow-app.invalid"
+    return f"<{sha256(idempotency_key.encode('utf-8')).hexdigest()[:32]}@{domain}>"
+
+
+_DOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
 
 
 def one_line(text: str) -> str:

@@ -1,20 +1,28 @@
 """Send outbox notices per channel, with retries, backoff and parking.
 
-A dispatcher leases a batch of due notices in one short transaction (FOR UPDATE SKIP
-LOCKED on PostgreSQL), sends each outside any transaction, then records the outcome.
-Two dispatchers never hold the same notice; a dispatcher that dies mid-batch leaves
-leases that expire, and the notices are sent at a later run. A notice that keeps failing
-is parked after MAX_ATTEMPTS and stays visible to the office until retried.
+Each channel has a few workers (`Channel.workers`), so one slow webhook does not hold up
+e-mail. A worker claims one due notice at a time in a short transaction — a conditional
+UPDATE of its lease, FOR UPDATE SKIP LOCKED on PostgreSQL, serialised by the write lock on
+SQLite — sends it outside any transaction, and records the outcome (in the transaction that
+claims its next notice) with an UPDATE that only succeeds while the claim's token is still on
+the row; `attempts` is counted in SQL. The lease is twice the longest send
+the channel allows, so a notice is never taken over while it is being sent; a dispatcher that
+dies mid-send leaves a lease that expires, and the notice is sent at a later run. A notice
+that keeps failing is parked after MAX_ATTEMPTS and stays visible to the office until retried.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from math import ceil
+from uuid import uuid4
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..store.database import transaction
@@ -23,18 +31,26 @@ from .channels import Channel, DeliveryError
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 6
-LEASE = timedelta(minutes=2)
 FIRST_RETRY = timedelta(minutes=1)
 LONGEST_RETRY = timedelta(hours=1)
+Clock = Callable[[], datetime]
 
 
 @dataclass
 class DispatchReport:
-    """What one dispatch run did."""
+    """What one dispatch run did (workers append to it from their threads)."""
 
     sent: list[int] = field(default_factory=list)
     retrying: list[int] = field(default_factory=list)
     parked: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Claim:
+    notice: Notice
+    recipient: Organisation
+    token: str
+    until: datetime
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -42,54 +58,111 @@ def retry_delay(attempts: int) -> timedelta:
     return min(FIRST_RETRY * 2 ** max(attempts - 1, 0), LONGEST_RETRY)
 
 
-def _lease(session: Session, channels: list[str], now: datetime, limit: int) -> list[int]:
-    query = (select(Notice).where(Notice.status == "pending", Notice.channel.in_(channels),
-                                  or_(Notice.next_attempt_at.is_(None), Notice.next_attempt_at <= now),
-                                  or_(Notice.lease_until.is_(None), Notice.lease_until <= now))
-             .order_by(Notice.id).limit(limit).with_for_update(skip_locked=True))
-    leased = list(session.scalars(query))
-    for notice in leased:
-        notice.lease_until = now + LEASE
-    return [n.id for n in leased]
-
-
 def dispatch(factory: sessionmaker[Session], channels: Mapping[str, Channel], now: datetime,
-             limit: int = 200) -> DispatchReport:
-    """Send the notices due at `now` over the given channels; return what happened."""
-    with transaction(factory) as session:
-        leased = _lease(session, list(channels), now, limit)
+             limit: int = 1000, should_stop: Callable[[], bool] = lambda: False) -> DispatchReport:
+    """Send the notices due from `now` on (the run's clock starts at `now` and runs with real time) over
+    the given channels, at most `limit` per channel, each worker stopping after its notice once
+    `should_stop()`; return what happened."""
+    started = time.monotonic()
+
+    def clock() -> datetime:
+        return now + timedelta(seconds=time.monotonic() - started)
+
     report = DispatchReport()
-    for notice_id in leased:
-        with transaction(factory) as session:
-            notice = session.get(Notice, notice_id)
-            recipient = session.get(Organisation, notice.recipient_org_id) if notice else None
-        assert notice is not None and recipient is not None
-        try:
-            channels[notice.channel].send(notice, recipient)
-            error = None
-        except DeliveryError as exc:
-            error = str(exc)
-            log.warning("notice %s (%s) not delivered: %s", notice_id, notice.channel, error)
-        _record(factory, notice_id, error, now, report)
+    with ThreadPoolExecutor(max_workers=sum(c.workers for c in channels.values()),
+                            thread_name_prefix="dispatch") as pool:
+        runs = [pool.submit(_work, factory, name, channel, clock, ceil(limit / channel.workers), report, should_stop)
+                for name, channel in channels.items() for _ in range(channel.workers)]
+    for run in runs:
+        run.result()  # a worker's unexpected error fails the run (recorded in job_runs); its lease expires
     return report
 
 
-def _record(factory: sessionmaker[Session], notice_id: int, error: str | None, now: datetime,
-            report: DispatchReport) -> None:
+def _work(factory: sessionmaker[Session], name: str, channel: Channel, clock: Clock, claims: int,
+          report: DispatchReport, should_stop: Callable[[], bool]) -> None:
+    """One worker: claim, send and record notices of one channel until none is due or `claims` are used.
+
+    Recording one outcome and claiming the next notice share a transaction (one commit per notice).
+    """
+    lease = 2 * channel.longest_send
+    if should_stop():
+        return
     with transaction(factory) as session:
-        notice = session.get(Notice, notice_id)
-        assert notice is not None
-        notice.attempts += 1
-        notice.lease_until = None
-        if error is None:
-            notice.status, notice.sent_at, notice.last_error = "sent", now, None
-            report.sent.append(notice_id)
-        elif notice.attempts >= MAX_ATTEMPTS:
-            notice.status, notice.last_error = "parked", error
-            report.parked.append(notice_id)
-        else:
-            notice.next_attempt_at, notice.last_error = now + retry_delay(notice.attempts), error
-            report.retrying.append(notice_id)
+        claim = _claim(session, name, clock(), lease)
+    for left in range(claims - 1, -1, -1):
+        if claim is None:
+            return
+        error = _send(name, channel, claim, clock)
+        with transaction(factory) as session:
+            _record(session, claim, error, clock(), report)
+            claim = _claim(session, name, clock(), lease) if left and not should_stop() else None
+
+
+def _send(name: str, channel: Channel, claim: _Claim, clock: Clock) -> str | None:
+    """Send the claimed notice if the lease outlasts the longest send; the error, if any."""
+    if claim.until - clock() < channel.longest_send:  # stalled since the claim: the send could outlive it
+        log.warning("notice %s not sent: too little of its lease is left; it is sent later", claim.notice.id)
+        return "not sent: the lease ran short"
+    try:
+        channel.send(claim.notice, claim.recipient)
+    except DeliveryError as exc:
+        log.warning("notice %s (%s) not delivered: %s", claim.notice.id, name, exc)
+        return str(exc)
+    return None
+
+
+_DUE = (select(Notice.id).where(Notice.status == "pending", Notice.channel == bindparam("due_channel"),
+                                 or_(Notice.next_attempt_at.is_(None), Notice.next_attempt_at <= bindparam("due_at")),
+                                 or_(Notice.lease_until.is_(None), Notice.lease_until <= bindparam("due_at")))
+        .order_by(Notice.id).limit(1).with_for_update(skip_locked=True).scalar_subquery())
+_CLAIM = (update(Notice).where(Notice.id == _DUE)  # built once: it runs for every notice
+          .values(leased_by=bindparam("claim_token"), lease_until=bindparam("claim_until"))
+          .returning(Notice).execution_options(synchronize_session=False))
+
+
+def _claim(session: Session, channel: str, now: datetime, lease: timedelta) -> _Claim | None:
+    """Lease the next due notice of `channel` for `lease` with a fresh token; None when none is due."""
+    token, until = uuid4().hex, now + lease
+    notice = session.scalar(_CLAIM, {"due_channel": channel, "due_at": now, "claim_token": token,
+                                     "claim_until": until})
+    if notice is None:
+        return None
+    recipient = session.get(Organisation, notice.recipient_org_id)
+    assert recipient is not None
+    return _Claim(notice, recipient, token, until)
+
+
+_RECORD = (update(Notice)  # built once: it runs for every notice
+           .where(Notice.id == bindparam("notice_id"), Notice.leased_by == bindparam("claim_token"),
+                  Notice.status == "pending")
+           .values(attempts=Notice.attempts + 1, leased_by=None, lease_until=None, status=bindparam("new_status"),
+                   sent_at=bindparam("new_sent_at"), next_attempt_at=bindparam("new_next_attempt_at"),
+                   last_error=bindparam("new_last_error"))
+           .execution_options(synchronize_session=False))
+
+
+def _record(session: Session, claim: _Claim, error: str | None, now: datetime, report: DispatchReport) -> None:
+    """Count the attempt (in SQL) and set the outcome, only if the claim's token is still on the notice.
+
+    While the token holds nobody else changes the row, so the claimed `attempts` + 1 is the count and
+    the claimed `next_attempt_at` is still the row's.
+    """
+    notice, attempts = claim.notice, claim.notice.attempts + 1
+    status, next_attempt_at, outcome = "pending", notice.next_attempt_at, report.retrying
+    if error is None:
+        status, outcome = "sent", report.sent
+    elif attempts >= MAX_ATTEMPTS:
+        status, outcome = "parked", report.parked
+    else:
+        next_attempt_at = now + retry_delay(attempts)
+    held = session.execute(_RECORD, {"notice_id": notice.id, "claim_token": claim.token, "new_status": status,
+                                     "new_sent_at": now if error is None else None,
+                                     "new_next_attempt_at": next_attempt_at, "new_last_error": error})
+    if held.rowcount != 1:  # type: ignore[attr-defined]
+        log.error("notice %s: its lease was taken over during the send; this attempt (%s) is not counted",
+                  notice.id, error or "delivered")
+        return
+    outcome.append(notice.id)
 
 
 def retry_parked(session: Session, notice_ids: list[int] | None = None) -> int:
@@ -99,5 +172,6 @@ def retry_parked(session: Session, notice_ids: list[int] | None = None) -> int:
         query = query.where(Notice.id.in_(notice_ids))
     notices = list(session.scalars(query))
     for notice in notices:
-        notice.status, notice.attempts, notice.next_attempt_at, notice.lease_until = "pending", 0, None, None
+        notice.status, notice.attempts, notice.next_attempt_at = "pending", 0, None
+        notice.lease_until, notice.leased_by = None, None
     return len(notices)

@@ -361,8 +361,9 @@ class AuditHead(Base):
 class Notice(Base):
     """Outbox of notices; the idempotency key makes queuing the same notice twice impossible.
 
-    `pending` notices are sent by the dispatcher, which leases a batch (`lease_until`) so
-    two dispatchers never send the same one at once; a failure is retried at
+    `pending` notices are sent by the dispatcher, which leases each one just before sending
+    it (`leased_by` a token of that claim, `lease_until`), so two dispatchers never send the same
+    one and only the holder records the outcome; a failure is retried at
     `next_attempt_at` with growing delays and, after the last attempt, `parked` for the
     office to see and retry. In-app notices are delivered when queued (`sent`).
     """
@@ -383,6 +384,7 @@ class Notice(Base):
     sent_at: Mapped[datetime | None]
     next_attempt_at: Mapped[datetime | None]
     lease_until: Mapped[datetime | None]
+    leased_by: Mapped[str | None] = mapped_column(String(32))
     last_error: Mapped[str | None] = mapped_column(Text)
     read_at: Mapped[datetime | None]  # in-app: when someone of the recipient organisation opened it
 

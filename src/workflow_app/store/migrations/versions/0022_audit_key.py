@@ -1,13 +1,13 @@
 """audit log keyed with an HMAC (each row names its key's fingerprint) and, on PostgreSQL, append-only
 
 Revision ID: 0022
-Revises: 0019
+Revises: 0020
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0022"
-down_revision = "0019"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 
