@@ -88,8 +88,14 @@ def _day(value: Any) -> str:
     return value.isoformat() if value else ""
 
 
-def ledger_row(hazard: Hazard, names: Names) -> list[Any]:
-    enterprise = hazard.enterprise
+LEDGER_FIELDS = (Hazard.id, Hazard.code, Hazard.enterprise_id, Hazard.title, Hazard.location, Hazard.level,
+                 Hazard.source, Hazard.status, Hazard.found_on, Hazard.rectification_deadline, Hazard.closed_at)
+"""What the ledger's export reads of each hazard (`ledger_records`: plain rows, not ORM objects)."""
+
+
+def ledger_row(hazard: Row[Any], names: Names) -> list[Any]:
+    """A row of LEDGER_FIELDS as the ledger's export prints it."""
+    enterprise = names.orgs[hazard.enterprise_id]
     return [hazard.code, enterprise.name, names.town(enterprise), names.sector(enterprise), hazard.title,
             hazard.location, LEVELS.get(hazard.level, hazard.level), names.source(hazard),
             STATUSES.get(hazard.status, hazard.status), _day(hazard.found_on), _day(hazard.rectification_deadline),

@@ -109,11 +109,6 @@ def ledger_page(session: Session, user: User, wanted: LedgerQuery, today: date) 
     return LedgerPage(wanted, hazards, total)
 
 
-def ledger_rows(session: Session, user: User, wanted: LedgerQuery, today: date) -> Iterator[Hazard]:
-    """Every matching hazard, streamed in batches (for exports)."""
-    yield from session.scalars(ledger_query(user, wanted, today).execution_options(yield_per=2000))
-
-
 def ledger_records(session: Session, user: User, wanted: LedgerQuery, today: date,
                    columns: tuple[ColumnElement[Any], ...]) -> Iterator[Row[Any]]:
     """Every matching hazard as a plain row of `columns`, streamed in batches: for exports of tens of
