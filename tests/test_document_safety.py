@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import zipfile
 from datetime import UTC, date, datetime
 
 from conftest import BPMN_DIR, T0
@@ -22,7 +24,7 @@ from web_support import make_app, png, sign_in
 from workflow_app.reports.bulletin import monthly_bulletin
 from workflow_app.reports.csv_file import csv_bytes
 from workflow_app.reports.exports import ExportRequest, export
-from workflow_app.reports.xlsx import write_table
+from workflow_app.reports.xlsx import workbook_bytes, write_table
 from workflow_app.services import standards, tasks
 from workflow_app.services.campaigns import CampaignConfig, start_campaign
 from workflow_app.services.sweep import sweep
@@ -145,12 +147,64 @@ def test_both_writers_neutralise_strings_and_keep_numbers_numbers():
     write_table(out, "=标题", [(f"列{n}", 8) for n in range(len(ROW))], [ROW])
     out.seek(0)
     sheet = load_workbook(out).active
-    assert [c.value for c in sheet[3]][:7] == [-3, "'-3", -2.5, "'=1+1", "普通文字 =1", "'\t=1+2", "'\r=3+4"]
+    assert [c.value for c in sheet[3]][:7] == [-3, "'-3", -2.5, "'=1+1", "普通文字 =1", "'\t=1+2", "'\n=3+4"]
     assert [c.data_type for c in sheet[3]] == ["n", "s", "n", "s", "s", "s", "s", "d"]
     assert sheet["A1"].value == "'=标题" and _formulas(sheet.parent) == []
     written = csv_bytes([["@header", "b"], ROW])
     assert list(csv.reader(io.StringIO(written.decode("utf-8-sig"), newline=""))) == [
         ["'@header", "b"], ["-3", "'-3", "-2.5", "'=1+1", "普通文字 =1", "'\t=1+2", "'\r=3+4", "2026-11-01"]]
+
+
+INJECTED = '<r></r></is></c><c r="Z9"><f>HYPERLINK("http://x","y")</f></c><c><is><r></r>'
+# Typed text and the cell it must come out as: a string cell, inert, without what XLSX cannot hold.
+HOSTILE = {
+    '=HYPERLINK("http://x","y")': '\'=HYPERLINK("http://x","y")', "@SUM(1)": "'@SUM(1)", "+1": "'+1", "-1": "'-1",
+    "https://evil.example/login?next=/": "https://evil.example/login?next=/",  # text, not a link
+    "报警\x07器失效": "报警器失效", "\x07=1+1": "'=1+1",  # a control character hid "=" from the old writer
+    "第一行\r\n第二行": "第一行\n第二行",
+    # XlsxWriter's constant-memory mode takes "<r>…</r>" for its own XML: typed, it must stay text
+    INJECTED: INJECTED,
+}
+
+
+def _string_cells(content: bytes) -> dict[str, str]:
+    """Every cell of every sheet as 'sheet!cell' → its text, after checking the package holds nothing live:
+    no formula, no hyperlink, no cell that is not a string, a number or a date (openpyxl would otherwise
+    read what a spreadsheet program runs)."""
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        for name in archive.namelist():
+            part = archive.read(name).decode()
+            assert not re.search(r"<f[ >]|<hyperlink|relationships/hyperlink", part), name
+    book = load_workbook(io.BytesIO(content))
+    assert _formulas(book) == []
+    cells = {f"{sheet.title}!{cell.coordinate}": cell for sheet in book.worksheets for row in sheet.iter_rows()
+             for cell in row if cell.value is not None}
+    assert all(cell.data_type in ("s", "n", "d") for cell in cells.values())
+    return {where: cell.value for where, cell in cells.items() if cell.data_type == "s"}
+
+
+def test_hostile_text_comes_out_as_an_inert_string_cell_in_every_xlsx_export(factory, zone):
+    with transaction(factory) as s:
+        s.get(Organisation, zone.enterprise_id).name = '=HYPERLINK("http://x","y")'
+    for typed in HOSTILE:
+        major = report(factory, zone.principal, zone.enterprise_id, T0, title=typed, location=typed, description=typed)
+        complete(factory, zone.principal, major, {**PLAN, "emergency_plan": typed}, T0)
+    # the ledger: title, location; 附表3: location, description, emergency plan
+    for name, columns in (("ledger.xlsx", (5, 6)), ("table3", (3, 4, 12))):
+        out = io.BytesIO()
+        with transaction(factory) as s:
+            assert export(s, zone.office, ExportRequest(name), out, TODAY) == len(HOSTILE)
+        texts = _string_cells(out.getvalue())
+        book = load_workbook(io.BytesIO(out.getvalue()))
+        rows = [[c.value for c in row] for row in book.active.iter_rows(min_row=3)]
+        assert {row[1] for row in rows} == {'\'=HYPERLINK("http://x","y")'}, name  # the enterprise's name
+        for column in columns:
+            assert sorted(row[column - 1] for row in rows) == sorted(HOSTILE.values()), (name, column)
+        assert not [t for t in texts.values() if t.startswith(TRIGGERS)]
+    plain = workbook_bytes([("名单", [["名称", "备注"], *([typed, -1] for typed in HOSTILE)])])  # roster, standards
+    texts = _string_cells(plain)
+    assert sorted(texts[f"名单!A{n}"] for n in range(2, 2 + len(HOSTILE))) == sorted(HOSTILE.values())
+    assert load_workbook(io.BytesIO(plain)).active["B2"].value == -1
 
 
 HEADER = ",".join(standards.COLUMNS)

@@ -273,12 +273,14 @@ def test_past_the_deadline_no_extension_an_explanation_and_the_overdue_list_unti
     complete(factory, zone.department, hid, {"verification_result": "failed", "verification_opinion": "未整改到位",
                                              "rectification_deadline": "2026-12-18"}, late)
     with transaction(factory) as s:  # a new deadline does not take it off the overdue list
-        overdue = [h.id for h in ledger.ledger_rows(s, zone.office, ledger.LedgerQuery(overdue=True), late.date())]
+        overdue = [h.id for h in ledger.ledger_records(s, zone.office, ledger.LedgerQuery(overdue=True), late.date(),
+                                                       (Hazard.id,))]
     assert overdue == [hid] and hazard(factory, hid).overdue_since is not None
     complete(factory, zone.principal, hid, {**RECTIFIED, "overdue_explanation": "已按要求返工"}, late)
     complete(factory, zone.department, hid, PASSED, late)
     with transaction(factory) as s:
-        assert list(ledger.ledger_rows(s, zone.office, ledger.LedgerQuery(overdue=True), late.date())) == []
+        assert list(ledger.ledger_records(s, zone.office, ledger.LedgerQuery(overdue=True), late.date(), (Hazard.id,))
+                    ) == []
 
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"

@@ -172,7 +172,8 @@ def test_the_ledger_table3_and_dashboard_follow_the_items_hazards_were_judged_ag
         gm = s.scalar(select(Standard.id).where(Standard.code == "GM-2023"))
 
         def listed(**wanted) -> set[int]:
-            return {h.id for h in ledger.ledger_rows(s, zone.office, ledger.LedgerQuery(**wanted), T0.date())}
+            return {h.id for h in ledger.ledger_records(s, zone.office, ledger.LedgerQuery(**wanted), T0.date(),
+                                                         (Hazard.id,))}
 
         assert listed(standard_id=gm) == set(judged[dust] + judged[storage])
         assert listed(item_id=dust) == set(judged[dust]) and unjudged not in listed(standard_id=gm)

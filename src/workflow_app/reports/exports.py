@@ -13,7 +13,7 @@ from typing import IO
 from sqlalchemy.orm import Session
 
 from ..services.errors import InvalidInputError, PermissionDeniedError
-from ..services.ledger import LedgerQuery, ledger_rows
+from ..services.ledger import LedgerQuery, ledger_records
 from ..store.models import User
 from . import tables
 from .csv_file import write_csv
@@ -37,7 +37,8 @@ def export(session: Session, user: User, request: ExportRequest, out: IO[bytes],
     """Write the export to `out`; return how many data rows it holds."""
     names = tables.Names(session, user)
     if request.name in ("ledger.xlsx", "ledger.csv"):
-        rows = (tables.ledger_row(h, names) for h in ledger_rows(session, user, request.ledger, today))
+        rows = (tables.ledger_row(h, names)
+                for h in ledger_records(session, user, request.ledger, today, tables.LEDGER_FIELDS))
         if request.name == "ledger.csv":
             return write_csv(out, [h for h, _ in tables.LEDGER_COLUMNS], rows)
         return write_table(out, "隐患排查治理台账", tables.LEDGER_COLUMNS, rows, "台账")
@@ -45,7 +46,8 @@ def export(session: Session, user: User, request: ExportRequest, out: IO[bytes],
         major = replace(request.ledger, level="major", sort="oldest")
         campaign_name = tables.campaign_by_code(session, request.campaign).name if request.campaign else "专项行动"
         return write_table(out, tables.TITLES["table3"].format(campaign=campaign_name), tables.TABLE3_COLUMNS,
-                           tables.table3_rows(ledger_rows(session, user, major, today), names),
+                           tables.table3_rows(ledger_records(session, user, major, today, tables.TABLE3_FIELDS),
+                                              names),
                            "附表3")
     if request.name not in EXPORTS:
         raise InvalidInputError(f"unknown export {request.name!r}; one of {', '.join(EXPORTS)}")

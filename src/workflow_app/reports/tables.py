@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from ..engine.calendar import SHANGHAI, as_date
@@ -61,11 +61,11 @@ class Names:
                 .order_by(HazardJudgedItem.hazard_id, StandardItem.id)):
             self.items.setdefault(hazard_id, []).append(f"{doc_number} {number}")
 
-    def item(self, hazard: Hazard) -> str:
+    def item(self, hazard: Hazard | Row[Any]) -> str:
         """The items a hazard was judged against: each standard's document number and the item's number."""
         return "；".join(self.items.get(hazard.id, ()))
 
-    def source(self, hazard: Hazard) -> str:
+    def source(self, hazard: Hazard | Row[Any]) -> str:
         """The hazard's source as the viewer is told it (an enterprise never learns of a report)."""
         code = source_shown_to(self.viewer, hazard)
         return SOURCES.get(code, code)
@@ -88,18 +88,31 @@ def _day(value: Any) -> str:
     return value.isoformat() if value else ""
 
 
-def ledger_row(hazard: Hazard, names: Names) -> list[Any]:
-    enterprise = hazard.enterprise
+LEDGER_FIELDS = (Hazard.id, Hazard.code, Hazard.enterprise_id, Hazard.title, Hazard.location, Hazard.level,
+                 Hazard.source, Hazard.status, Hazard.found_on, Hazard.rectification_deadline, Hazard.closed_at)
+"""What the ledger's export reads of each hazard (`ledger_records`: plain rows, not ORM objects)."""
+
+
+def ledger_row(hazard: Row[Any], names: Names) -> list[Any]:
+    """A row of LEDGER_FIELDS as the ledger's export prints it."""
+    enterprise = names.orgs[hazard.enterprise_id]
     return [hazard.code, enterprise.name, names.town(enterprise), names.sector(enterprise), hazard.title,
             hazard.location, LEVELS.get(hazard.level, hazard.level), names.source(hazard),
             STATUSES.get(hazard.status, hazard.status), _day(hazard.found_on), _day(hazard.rectification_deadline),
             _day(hazard.closed_at), names.item(hazard)]
 
 
-def table3_rows(hazards: Iterator[Hazard], names: Names) -> Iterator[list[Any]]:
-    """附表3: every major hazard with its five-in-place plan, deadline and status."""
+TABLE3_FIELDS = (Hazard.id, Hazard.enterprise_id, Hazard.level, Hazard.source, Hazard.location, Hazard.description,
+                 Hazard.found_on, Hazard.responsible_person, Hazard.rectification_measures,
+                 Hazard.rectification_funds, Hazard.rectification_deadline, Hazard.emergency_plan, Hazard.status,
+                 Hazard.closed_at)
+"""What 附表3 reads of each hazard (`ledger_records`: plain rows, not ORM objects)."""
+
+
+def table3_rows(hazards: Iterable[Row[Any]], names: Names) -> Iterator[list[Any]]:
+    """附表3: every major hazard (rows of TABLE3_FIELDS) with its five-in-place plan, deadline and status."""
     for number, hazard in enumerate((h for h in hazards if h.level == "major"), start=1):
-        yield [number, hazard.enterprise.name, hazard.location, hazard.description, LEVELS["major"],
+        yield [number, names.orgs[hazard.enterprise_id].name, hazard.location, hazard.description, LEVELS["major"],
                _day(hazard.found_on), names.source(hazard), hazard.responsible_person or "",
                hazard.rectification_measures or "",
                float(hazard.rectification_funds) if hazard.rectification_funds is not None else "",

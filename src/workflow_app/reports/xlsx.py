@@ -1,67 +1,109 @@
 """Write a table as the plan prints it: a merged title row, a header row, widths, frozen header.
 
-The workbook is written in openpyxl's write-only mode: rows stream to the file, so a table
-of tens of thousands of rows takes seconds and little memory. Every cell goes through
-`_cell`: text is inert (cells.py), so stored as a string, never as a formula, and loses the
-control characters XLSX cannot hold (one typed into a title would otherwise fail the export).
+XlsxWriter writes in constant-memory mode: a row goes to the file as soon as the next one
+starts, so rows must come in order (they do: `_Sheet.append` numbers them) and a table of
+200,000 rows takes some 25 MB. Its cell writer is most of an export's time still (about
+7 µs a cell, a fifth less than openpyxl's write-only mode; bench/reports.py).
+
+Every cell goes through `_Sheet.append`, never XlsxWriter's `write()` (which turns text
+starting with "=" into a formula and text looking like a URL into a link): text is written
+with `write_string`, so it is a string cell whatever it looks like, after `_text` made it
+safe. Numbers and dates keep their type.
 """
 
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from decimal import Decimal
 from typing import IO, Any
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Alignment, Border, Font, Side
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from xlsxwriter import Workbook
+from xlsxwriter.format import Format
+from xlsxwriter.worksheet import Worksheet
 
 from .cells import inert
 
-THIN = Side(style="thin", color="999999")
+OPTIONS = {"constant_memory": True, "strings_to_numbers": False, "strings_to_formulas": False,
+           "strings_to_urls": False}
+ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+"""Control characters an XLSX cell cannot hold as text (as openpyxl's ILLEGAL_CHARACTERS_RE)."""
+HEADER = {"bold": True, "align": "center", "valign": "vcenter", "text_wrap": True, "border": 1,
+          "border_color": "#999999"}
+TITLE = {"bold": True, "font_size": 14, "align": "center", "valign": "vcenter", "text_wrap": True}
 
 
-def _cell(value: Any) -> Any:
-    """`value` as a cell: numbers and dates as they are, text inert and without characters XLSX cannot hold.
+def _text(value: str) -> str:
+    """Text as a cell holds it: without control characters XLSX cannot hold, inert, line breaks as Excel's (LF).
 
-    Inert text never starts with "=", so openpyxl stores it as a string, never as a formula;
-    plain values (not a cell object each) keep a 450,000-cell export fast.
+    The control characters go first, so that one in front of "=" cannot hide a formula from `inert`;
+    CR becomes LF after `inert` saw it (XlsxWriter would write it as `_x000D_`, which openpyxl reads as such).
     """
-    value = inert(value)
-    if isinstance(value, str) and not value.isprintable():  # the rare text with control characters
-        return ILLEGAL_CHARACTERS_RE.sub("", value)
-    return value
+    if value.isprintable():
+        return inert(value)
+    return inert(ILLEGAL.sub("", value)).replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _styled(ws: WriteOnlyWorksheet, value: str, font: Font, border: Border | None = None) -> WriteOnlyCell:
-    cell = WriteOnlyCell(ws, value=_cell(value))
-    cell.font = font
-    cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-    if border is not None:
-        cell.border = border
-    return cell
+class _Sheet:
+    """A worksheet filled row after row, each cell written by its type."""
+
+    def __init__(self, book: Workbook, name: str):
+        self.ws: Worksheet = book.add_worksheet(name[:31])
+        self.row = 0
+        self.day = book.add_format({"num_format": "yyyy-mm-dd"})
+        self.moment = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+
+    def append(self, values: Iterable[Any], style: Format | None = None) -> None:
+        ws, row = self.ws, self.row
+        for column, value in enumerate(values):
+            kind = type(value)
+            if kind is str:
+                self._string(column, _text(value), style)
+            elif kind is int or kind is float:
+                ws.write_number(row, column, value, style)
+            elif kind is Decimal:
+                ws.write_number(row, column, float(value), style)
+            elif kind is bool:
+                ws.write_boolean(row, column, value, style)
+            elif isinstance(value, datetime):
+                ws.write_datetime(row, column, value, style or self.moment)
+            elif isinstance(value, date):
+                ws.write_datetime(row, column, value, style or self.day)
+            elif value is not None:
+                self._string(column, _text(str(value)), style)
+            elif style is not None:
+                ws.write_blank(row, column, None, style)
+        self.row += 1
+
+    def _string(self, column: int, text: str, style: Format | None) -> None:
+        if text.startswith("<r>") and text.endswith("</r>"):
+            # In constant-memory mode XlsxWriter takes a string of this shape for its own rich-string XML
+            # and puts it into the sheet unescaped: typed text could add cells, formulas among them.
+            # As a rich string of three runs it is escaped like any text and reads back the same.
+            self.ws.write_rich_string(self.row, column, text[0], text[1], text[2:], *([style] if style else []))
+        else:
+            self.ws.write_string(self.row, column, text, style)
 
 
 def write_table(out: IO[bytes], title: str, columns: Sequence[tuple[str, int]], rows: Iterable[Sequence[Any]],
                 sheet: str = "Sheet1") -> int:
     """Write `rows` under `columns` ((header, width) pairs) to `out`; return the number of rows."""
-    book = Workbook(write_only=True)
-    ws = book.create_sheet(sheet[:31])
-    for index, (_, width) in enumerate(columns, start=1):
-        ws.column_dimensions[get_column_letter(index)].width = width
-    ws.freeze_panes = "A3"
-    ws.merged_cells.add(f"A1:{get_column_letter(len(columns))}1")
-    ws.append([_styled(ws, title, Font(size=14, bold=True))])
-    box = Border(top=THIN, bottom=THIN, left=THIN, right=THIN)
-    ws.append([_styled(ws, header, Font(bold=True), box) for header, _ in columns])
-    count = 0
-    for row in rows:
-        ws.append([_cell(value) for value in row])
-        count += 1
-    book.save(out)
+    with Workbook(out, OPTIONS) as book:
+        table = _Sheet(book, sheet)
+        for index, (_, width) in enumerate(columns):
+            table.ws.set_column(index, index, width)
+        table.ws.freeze_panes(2, 0)
+        title_style = book.add_format(TITLE)
+        if len(columns) > 1:
+            table.ws.merge_range(0, 0, 0, len(columns) - 1, "", title_style)
+        table.append([title], title_style)  # over the merged range's first cell, as a string cell
+        table.append([header for header, _ in columns], book.add_format(HEADER))
+        count = 0
+        for row in rows:
+            table.append(row)
+            count += 1
     return count
 
 
@@ -72,12 +114,11 @@ def sheet_bytes(rows: Iterable[Sequence[Any]], sheet: str) -> bytes:
 
 def workbook_bytes(sheets: Iterable[tuple[str, Iterable[Sequence[Any]]]]) -> bytes:
     """Plain sheets ((name, rows) each, the header first) as the bytes of one workbook: a file in an import format."""
-    book = Workbook(write_only=True)
-    for sheet, rows in sheets:
-        ws = book.create_sheet(sheet[:31])
-        ws.freeze_panes = "A2"
-        for row in rows:
-            ws.append([_cell(value) for value in row])
     out = io.BytesIO()
-    book.save(out)
+    with Workbook(out, OPTIONS) as book:
+        for name, rows in sheets:
+            table = _Sheet(book, name)
+            table.ws.freeze_panes(1, 0)
+            for row in rows:
+                table.append(row)
     return out.getvalue()

@@ -4,8 +4,9 @@ openpyxl's read-only mode builds an object per cell and takes about four seconds
 roster of 5,000 enterprises (90,000 cells); the parts we need (the workbook's sheet list,
 the shared strings, each sheet's cells) are read here with ElementTree's iterparse in a
 fraction of that. A cell is its text as typed: a formula is "=" and its text (never its
-cached result, never evaluated), a boolean TRUE/FALSE, a number as stored. Empty rows are
-skipped but every row keeps its number, as the spreadsheet shows it.
+cached result, never evaluated), a boolean TRUE/FALSE, a number as stored, text with the
+`_xHHHH_` escapes Excel (and XlsxWriter) write undone. Empty rows are skipped but every row
+keeps its number, as the spreadsheet shows it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 RELATION = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 PACKAGE = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 _COLUMN = re.compile(r"[A-Z]+")
+_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 
 
 def sheets(archive: zipfile.ZipFile) -> list[tuple[str, str]]:
@@ -46,7 +48,8 @@ def shared_strings(archive: zipfile.ZipFile) -> list[str]:
 def _text(node: Element) -> str:
     """The text of a string item (`si`, `is`): its `t`, or its rich-text runs joined (phonetic hints left out)."""
     parts = [node.find(MAIN + "t"), *(run.find(MAIN + "t") for run in node.findall(MAIN + "r"))]
-    return "".join(part.text or "" for part in parts if part is not None)
+    text = "".join(part.text or "" for part in parts if part is not None)
+    return _ESCAPE.sub(lambda escape: chr(int(escape.group(1), 16)), text) if "_x" in text else text
 
 
 def rows(part: IO[bytes], strings: list[str], max_columns: int) -> Iterator[tuple[int, list[str]]]:
