@@ -4,6 +4,8 @@ PYTHON ?= python3
 # The PostgreSQL half of the suite; set it empty to run on SQLite only.
 WORKFLOW_APP_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export WORKFLOW_APP_TEST_POSTGRES_URL
+# pytest-xdist workers (each with a PostgreSQL database of its own); 0 runs the suite in one process.
+TEST_WORKERS ?= auto
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +25,7 @@ demo: install
 test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/workflow-app check
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(TEST_WORKERS)
 
 bench: install
 	$(VENV)/bin/python bench/lifecycle.py

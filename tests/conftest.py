@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.security import generate_password_hash
 
@@ -19,7 +19,36 @@ from workflow_app.store.database import make_engine, make_session_factory, trans
 from workflow_app.store.models import EnterpriseSector, Organisation, Sector, Supervision, User
 
 BPMN_DIR = Path(__file__).resolve().parents[1] / "bpmn"
-POSTGRES_URL = os.environ.get("WORKFLOW_APP_TEST_POSTGRES_URL")
+
+
+def _database_of_this_worker(url: str | None) -> str | None:
+    """Under pytest-xdist each worker gets a database of its own, `<name>_gw0` …, made on first use and
+    dropped when the worker ends (conftest's pytest_sessionfinish): tests recreate the public schema, so
+    two workers must never share one."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    base = make_url(url)
+    own = base.set(database=f"{base.database}_{worker}")
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        if connection.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": own.database}) is None:
+            connection.execute(text(f'CREATE DATABASE "{own.database}"'))
+    admin.dispose()
+    return own.render_as_string(hide_password=False)
+
+
+POSTGRES_URL = _database_of_this_worker(os.environ.get("WORKFLOW_APP_TEST_POSTGRES_URL"))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """A worker's own database goes with it."""
+    shared = os.environ.get("WORKFLOW_APP_TEST_POSTGRES_URL")
+    if POSTGRES_URL and shared and shared != POSTGRES_URL:
+        admin = create_engine(make_url(shared), isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{make_url(POSTGRES_URL).database}" WITH (FORCE)'))
+        admin.dispose()
 T0 = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
 
 
