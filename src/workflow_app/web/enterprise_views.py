@@ -6,6 +6,7 @@ An enterprise's users go straight to their own file; any enterprise a user may n
 from __future__ import annotations
 
 from dataclasses import fields
+from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -114,14 +115,19 @@ def _version() -> int:
 @login_required
 def save_contacts(enterprise_id: int) -> Response | tuple[str, int]:
     typed = edits.Contacts(**{f.name: request.form.get(f.name, "") for f in fields(edits.Contacts)})
+    return _save(enterprise_id, "contacts", typed, edits.edit_contacts, _("已保存企业联系人"))
+
+
+def _save(enterprise_id: int, form: str, typed: Any, edit: Any, saved: str) -> Response | tuple[str, int]:
+    """One edit of the file: saved and back to the file, or the edit page again with what was wrong."""
     try:
         with unit_of_work() as session:
-            changed = edits.edit_contacts(session, me(), enterprise_id, _version(), typed, now())
+            changed = edit(session, me(), enterprise_id, _version(), typed, now())
     except edits.EnterpriseInvalid as refused:
-        return _edit_page(enterprise_id, 422, contacts=typed, errors=refused.errors)
+        return _edit_page(enterprise_id, 422, errors=refused.errors, **{form: typed})
     except ConflictError as refused:
         return _edit_page(enterprise_id, 409, error=_(str(refused)))
-    flash(_("已保存企业联系人") if changed else _("没有修改"), "info")
+    flash(saved if changed else _("没有修改"), "info")
     return redirect(url_for("enterprises.show", enterprise_id=enterprise_id))
 
 
@@ -137,13 +143,4 @@ def _typed_profile() -> edits.Profile:
 @bp.post("/enterprises/<int:enterprise_id>/profile")
 @login_required
 def save_profile(enterprise_id: int) -> Response | tuple[str, int]:
-    typed = _typed_profile()
-    try:
-        with unit_of_work() as session:
-            changed = edits.edit_profile(session, me(), enterprise_id, _version(), typed, now())
-    except edits.EnterpriseInvalid as refused:
-        return _edit_page(enterprise_id, 422, profile=typed, errors=refused.errors)
-    except ConflictError as refused:
-        return _edit_page(enterprise_id, 409, error=_(str(refused)))
-    flash(_("已保存企业档案") if changed else _("没有修改"), "info")
-    return redirect(url_for("enterprises.show", enterprise_id=enterprise_id))
+    return _save(enterprise_id, "profile", _typed_profile(), edits.edit_profile, _("已保存企业档案"))
