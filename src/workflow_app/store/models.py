@@ -327,6 +327,9 @@ class Hazard(Base):
     # found by an enforcement inspection; a major one the enterprise had not reported is 一案双罚
     inspection_id: Mapped[int | None] = mapped_column(ForeignKey("inspections.id"))
     penalty: Mapped[str | None] = mapped_column(String(20))  # double_penalty | not_penalised
+    # the reward granted to a public or whistleblower reporter of a confirmed major hazard (yuan)
+    reward_amount: Mapped[float | None] = mapped_column(Numeric(14, 2))
+    rewarded_at: Mapped[datetime | None]
     enterprise: Mapped[Organisation] = relationship(lazy="joined", foreign_keys=[enterprise_id])
     # the items of judgement standards (or key inspection items) it was judged against: that edition's, kept
     judged_items: Mapped[list[StandardItem]] = relationship(secondary="hazard_judged_items",
@@ -473,10 +476,11 @@ class Duty(Base):
 
 
 class LiaisonAssignment(Base):
-    """The liaison enforcement team (包联执法组) that inspects an enterprise for a whole year."""
+    """A department's liaison enforcement team (包联执法组) that inspects an enterprise for a whole year:
+    one per enterprise, year and department (each supervising department has its own)."""
 
     __tablename__ = "liaison_assignments"
-    __table_args__ = (UniqueConstraint("enterprise_id", "year"),)
+    __table_args__ = (UniqueConstraint("enterprise_id", "year", "department_id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     enterprise_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
     year: Mapped[int] = mapped_column(Integer)
@@ -496,6 +500,108 @@ class Inspection(Base):
     findings: Mapped[str] = mapped_column(Text)
     recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     recorded_at: Mapped[datetime]
+
+
+class Penalty(Base):
+    """An administrative penalty (行政处罚) decided on an inspection's findings. 一案双罚 (the unit and its
+    principal both penalised) is two records of one case, each linked to the other."""
+
+    __tablename__ = "penalties"
+    __table_args__ = (UniqueConstraint("department_id", "case_number", "target"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inspection_id: Mapped[int] = mapped_column(ForeignKey("inspections.id"), index=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    hazard_id: Mapped[int | None] = mapped_column(ForeignKey("hazards.id"), index=True)
+    case_number: Mapped[str] = mapped_column(String(60))
+    legal_basis: Mapped[str] = mapped_column(String(300))
+    # warning | fine | suspension | closure_recommendation | judicial_transfer
+    kind: Mapped[str] = mapped_column(String(30))
+    amount: Mapped[float | None] = mapped_column(Numeric(14, 2))  # yuan, for a fine
+    target: Mapped[str] = mapped_column(String(10))  # unit | principal
+    target_name: Mapped[str] = mapped_column(String(100))
+    decided_by: Mapped[str] = mapped_column(String(100))
+    decided_on: Mapped[date] = mapped_column(Date)
+    linked_penalty_id: Mapped[int | None] = mapped_column(ForeignKey("penalties.id"))
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime]
+
+
+class InspectionPlan(Base):
+    """A department's yearly inspection plan: enterprises and inspectors drawn at random (双随机) from
+    the pools recorded here, reproducible from the seed."""
+
+    __tablename__ = "inspection_plans"
+    __table_args__ = (UniqueConstraint("department_id", "year"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    year: Mapped[int] = mapped_column(Integer)
+    seed: Mapped[str] = mapped_column(String(20))  # as text (fits any database's integers)
+    sample_size: Mapped[int] = mapped_column(Integer)
+    enterprise_pool: Mapped[list] = mapped_column(JSON)  # enterprise ids, ascending
+    inspector_pool: Mapped[list] = mapped_column(JSON)  # user ids, ascending
+    drawn_at: Mapped[datetime]
+    drawn_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+
+class InspectionPlanEntry(Base):
+    """One enterprise drawn into a yearly plan, the inspectors drawn for it, and the inspection that did it."""
+
+    __tablename__ = "inspection_plan_entries"
+    __table_args__ = (UniqueConstraint("plan_id", "enterprise_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("inspection_plans.id"), index=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    inspectors: Mapped[list] = mapped_column(JSON)  # user ids
+    inspection_id: Mapped[int | None] = mapped_column(ForeignKey("inspections.id"))
+
+
+class SupervisionListing(Base):
+    """挂牌督办: a department proposes listing a major hazard, the office decides (supervising unit,
+    deadline, whether production stops), and delisting (摘牌) follows the department's re-inspection
+    and, where production stopped, approval to resume it (恢复生产)."""
+
+    __tablename__ = "supervision_listings"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hazard_id: Mapped[int] = mapped_column(ForeignKey("hazards.id"), index=True)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id"), unique=True)
+    status: Mapped[str] = mapped_column(String(20))  # proposed | listed | refused | delisted
+    proposing_department_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    proposed_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    proposed_at: Mapped[datetime]
+    proposal_reason: Mapped[str] = mapped_column(Text)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None]
+    decision_opinion: Mapped[str | None] = mapped_column(Text)
+    supervising_unit_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    deadline: Mapped[date | None] = mapped_column(Date)
+    stop_production: Mapped[bool] = mapped_column(Boolean, default=False)
+    reinspected_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reinspected_at: Mapped[datetime | None]
+    reinspection_opinion: Mapped[str | None] = mapped_column(Text)
+    production_resumed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    production_resumed_at: Mapped[datetime | None]
+    delisted_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+
+class IssuedDocument(Base):
+    """A printable enforcement document issued from a record (责令限期整改指令书 …) with its serial
+    number: one series per issuing unit, kind and year; a record's document is issued once."""
+
+    __tablename__ = "issued_documents"
+    __table_args__ = (UniqueConstraint("issuer_id", "kind", "year", "number"),
+                      UniqueConstraint("kind", "subject_type", "subject_id", name="uq_issued_documents_subject"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # rectification_order | reinspection_opinion | closeout_slip | listing_notice
+    kind: Mapped[str] = mapped_column(String(30))
+    issuer_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    year: Mapped[int] = mapped_column(Integer)
+    number: Mapped[int] = mapped_column(Integer)
+    subject_type: Mapped[str] = mapped_column(String(20))  # inspection | hazard | listing
+    subject_id: Mapped[int] = mapped_column(Integer)
+    issued_at: Mapped[datetime]
+    issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 class ApiToken(Base):
