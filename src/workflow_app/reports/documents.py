@@ -32,7 +32,7 @@ from ..services.document_contents import (
 )
 from ..services.documents import KINDS, Issued
 from ..services.vocabulary import LEVELS, SOURCES
-from .pdf_text import paragraph, register_font, style
+from .pdf_text import paragraph, style
 
 PENALTY_KINDS = {"warning": "警告", "fine": "罚款", "suspension": "责令停产停业整顿",
                  "closure_recommendation": "提请关闭", "judicial_transfer": "移送司法机关"}
@@ -87,7 +87,6 @@ def _facts(pairs: Sequence[tuple[str, Any]]) -> Table:
 
 def _build(out: IO[bytes], issued: Issued, url: str, addressee: str | None, body: list[Flowable]) -> None:
     """The shared layout around `body`: unit, title, serial, addressee; sign-off, date, QR and link."""
-    register_font()
     title = KINDS[issued.kind].title
     story: list[Flowable] = [
         paragraph(issued.issuer_name, style(15, alignment=TA_CENTER)), Spacer(1, 2 * mm),

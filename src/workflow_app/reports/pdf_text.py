@@ -41,7 +41,9 @@ def register_font() -> None:
 
 
 def style(size: float, leading: float | None = None, alignment: int = 0) -> ParagraphStyle:
-    """A paragraph style in the CJK font, wrapping between any two Chinese characters."""
+    """A paragraph style in the CJK font, wrapping between any two Chinese characters (registers the font: a
+    Paragraph reads its font when it is made)."""
+    register_font()
     return ParagraphStyle(f"cjk{size}-{alignment}", fontName=FONT, fontSize=size, leading=leading or size * 1.5,
                           wordWrap="CJK", alignment=alignment)
 
