@@ -301,3 +301,19 @@ def test_concurrent_first_issues_never_share_a_number(engine, factory, zone: Zon
 def test_a_document_of_another_record_is_not_found(factory, zone: Zone) -> None:
     with transaction(factory) as s, pytest.raises(NotFoundError):
         documents.issued(s, zone.office, "rectification_order", 12345)
+
+
+def test_an_issued_opinion_keeps_the_verification_it_was_issued_on(factory, zone: Zone, tmp_path: Path) -> None:
+    """A failed re-inspection's opinion (重新整改期限) stays as handed out when a later one passes."""
+    _, hid = _inspected(factory, zone)
+    for actor, data in ((zone.principal, PLAN), (zone.department, APPROVE), (zone.principal, DONE)):
+        complete(factory, actor, hid, data, T0 + timedelta(days=3))
+    complete(factory, zone.department, hid, {"verification_result": "failed", "verification_opinion": "报警未联锁",
+                                             "rectification_deadline": "2026-12-10"}, T0 + timedelta(days=4))
+    dept = _client(make_app(factory, tmp_path, T0 + timedelta(days=5)), "dept")
+    _issue(dept, f"/documents/reinspection_opinion/{hid}")
+    complete(factory, zone.principal, hid, DONE, T0 + timedelta(days=6))
+    complete(factory, zone.department, hid, PASSED, T0 + timedelta(days=7))
+    content = _pdf_text(dept.get(f"/documents/reinspection_opinion/{hid}.pdf").data)
+    assert "报警未联锁" in content and "不通过" in content and "2026年12月10日" in content
+    assert "现场复查" not in content

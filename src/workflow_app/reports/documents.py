@@ -130,7 +130,7 @@ def rectification_order(content: RectificationOrder, issued: Issued, url: str, o
     rows = [("序号", "隐患编号", "隐患名称及部位", "等级", "整改期限")]
     rows += [(str(n), h.code, f"{h.title}（{h.location}）", LEVELS.get(h.level, h.level),
               _day(h.deadline) or "按治理方案确定") for n, h in enumerate(content.hazards, 1)]
-    story.append(_grid(rows, [12, 36, 74, 26, 26], header=True) if content.hazards
+    story.append(_grid(rows, [12, 34, 68, 28, 32], header=True) if content.hazards
                  else paragraph("本次检查未发现事故隐患。", text))
     if content.penalties:
         story += [Spacer(1, 4 * mm), paragraph("对检查中发现的违法行为，依据下列规定予以处理：", body),

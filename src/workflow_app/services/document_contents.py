@@ -149,26 +149,28 @@ def _hazard_facts(session: Session, hazard: Hazard) -> HazardFacts:
                        hazard.location, hazard.description, hazard.found_on, deadline)
 
 
-def _last_submission(session: Session, hazard_id: int, steps: tuple[str, ...]) -> dict[str, Any] | None:
-    """The form data of the hazard's most recent completion of one of `steps` (its history, as the page reads it)."""
+def _last_submission(session: Session, hazard_id: int, steps: tuple[str, ...],
+                     as_of: datetime) -> dict[str, Any] | None:
+    """The form data of the hazard's most recent completion of one of `steps` by `as_of` (its history, as the
+    page reads it)."""
     for entry in reversed(audit.history(session, "hazard", hazard_id)):
         detail = entry.detail or {}
-        if entry.action == "complete_task" and detail.get("task") in steps:
+        if entry.action == "complete_task" and detail.get("task") in steps and entry.at <= as_of:
             return {**(detail.get("data") or {}), "_at": entry.at}
     return None
 
 
-def _rectification(session: Session, hazard_id: int) -> Rectification | None:
-    data = _last_submission(session, hazard_id, RECTIFY_STEPS)
+def _rectification(session: Session, hazard_id: int, as_of: datetime) -> Rectification | None:
+    data = _last_submission(session, hazard_id, RECTIFY_STEPS, as_of)
     if data is None:
         return None
     return Rectification(str(data.get("rectification_result") or data.get("rectification_measures") or ""),
                          str(data.get("rectified_on") or ""), data.get("rectification_cost"))
 
 
-def _verification(session: Session, hazard: Hazard, steps: tuple[str, ...]) -> Verification:
-    step = latest_verification(session, hazard.id, steps)
-    data = _last_submission(session, hazard.id, steps)
+def _verification(session: Session, hazard: Hazard, steps: tuple[str, ...], as_of: datetime) -> Verification:
+    step = latest_verification(session, hazard.id, steps, as_of)
+    data = _last_submission(session, hazard.id, steps, as_of)
     if step is None or data is None:
         raise NotFoundError(f"hazard {hazard.id} has no verification")
     return Verification(_name(session, step.organisation_id), data.get("verification_result") == "passed",
@@ -177,8 +179,8 @@ def _verification(session: Session, hazard: Hazard, steps: tuple[str, ...]) -> V
                         else None)
 
 
-def rectification_order(session: Session, inspection_id: int) -> RectificationOrder:
-    """The order's content from an inspection."""
+def rectification_order(session: Session, inspection_id: int, as_of: datetime) -> RectificationOrder:
+    """The order's content from an inspection (the deadlines as they stand now, extensions included)."""
     inspection = session.get(Inspection, inspection_id)
     if inspection is None:
         raise NotFoundError(f"inspection {inspection_id} not found")
@@ -201,15 +203,16 @@ def _hazard(session: Session, hazard_id: int) -> Hazard:
     return hazard
 
 
-def reinspection_opinion(session: Session, hazard_id: int) -> ReinspectionOpinion:
-    """The opinion's content from a hazard a department verified (its latest verification)."""
+def reinspection_opinion(session: Session, hazard_id: int, as_of: datetime) -> ReinspectionOpinion:
+    """The opinion's content from a hazard a department verified: its latest verification when the opinion
+    was issued (`as_of`), so a later verification does not rewrite an opinion already handed out."""
     hazard = _hazard(session, hazard_id)
     return ReinspectionOpinion(hazard.enterprise.name, _hazard_facts(session, hazard),
-                               _rectification(session, hazard.id),
-                               _verification(session, hazard, (DEPARTMENT_VERIFY,)), ("hazard", hazard.id))
+                               _rectification(session, hazard.id, as_of),
+                               _verification(session, hazard, (DEPARTMENT_VERIFY,), as_of), ("hazard", hazard.id))
 
 
-def closeout_slip(session: Session, hazard_id: int) -> CloseoutSlip:
+def closeout_slip(session: Session, hazard_id: int, as_of: datetime) -> CloseoutSlip:
     """The slip's content from a closed hazard."""
     hazard = _hazard(session, hazard_id)
     if hazard.closed_at is None:
@@ -217,11 +220,11 @@ def closeout_slip(session: Session, hazard_id: int) -> CloseoutSlip:
     plan = Plan(hazard.responsible_person, hazard.rectification_measures, hazard.rectification_funds,
                 hazard.rectification_deadline, hazard.emergency_plan)
     return CloseoutSlip(hazard.enterprise.name, _hazard_facts(session, hazard), plan,
-                        _rectification(session, hazard.id), _verification(session, hazard, VERIFY_STEPS),
+                        _rectification(session, hazard.id, as_of), _verification(session, hazard, VERIFY_STEPS, as_of),
                         hazard.closed_at, ("hazard", hazard.id))
 
 
-def listing_notice(session: Session, listing_id: int) -> ListingNotice:
+def listing_notice(session: Session, listing_id: int, as_of: datetime) -> ListingNotice:
     """The notice's content from a supervision listing the office decided."""
     listing = session.get(SupervisionListing, listing_id)
     if listing is None or listing.supervising_unit_id is None:
@@ -233,7 +236,7 @@ def listing_notice(session: Session, listing_id: int) -> ListingNotice:
 
 
 Content = RectificationOrder | ReinspectionOpinion | CloseoutSlip | ListingNotice
-CONTENTS: dict[str, Callable[[Session, int], Content]] = {
+CONTENTS: dict[str, Callable[[Session, int, datetime], Content]] = {
     "rectification_order": rectification_order, "reinspection_opinion": reinspection_opinion,
     "closeout_slip": closeout_slip, "listing_notice": listing_notice}
-"""Each kind's content from its record's id."""
+"""Each kind's content from its record's id, as it stood when the document was issued where that matters."""

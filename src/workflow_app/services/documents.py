@@ -83,11 +83,15 @@ def serial(document: IssuedDocument, issuer_name: str) -> str:
     return f"{issuer_name}{KINDS[document.kind].prefix}〔{document.year}〕{document.number}号"
 
 
-def latest_verification(session: Session, hazard_id: int, steps: tuple[str, ...]) -> InboxTask | None:
-    """The hazard's most recent completed verification step among `steps` (a reopened hazard has several)."""
-    return session.scalar(select(InboxTask).where(InboxTask.hazard_id == hazard_id, InboxTask.bpmn_id.in_(steps),
-                                                  InboxTask.completed_at.is_not(None))
-                          .order_by(InboxTask.completed_at.desc(), InboxTask.id.desc()).limit(1))
+def latest_verification(session: Session, hazard_id: int, steps: tuple[str, ...],
+                        as_of: datetime | None = None) -> InboxTask | None:
+    """The hazard's most recent completed verification step among `steps` (a failed one is followed by
+    another; a reopened hazard has several), completed by `as_of` when given."""
+    query = select(InboxTask).where(InboxTask.hazard_id == hazard_id, InboxTask.bpmn_id.in_(steps),
+                                    InboxTask.completed_at.is_not(None))
+    if as_of is not None:
+        query = query.where(InboxTask.completed_at <= as_of)
+    return session.scalar(query.order_by(InboxTask.completed_at.desc(), InboxTask.id.desc()).limit(1))
 
 
 def parties(session: Session, kind: str, subject_id: int) -> Parties:

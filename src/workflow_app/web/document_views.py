@@ -47,7 +47,7 @@ def download(kind: str, subject_id: int) -> Response:
     documents.kind_of(kind)
     with unit_of_work() as session:
         issued = documents.issued(session, me(), kind, subject_id)
-        content = CONTENTS[kind](session, subject_id)
+        content = CONTENTS[kind](session, subject_id, issued.issued_at)
     buffer = io.BytesIO()
     render(content, issued, record_url(content.record), buffer)
     buffer.seek(0)
