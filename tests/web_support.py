@@ -45,8 +45,9 @@ def upload(content: bytes, name: str) -> tuple[io.BytesIO, str]:
     return io.BytesIO(content), name
 
 
-def make_app(factory: sessionmaker[Session], folder: Path, now: datetime | Callable[[], datetime]) -> Flask:
+def make_app(factory: sessionmaker[Session], folder: Path, now: datetime | Callable[[], datetime],
+             base_url: str | None = None) -> Flask:
     """The web app on the test's database, with its instance folder in `folder` and a fixed clock."""
     settings = Settings(database_url="unused://", secret_key="test-secret", bpmn_dir=BPMN_DIR,
-                        instance_dir=folder / "instance", secure_cookies=False)
+                        instance_dir=folder / "instance", secure_cookies=False, base_url=base_url)
     return create_app(settings, factory, clock=now if callable(now) else (lambda: now))

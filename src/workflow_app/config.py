@@ -118,6 +118,9 @@ class Settings:
     """WORKFLOW_APP_DB_CONNECT_TIMEOUT, _STATEMENT_TIMEOUT, _POOL_TIMEOUT (see DatabaseLimits)."""
     metrics_token: str | None = None
     """WORKFLOW_APP_METRICS_TOKEN: the bearer token /metrics asks for; unset, only this host (loopback) may read it."""
+    base_url: str | None = None
+    """WORKFLOW_APP_BASE_URL: the product's external address (https://hazards.example.gov.cn), printed and put in
+    the QR code of documents so a paper copy leads to its record; unset, the address the request came in on."""
 
     @property
     def checkpoint_dir(self) -> Path:
@@ -152,6 +155,7 @@ class Settings:
             oidc=OidcSettings.from_env(environ),
             database_limits=DatabaseLimits.from_env(environ),
             metrics_token=environ.get("WORKFLOW_APP_METRICS_TOKEN") or None,
+            base_url=_base_url(environ.get("WORKFLOW_APP_BASE_URL", "")),
         )
 
 
@@ -161,3 +165,14 @@ def _at_least_one(environ: Mapping[str, str], name: str, default: int) -> int:
     if not raw.strip().isdigit() or int(raw) < 1:
         raise ValueError(f"{name} must be a whole number of at least 1, not {raw!r}")
     return int(raw)
+
+
+def _base_url(raw: str) -> str | None:
+    """WORKFLOW_APP_BASE_URL without its trailing /, None when unset; ValueError when not an http(s) address."""
+    value = raw.strip().rstrip("/")
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ValueError(f"WORKFLOW_APP_BASE_URL must be an http(s):// address without query, not {raw!r}")
+    return value

@@ -1,22 +1,13 @@
-"""The monthly bulletin (月通报) as a PDF with an embedded CJK font.
-
-The font comes from WORKFLOW_APP_CJK_FONT or Debian's fonts-wqy-zenhei / fonts-noto-cjk;
-without one the bulletin is refused with a message saying what to install.
-"""
+"""The monthly bulletin (月通报) as a PDF with an embedded CJK font (reports/pdf_text.py)."""
 
 from __future__ import annotations
 
-import os
 from datetime import date, timedelta
-from pathlib import Path
 from typing import IO
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import SimpleDocTemplate, Spacer, Table, TableStyle
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -24,32 +15,13 @@ from sqlalchemy.orm import Session
 from ..services import spot_checks
 from ..services.errors import InvalidInputError
 from ..store.models import Hazard
-from .pdf_text import paragraph
+from .pdf_text import FONT, paragraph, register_font
+from .pdf_text import style as _style
 from .statistics import OPEN_EXCLUDED, PeriodStatistics, month_of, period_statistics, start_of_day
 
-FONT = "CJK"
-FONT_CANDIDATES = ("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-                   "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-                   "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
 LISTED_AT_MOST = 100
 HEADERS = ["排查隐患", "重大隐患", "销号", "逾期未整改"]
 WIDTHS = [50, 28, 28, 28, 30]
-
-
-def _register_font() -> None:
-    if FONT in pdfmetrics.getRegisteredFontNames():
-        return
-    chosen = os.environ.get("WORKFLOW_APP_CJK_FONT")
-    path = Path(chosen) if chosen else next((Path(p) for p in FONT_CANDIDATES if Path(p).exists()), None)
-    if path is None or not path.exists():
-        raise InvalidInputError("no Chinese font for the PDF: apt-get install fonts-wqy-zenhei, or set "
-                                "WORKFLOW_APP_CJK_FONT to a .ttf/.ttc file")
-    pdfmetrics.registerFont(TTFont(FONT, str(path), subfontIndex=0))
-
-
-def _style(size: float, leading: float | None = None) -> ParagraphStyle:
-    return ParagraphStyle(f"cjk{size}", fontName=FONT, fontSize=size, leading=leading or size * 1.5,
-                          wordWrap="CJK")
 
 
 def _table(header: list[str], rows: list[list[object]], widths: list[float]) -> Table:
@@ -68,7 +40,7 @@ def _unit_rows(units: list) -> list[list[object]]:  # type: ignore[type-arg]
 def monthly_bulletin(session: Session, month: str, out: IO[bytes],
                      title: str = "重大事故隐患专项排查整治") -> PeriodStatistics:
     """Write the bulletin for `month` (YYYY-MM) to `out` and return the figures it shows."""
-    _register_font()
+    register_font()
     try:
         start, end = month_of(month)
     except ValueError:

@@ -114,9 +114,12 @@ def _shielded_from_reports(user: User) -> bool:
 
 def source_shown_to(user: User, hazard: Hazard) -> str:
     """The source code `user` is told for `hazard` (an enterprise never learns of a report)."""
-    if _shielded_from_reports(user) and hazard.source in PUBLIC_SOURCES:
-        return SOURCE_SHOWN_INSTEAD
-    return hazard.source
+    return source_shown_to_enterprise(hazard) if _shielded_from_reports(user) else hazard.source
+
+
+def source_shown_to_enterprise(hazard: Hazard) -> str:
+    """The source code the enterprise is told (and what a document addressed to it prints, whoever prints it)."""
+    return SOURCE_SHOWN_INSTEAD if hazard.source in PUBLIC_SOURCES else hazard.source
 
 
 def sources_offered_to(user: User, sources: dict[str, str]) -> dict[str, str]:

@@ -30,6 +30,7 @@ from . import (
     case_views,
     checklist_views,
     delegation_views,
+    document_views,
     enterprise_views,
     errors,
     hazard_views,
@@ -84,7 +85,7 @@ def create_app(settings: Settings | None = None, factory: sessionmaker[Session] 
             make_engine(settings.database_url, settings.database_limits), settings.audit_key)),
         evidence=EvidenceStore(Path(settings.instance_dir) / "evidence"),
         clock=clock or (lambda: datetime.now(UTC)), sweep_seconds=settings.sweep_seconds,
-        metrics_token=settings.metrics_token,
+        metrics_token=settings.metrics_token, base_url=settings.base_url,
     )
     csrf = CSRFProtect(app)
     api.init_app(app)  # before the error handlers: ours answer /api/ with problem details
@@ -101,7 +102,7 @@ def create_app(settings: Settings | None = None, factory: sessionmaker[Session] 
                   notice_views.bp, report_views.bp, token_views.bp, model_views.bp, case_views.bp,
                   incident_views.bp, delegation_views.bp, spot_check_views.bp, standard_views.bp,
                   checklist_views.bp, people_views.bp, roster_views.bp, enterprise_views.bp, health.bp,
-                  holiday_views.bp)
+                  holiday_views.bp, document_views.bp)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     if settings.oidc is not None:
@@ -121,10 +122,11 @@ class AppServices:
     """What views need besides the request: sessions, the evidence store, the clock, the health probe."""
 
     def __init__(self, factory: sessionmaker[Session], evidence: EvidenceStore, clock: Callable[[], datetime],
-                 sweep_seconds: int, metrics_token: str | None = None):
+                 sweep_seconds: int, metrics_token: str | None = None, base_url: str | None = None):
         self.factory = factory
         self.evidence = evidence
         self.clock = clock
         self.sweep_seconds = sweep_seconds
         self.metrics_token = metrics_token
+        self.base_url = base_url  # WORKFLOW_APP_BASE_URL: where printed documents link to
         self.health_probe = health.Probe()

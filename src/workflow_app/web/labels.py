@@ -22,7 +22,7 @@ ACTIONS = {"report_hazard": "上报隐患", "complete_task": "办理", "timer_fi
            "create_checklist": "发布自查清单", "withdraw_checklist": "停用自查清单",
            "start_self_inspection": "开始自查", "submit_self_inspection": "提交自查",
            "sign_self_inspection": "主要负责人签字", "set_principal": "设定主要负责人",
-           "add_attachment": "添加附件"}
+           "add_attachment": "添加附件", "issue_document": "出具文书"}
 CASE_STATUSES = {"running": "办理中", "completed": "已办结", "closed": "已关闭", "voided": "已作废",
                  "rejected": "不予批准"}
 WALK_KINDS = {"self_inspection": "企业自查", "principal_inspection": "主要负责人带队检查"}
