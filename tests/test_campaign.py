@@ -12,9 +12,11 @@ import pytest
 from conftest import _org, _user
 from sqlalchemy import func, select
 
+from workflow_app.reports.tables import period_of_week
 from workflow_app.services import tasks
-from workflow_app.services.campaign_figures import FIGURES, SPANS
+from workflow_app.services.campaign_figures import FIGURES, SPANS, counted_values, week_window
 from workflow_app.services.campaigns import CampaignConfig, campaign_status, start_campaign
+from workflow_app.services.enforcement import record_inspection
 from workflow_app.services.errors import InvalidInputError
 from workflow_app.services.sweep import sweep
 from workflow_app.store.database import transaction
@@ -24,12 +26,13 @@ from workflow_app.store.models import (
     InboxTask,
     Inspection,
     Notice,
+    Organisation,
+    Penalty,
     TimerRow,
     User,
 )
 
 CAMPAIGNS = Path(__file__).resolve().parents[1] / "campaigns"
-PLAN = "../shared/domain/campaign-plan-2023.zh.txt"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 WEEKLY = {f"{figure}_{span}": "0" for figure in FIGURES for span in SPANS}
 ANSWERS = {
@@ -100,13 +103,13 @@ def _held_2023(key: str, task: InboxTask, now: datetime) -> bool:
 
 
 def test_the_2023_campaign_replays_the_plans_calendar_and_chases_the_units_that_do_not_report(factory, units):
-    """The plan's calendar, replayed timer to timer from 2023-05-19 to the year's end ({plan}):
-    三、(一)-(四) (lines 102-112): the phases end on 5/20, 7/31, 10/31 and 12/31;
-    四、(五) (lines 127-129): 附表1/2 weekly from late May, 附表4 by 5/20, and every town and department reports
-    its 贯彻落实情况 by 8/18 and 12/18; the 总结提高 phase (line 111) ends with each unit's summary (summary_on)
-    and then the office's. Each report is the unit's own task, opened ahead (Service_*Open, working_days=10),
-    reminded and overdue like the weekly tables: the notices reach exactly the units that have not filed,
-    once each; a unit's tasks never share a due date.""".format(plan=PLAN)
+    """The plan's calendar (../shared/domain/campaign-plan-2023.zh.txt), replayed timer to timer from 2023-05-19
+    to the year's end. 三、(一)-(四) (lines 105-113): the phases end on 5/20, 7/31, 10/31 and 12/31;
+    四、(五) (lines 127-131): 附表1/2 every week from late May, 附表4 by 5/20, and every town and department
+    reports its 贯彻落实情况 by 8/18 and 12/18; the 总结提高 phase (line 113) ends with each unit's summary
+    (summary_on) and then the office's. Each report is the unit's own task, opened ahead (Service_*Open,
+    working_days=10), reminded and overdue like the weekly tables: the notices reach exactly the units that
+    have not filed, once each; a unit's tasks never share a due date."""
     first = _campaign(factory, "2023.toml", _at("2023-05-19", 9))
     second = _campaign(factory, "2024.toml")
     now, phases = _at("2023-05-19", 9), [(_at("2023-05-19", 9), "mobilization")]
@@ -197,13 +200,55 @@ def test_a_campaign_code_runs_once_and_bad_parameters_are_refused(factory, units
         CampaignConfig.load(tmp_path / "broken.toml")
 
 
-def test_units_file_their_weekly_table_on_the_web_with_known_figures_prefilled(factory, units, zone, tmp_path):
+def _penalty(s, inspection: Inspection, case: str, target: str, on: date, linked: Penalty | None = None) -> Penalty:
+    penalty = Penalty(inspection_id=inspection.id, enterprise_id=inspection.enterprise_id,
+                      department_id=inspection.department_id, case_number=case, legal_basis="安全生产法第一百零二条",
+                      kind="fine", amount=20000, target=target, target_name="E1" if target == "unit" else "负责人",
+                      decided_by="D1局长", decided_on=on, linked_penalty_id=linked.id if linked else None,
+                      recorded_by_id=inspection.recorded_by_id, recorded_at=datetime(2023, 5, 25, tzinfo=UTC))
+    s.add(penalty)
+    s.flush()
+    return penalty
+
+
+def _enforcement_records(factory, zone) -> None:
+    """D1 inspects E1 (in T1) on 5/12 and in W01 on 5/23; one penalty on 5/15, and on 5/24 一案双罚: the fine
+    on E1 and on its principal, two linked records of case 罚2023-002."""
+    with transaction(factory) as s:
+        earlier = record_inspection(s, zone.department, zone.enterprise_id, "第一包联组", date(2023, 5, 12),
+                                    "消防通道堵塞", [], [], datetime(2023, 5, 12, 3, tzinfo=UTC))
+        this_week = record_inspection(s, zone.department, zone.enterprise_id, "第一包联组", date(2023, 5, 23),
+                                      "复查", [], [], datetime(2023, 5, 23, 3, tzinfo=UTC))
+        _penalty(s, s.get(Inspection, earlier.inspection_id), "罚2023-001", "unit", date(2023, 5, 15))
+        inspection = s.get(Inspection, this_week.inspection_id)
+        on_unit = _penalty(s, inspection, "罚2023-002", "unit", date(2023, 5, 24))
+        on_principal = _penalty(s, inspection, "罚2023-002", "principal", date(2023, 5, 24), linked=on_unit)
+        on_unit.linked_penalty_id = on_principal.id
+
+
+def _value(page: str, field: str) -> str:
+    marker = f'name="{field}" type="number" inputmode="decimal" value="'
+    assert marker in page, field
+    return page.split(marker, 1)[1].split('"', 1)[0]
+
+
+def test_a_weekly_table_counts_the_week_and_the_campaign_and_enforcement_comes_from_the_records(
+        factory, units, zone, tmp_path):
+    """附表1/2 (plan 四、(五), lines 127-131) each figure 本周 (the Monday-to-Sunday week, Asia/Shanghai) and 累计
+    (since the campaign began); 执法检查 and 行政处罚 are counted from the inspection and penalty records, a
+    一案双罚 (two linked penalty records, one case number) counting as one case (起). Another value needs a reason;
+    the submission keeps both and the exported table shows the typed value with a 备注."""
+    import io
+
     from helpers import report
+    from openpyxl import load_workbook
     from web_support import csrf, make_app, sign_in
 
+    from workflow_app.reports.exports import ExportRequest, export
 
     report(factory, zone.principal, zone.enterprise_id, datetime(2023, 5, 15, 1, tzinfo=UTC), found_on="2023-05-14")
     _campaign(factory, "2023.toml")
+    _enforcement_records(factory, zone)
     dispatch = datetime(2023, 5, 26, 2, tzinfo=UTC)
     sweep(factory, dispatch)
     client = make_app(factory, tmp_path, dispatch).test_client()
@@ -214,18 +259,90 @@ def test_units_file_their_weekly_table_on_the_web_with_known_figures_prefilled(f
         task = s.scalars(select(InboxTask).where(InboxTask.bpmn_id == "Task_TownWeekly",
                                                  InboxTask.organisation_id == units["town"].organisation_id)).one()
     page = client.get(f"/tasks/{task.task_id}").get_data(as_text=True)
-    assert 'name="enterprises_covered" type="number" inputmode="decimal" value="1"' in page  # E1 reported, E2 not
-    with transaction(factory) as s:  # an enforcement inspection of E2 puts it on record too
-        s.add(Inspection(enterprise_id=zone.other_enterprise_id, department_id=zone.other_department.organisation_id,
-                         team="第二组", inspected_on=date(2023, 5, 20), findings="未发现问题",
-                         recorded_by_id=zone.other_department.id, recorded_at=dispatch))
-    page = client.get(f"/tasks/{task.task_id}").get_data(as_text=True)
-    assert 'name="enterprises_covered" type="number" inputmode="decimal" value="2"' in page  # E1 and E2 in T1
-    assert 'name="hazards_found" type="number" inputmode="decimal" value="1"' in page
-    response = client.post(f"/tasks/{task.task_id}", data={**WEEKLY, "csrf_token": csrf(client, "/inbox")})
+    prefilled = {f: _value(page, f) for f in WEEKLY if not f.startswith("trained")}
+    assert prefilled == {  # W01 is 5/22-5/28; the campaign began 5/10
+        "enterprises_covered_week": "1", "enterprises_covered_total": "1",  # E1: inspected 5/23, reported 5/15
+        "hazards_found_week": "0", "hazards_found_total": "1", "major_found_week": "0", "major_found_total": "1",
+        "rectified_week": "0", "rectified_total": "0", "overdue_week": "0", "overdue_total": "0",
+        "inspections_week": "1", "inspections_total": "2", "penalties_week": "1", "penalties_total": "2"}
+
+    typed = {**WEEKLY, **prefilled, "trained_week": "30", "trained_total": "50", "inspections_week": "3",
+             "inspections_total": "4", "penalties_total": "0"}
+    refused = client.post(f"/tasks/{task.task_id}", data={**typed, "csrf_token": csrf(client, "/inbox")})
+    text = refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    assert "执法检查·本周 按记录统计为 1，填报 3" in text and "累计数不能小于本周数" in text
+    typed["penalties_total"] = "2"
+    reason = "=含与应急局联合检查2次"
+    response = client.post(f"/tasks/{task.task_id}", data={**typed, "override_reason": reason,
+                                                            "csrf_token": csrf(client, "/inbox")})
     assert response.status_code == 302 and response.headers["Location"] == "/campaigns/2023"
+    with transaction(factory) as s:
+        filed = s.scalars(select(CampaignSubmission).where(CampaignSubmission.kind == "weekly")).one()
+        assert (filed.period, filed.data["inspections_week"], filed.data["override_reason"]) == ("W01", 3, reason)
+        assert filed.data["counted"] == {"inspections_week": 1, "inspections_total": 2, "penalties_week": 1,
+                                         "penalties_total": 2}
+        out = io.BytesIO()
+        export(s, zone.office, ExportRequest("table1", "2023", "2023-W21"), out, date(2023, 5, 26))
+    sheet = load_workbook(out).active
+    headers = [c.value for c in sheet[2]]
+    row = next([c.value for c in r] for r in sheet.iter_rows(min_row=3) if r[0].value == "T1单位")
+    assert headers[11:15] == ["执法检查（次）本周", "执法检查（次）累计", "行政处罚（起）本周", "行政处罚（起）累计"]
+    assert row[11:17] == [3, 4, 1, 2, 30, 50]
+    assert row[-1] == ("已修改：执法检查（次）本周按执法记录统计为 1，填报 3；执法检查（次）累计按执法记录统计为 2，"
+                       "填报 4。原因：=含与应急局联合检查2次")
     campaign_page = client.get("/campaigns/2023").get_data(as_text=True)
     assert "W01" in campaign_page and 'data-phase="self_inspection"' in campaign_page
     enterprise = client.application.test_client()
     sign_in(enterprise, "boss")
     assert enterprise.get("/campaigns/2023").status_code == 404
+
+
+def test_a_department_counts_what_it_decided_and_the_campaign_weeks_are_iso_weeks(factory, units, zone):
+    """A department's 执法检查 are the inspections it carried out and its 行政处罚 the cases it decided; D2
+    decided none. Campaign weeks (W01 …, plan line 127 "自5月下旬起，每周调度") are ISO weeks, Monday to Sunday:
+    the week an export asks for (YYYY-Www) is the period the tasks were filed under, even when holidays moved
+    the dispatch into the next week (W19's went out on Saturday 2023-10-07)."""
+    campaign = _campaign(factory, "2023.toml")
+    _enforcement_records(factory, zone)
+    with transaction(factory) as s:
+        campaign = s.get(Campaign, campaign.id)
+        d1, d2 = (s.get(Organisation, u.organisation_id) for u in (zone.department, zone.other_department))
+        week = week_window(campaign, "W01")
+        assert (week.week_from, week.until) == (datetime(2023, 5, 22, tzinfo=SHANGHAI),
+                                                datetime(2023, 5, 29, tzinfo=SHANGHAI))
+        assert counted_values(s, d1, week) == {"inspections_week": 1, "inspections_total": 2, "penalties_week": 1,
+                                               "penalties_total": 2}
+        assert set(counted_values(s, d2, week).values()) == {0}
+        for number in range(1, 24):
+            monday = week_window(campaign, f"W{number:02d}").week_from.date()
+            year, iso_week, _ = monday.isocalendar()
+            assert monday.weekday() == 0 and period_of_week(campaign, f"{year}-W{iso_week:02d}") == f"W{number:02d}"
+    assert period_of_week(campaign, "2023-W39") == "W19"
+
+
+def test_units_file_their_reports_on_the_web_and_the_office_sees_who_has_not(factory, units, zone, tmp_path):
+    """The 8/18 implementation report (plan line 131) opens for every town and department ten working days
+    ahead; what a unit files is kept, and the campaign page lists the units that have not filed."""
+    from web_support import csrf, make_app, sign_in
+
+    _campaign(factory, "2023.toml")
+    opened = datetime(2023, 8, 4, 2, tzinfo=UTC)
+    sweep(factory, opened)
+    client = make_app(factory, tmp_path, opened).test_client()
+    sign_in(client, "dept")
+    with transaction(factory) as s:
+        task = s.scalars(select(InboxTask).where(InboxTask.bpmn_id == "Task_DepartmentReport1",
+                                                 InboxTask.organisation_id == units["dept"].organisation_id)).one()
+    assert "部门报送贯彻落实情况（第一次）" in client.get("/inbox").get_data(as_text=True)
+    response = client.post(f"/tasks/{task.task_id}", data={"report_text": "<script>x</script>已开展执法检查",
+                                                            "csrf_token": csrf(client, "/inbox")})
+    assert response.status_code == 302
+    office = client.application.test_client()
+    sign_in(office, "office")
+    page = office.get("/campaigns/2023").get_data(as_text=True)
+    row = page.split('data-report="report-2023-08-18"', 1)[1].split("</tr>", 1)[0]
+    assert "2023-08-18" in row and "D1单位" in row and "T1单位、T2单位、D2单位" in row
+    with transaction(factory) as s:
+        filed = s.scalars(select(CampaignSubmission).where(CampaignSubmission.kind == "report")).one()
+    assert (filed.period, filed.organisation_id) == ("2023-08-18", units["dept"].organisation_id)
