@@ -195,6 +195,21 @@ def test_a_campaign_code_runs_once_and_bad_parameters_are_refused(factory, units
     (tmp_path / "bad.toml").write_text(swapped.replace('code = "2024"', 'code = "bad"'), encoding="utf-8")
     with pytest.raises(InvalidInputError, match="follow each other"), transaction(factory) as s:
         start_campaign(s, None, CampaignConfig.load(tmp_path / "bad.toml"), datetime(2024, 4, 1, tzinfo=UTC))
+    late = (CAMPAIGNS / "2024.toml").read_text(encoding="utf-8").replace('code = "2024"', 'code = "late"')
+    (tmp_path / "late.toml").write_text(late.replace('summary_on = "2024-11-27"', 'summary_on = "2024-12-02"'),
+                                        encoding="utf-8")
+    with pytest.raises(InvalidInputError, match="summary phase"), transaction(factory) as s:
+        start_campaign(s, None, CampaignConfig.load(tmp_path / "late.toml"), datetime(2024, 4, 1, tzinfo=UTC))
+    same = (CAMPAIGNS / "2024.toml").read_text(encoding="utf-8").replace('code = "2024"', 'code = "same"')
+    (tmp_path / "same.toml").write_text(same.replace('summary_on = "2024-11-27"', 'summary_on = "2024-11-29"'),
+                                        encoding="utf-8")
+    with pytest.raises(InvalidInputError, match="different days"), transaction(factory) as s:
+        start_campaign(s, None, CampaignConfig.load(tmp_path / "same.toml"), datetime(2024, 4, 1, tzinfo=UTC))
+    with transaction(factory) as s:
+        assert s.scalar(select(func.count(Campaign.id))) == 1  # nothing of the refused ones was kept
+    default = (CAMPAIGNS / "2023.toml").read_text(encoding="utf-8").replace('summary_on = "2023-12-27"', "")
+    (tmp_path / "default.toml").write_text(default, encoding="utf-8")
+    assert CampaignConfig.load(tmp_path / "default.toml").dates["summary_on"] == "2023-12-27"  # 3 working days
     (tmp_path / "broken.toml").write_text("code = ", encoding="utf-8")
     with pytest.raises(InvalidInputError, match="not a campaign parameters file"):
         CampaignConfig.load(tmp_path / "broken.toml")

@@ -30,7 +30,8 @@ UNIT_REPORTS = {"Task_TownReport1": "report", "Task_DepartmentReport1": "report"
 the 总结提高 phase's summaries): their period is their due date."""
 SUBMISSION_KINDS = {"Task_TownPlan": "plan", "Task_DepartmentPlan": "plan", "Task_TownWeekly": "weekly",
                     "Task_DepartmentWeekly": "weekly", "Task_PublishBulletin": "bulletin", **UNIT_REPORTS,
-                    "Task_Summary": "summary"}
+                    "Task_Summary": "summary",
+                    "Task_Report1": "report", "Task_Report2": "report"}  # the office's, in campaigns started before
 FIELD_LABELS = {"inspections_week": "执法检查·本周", "inspections_total": "执法检查·累计",
                 "penalties_week": "行政处罚·本周", "penalties_total": "行政处罚·累计"}
 SUBJECTS = {"reminder": "专项行动报送提醒：{task}（{campaign}）", "overdue": "专项行动逾期未报：{task}（{campaign}）"}
