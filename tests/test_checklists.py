@@ -16,7 +16,7 @@ from web_support import csrf, make_app, png, sign_in
 from workflow_app.reports.statistics import period_statistics, week_of
 from workflow_app.services import inbox, standards
 from workflow_app.services import self_inspections as walks
-from workflow_app.services.campaigns import weekly_figures
+from workflow_app.services.campaign_figures import weekly_figures
 from workflow_app.services.duties import open_due_duties
 from workflow_app.services.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from workflow_app.services.evidence import Evidence, check_photo

@@ -92,8 +92,11 @@ def test_weekly_and_contact_tables_come_from_what_units_filed(factory, zone):
                                                    InboxTask.organisation_id == zone.town.organisation_id)).one()
         plan = s.scalars(select(InboxTask).where(InboxTask.bpmn_id == "Task_TownPlan",
                                                  InboxTask.organisation_id == zone.town.organisation_id)).one()
-    figures = {"enterprises_covered": "2", "hazards_found": "5", "major_found": "1", "rectified": "3", "overdue": "0",
-               "inspections": "4", "penalties": "1", "trained": "30"}
+    figures = {"enterprises_covered_week": "2", "enterprises_covered_total": "2", "hazards_found_week": "5",
+               "hazards_found_total": "6", "major_found_week": "1", "major_found_total": "1", "rectified_week": "3",
+               "rectified_total": "3", "overdue_week": "0", "overdue_total": "0", "inspections_week": "4",
+               "inspections_total": "4", "penalties_week": "1", "penalties_total": "1", "trained_week": "30",
+               "trained_total": "30", "override_reason": "执法记录尚未录入系统"}
     with transaction(factory) as s:
         tasks.complete_task(s, zone.town, weekly.task_id, figures, datetime(2023, 5, 26, 3, tzinfo=UTC))
     with transaction(factory) as s:
@@ -103,7 +106,8 @@ def test_weekly_and_contact_tables_come_from_what_units_filed(factory, zone):
     count, sheet = _xlsx(factory, zone.office, ExportRequest("table1", "2023", "2023-W21"))
     rows = {sheet.cell(row=r, column=1).value: [c.value for c in sheet[r]] for r in range(3, 3 + count)}
     assert count == 2 and "附表1" in sheet["A1"].value and "W01" in sheet["A1"].value
-    assert rows["T1单位"][1:9] == [2, 5, 1, 3, 0, 4, 1, 30] and rows["T1单位"][9] == "2023-05-26 11:00"
+    assert rows["T1单位"][1:17] == [2, 2, 5, 6, 1, 1, 3, 3, 0, 0, 4, 4, 1, 1, 30, 30]
+    assert rows["T1单位"][17] == "2023-05-26 11:00" and "原因：执法记录尚未录入系统" in rows["T1单位"][18]
     assert rows["T2单位"][1] == "未报送"
     count, sheet = _xlsx(factory, zone.office, ExportRequest("table4", "2023"))
     contacts = {sheet.cell(row=r, column=1).value: sheet.cell(row=r, column=2).value for r in range(3, 3 + count)}

@@ -313,8 +313,8 @@ def campaign_start(ctx: Context, config_path: str, now_text: str | None) -> None
 @click.argument("code")
 @pass_context
 def campaign_status_command(ctx: Context, code: str) -> None:
-    """A campaign's phase timeline, who filed each week, and its running counts."""
-    from .services.campaigns import PHASE_NAMES, campaign_status
+    """A campaign's phase timeline, who filed each week and each unit report, and its running counts."""
+    from .services.campaigns import PHASE_NAMES, REPORT_NAMES, campaign_status
 
     try:
         with transaction(ctx.factory) as session:
@@ -328,6 +328,9 @@ def campaign_status_command(ctx: Context, code: str) -> None:
     for period, units in status.periods.items():
         missing = "、".join(units["missing"]) or "—"
         click.echo(f"  {period}: {len(units['filed'])} filed, missing: {missing}")
+    for filing in status.reports:
+        missing = "、".join(filing.missing) or "—"
+        click.echo(f"  {REPORT_NAMES[filing.kind]} due {filing.due_on}: {len(filing.filed)} filed, missing: {missing}")
     click.echo("  hazards since start: " + ", ".join(f"{k} {v}" for k, v in status.counts.items()))
 
 

@@ -130,6 +130,28 @@ def weekly_dispatch_at(start: date | str, week: int) -> str:
     return at_notice_hour(as_date(start) + timedelta(weeks=int(week)))
 
 
+def week_monday(start: date | str, week: int) -> date:
+    """The Monday of the `week`-th dispatch week (0 = the Monday-to-Sunday week `start` falls in)."""
+    first = as_date(start)
+    return first - timedelta(days=first.weekday()) + timedelta(weeks=int(week))
+
+
+def weekly_due_on(start: date | str, week: int, days: int, previous: date | str | None, *taken: date | str) -> str:
+    """The due date (ISO) of the `week`-th weekly table: `days` working days after its dispatch, but always
+    after the previous week's due date and never on another due date of the same units (`taken`).
+
+    A dispatch day that is a holiday moves to the next working day, so two dispatches can go out together
+    (2023: the ones of 29 September and 6 October both on Saturday 7 October); without the rule their
+    tables would both be due on 9 October.
+    """
+    due = shift_working_days(as_date(weekly_dispatch_at(start, week)), int(days))
+    floor = as_date(previous) if previous else None
+    busy = {as_date(day) for day in taken if day}
+    while (floor is not None and due <= floor) or due in busy:
+        due = shift_working_days(due, 1)
+    return due.isoformat()
+
+
 def more_weeks(start: date | str, week: int, until: date | str) -> bool:
     """Whether the `week`-th dispatch still falls on or before the date `until`."""
     return as_date(weekly_dispatch_at(start, week)) <= as_date(until)
@@ -158,6 +180,7 @@ SCRIPT_FUNCTIONS = {
     "at_notice_hour": at_notice_hour,
     "weekly_dispatch_at": weekly_dispatch_at,
     "more_weeks": more_weeks,
+    "weekly_due_on": weekly_due_on,
     "monthly_bulletin_at": monthly_bulletin_at,
     "more_months": more_months,
     "bulletin_period": bulletin_period,

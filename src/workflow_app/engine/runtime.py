@@ -318,6 +318,9 @@ class ProcessInstance:
             if before is not None:
                 before()
             self.workflow.do_engine_steps(did_complete_task=did_complete)
+            # Events no task of ours caught are queued for an outside listener we do not have; a terminate end
+            # event queues its own, which would otherwise stay in the state (and its serializer cannot write it).
+            self.workflow.get_events()
         except SpiffWorkflowException as exc:
             result.incident = self.incident(str(exc))
             if result.incident is None:  # not a task failure (e.g. a broken timer): nothing to wait at

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
-from ..engine.calendar import SHANGHAI, as_date
+from ..engine.calendar import SHANGHAI, as_date, week_monday
+from ..services.campaign_figures import FIGURES, SPANS, overridden
 from ..services.errors import InvalidInputError, NotFoundError
 from ..services.roles import source_shown_to
 from ..services.vocabulary import LEVELS, SOURCES, STATUSES
@@ -31,11 +32,13 @@ LEDGER_COLUMNS = [("隐患编号", 16), ("企业名称", 26), ("所属镇街", 1
 TABLE3_COLUMNS = [("序号", 6), ("企业名称", 26), ("隐患部位", 16), ("隐患描述", 36), ("隐患等级", 12), ("发现日期", 12),
                   ("隐患来源", 10), ("整改责任人", 12), ("整改措施", 30), ("整改资金（万元）", 12), ("整改时限", 12),
                   ("应急预案及防范措施", 30), ("整改状态", 12), ("销号日期", 12), ("判定依据", 28)]
-WEEKLY_COLUMNS = [("单位", 24), ("排查企业数（家）", 12), ("排查隐患数（项）", 12), ("其中重大事故隐患（项）", 14),
-                  ("已整改（项）", 10), ("逾期未整改（项）", 12), ("执法检查（次）", 12), ("行政处罚（起）", 12),
-                  ("培训人数（人）", 12), ("报送时间", 18)]
-WEEKLY_FIELDS = ("enterprises_covered", "hazards_found", "major_found", "rectified", "overdue", "inspections",
-                 "penalties", "trained")
+FIGURE_HEADERS = ("排查企业数（家）", "排查隐患数（项）", "其中重大事故隐患（项）", "已整改（项）", "逾期未整改（项）",
+                  "执法检查（次）", "行政处罚（起）", "培训人数（人）")
+"""附表1/2's figure columns, in the order of `campaign_figures.FIGURES`; each is shown 本周 and 累计."""
+WEEKLY_FIELDS = tuple(f"{figure}_{span}" for figure in FIGURES for span in SPANS)
+SPAN_WORDS = {"week": "本周", "total": "累计"}
+WEEKLY_COLUMNS = [("单位", 24), *((f"{header}{SPAN_WORDS[span]}", 11) for header in FIGURE_HEADERS for span in SPANS),
+                  ("报送时间", 18), ("备注", 40)]
 CONTACT_COLUMNS = [("单位", 24), ("联络员姓名", 12), ("职务", 14), ("联系电话", 16), ("行动方案要点", 40),
                    ("报送时间", 18)]
 TITLES = {
@@ -130,21 +133,25 @@ def campaign_by_code(session: Session, code: str | None) -> Campaign:
 
 
 def period_of_week(campaign: Campaign, iso_week: str) -> str:
-    """The campaign's weekly period (W01 …) whose dispatch falls in ISO week `YYYY-Www`."""
+    """The campaign's weekly period (W01 …) that is ISO week `YYYY-Www`: campaign weeks are ISO weeks (Monday to
+    Sunday), W01 the one `dispatch_start` falls in (see campaign_figures.week_window)."""
     try:
         year, week = iso_week.upper().split("-W")
         monday = date.fromisocalendar(int(year), int(week), 1)
     except ValueError:
         raise InvalidInputError(f"week must look like 2023-W23, not {iso_week!r}") from None
     start = as_date(campaign.params["dispatch_start"])
-    index = (monday + timedelta(days=6) - start).days // 7
+    index = (monday - week_monday(start, 0)).days // 7
     if index < 0:
         raise InvalidInputError(f"{iso_week} is before the campaign's weekly dispatch started ({start})")
     return f"W{index + 1:02d}"
 
 
 def weekly_rows(session: Session, campaign: Campaign, unit_kind: str, period: str, names: Names) -> list[list[Any]]:
-    """附表1 (towns) or 附表2 (departments) for one period: one row per unit, empty if it did not file."""
+    """附表1 (towns) or 附表2 (departments) for one period: one row per unit, empty if it did not file.
+
+    The figures are what the unit filed; where it typed an enforcement figure other than the
+    one counted from the records, 备注 says so, with both values and the unit's reason."""
     filed = {s.organisation_id: s for s in session.scalars(select(CampaignSubmission).where(
         CampaignSubmission.campaign_id == campaign.id, CampaignSubmission.kind == "weekly",
         CampaignSubmission.period == period))}
@@ -152,10 +159,22 @@ def weekly_rows(session: Session, campaign: Campaign, unit_kind: str, period: st
     rows = []
     for unit_id in units:
         submission = filed.get(unit_id)
-        figures = [submission.data.get(f, "") for f in WEEKLY_FIELDS] if submission else ["未报送"] + [""] * 7
-        when = _local(submission.submitted_at) if submission else ""
-        rows.append([names.orgs[unit_id].name, *figures, when])
+        if submission is None:
+            rows.append([names.orgs[unit_id].name, "未报送", *[""] * len(WEEKLY_FIELDS)])
+            continue
+        figures = [submission.data.get(f, "") for f in WEEKLY_FIELDS]
+        rows.append([names.orgs[unit_id].name, *figures, _local(submission.submitted_at), _override_note(submission)])
     return rows
+
+
+def _override_note(submission: CampaignSubmission) -> str:
+    """备注 of a weekly row: the enforcement figures typed over the counted ones, and why."""
+    differs = overridden(submission.data, submission.data.get("counted") or {})
+    if not differs:
+        return ""
+    headers = dict(zip(WEEKLY_FIELDS, (header for header, _ in WEEKLY_COLUMNS[1:]), strict=False))
+    said = "；".join(f"{headers[f]}按执法记录统计为 {counted}，填报 {typed}" for f, (counted, typed) in differs.items())
+    return f"已修改：{said}。原因：{submission.data.get('override_reason', '')}"
 
 
 def contact_rows(session: Session, campaign: Campaign, names: Names) -> list[list[Any]]:

@@ -8,33 +8,34 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, union
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..engine import ProcessInstance
-from ..engine.calendar import SHANGHAI, deadline_passed_at
+from ..engine.calendar import as_date, deadline_passed_at, shift_working_days
 from ..store.models import (
     Campaign,
+    CampaignSubmission,
     Hazard,
     InboxTask,
-    Inspection,
     Organisation,
     ProcessInstanceRow,
-    SelfInspection,
     User,
 )
 from . import audit
-from .campaign_subject import PHASES
+from .campaign_figures import form_figures, week_window
+from .campaign_subject import PHASES, UNIT_REPORTS
 from .errors import InvalidInputError, NotFoundError
 from .instances import apply_step
 from .model_registry import latest_version, process_model
-from .roles import supervised_by
 from .subjects import subject_of
 
 CAMPAIGN_PROCESS = "campaign"
 PHASE_FIELDS = ("mobilization_end", "self_inspection_end", "enforcement_end", "summary_end")
+REPORT_FIELDS = ("report_1_on", "report_2_on", "summary_on")
 PHASE_NAMES = {"mobilization": "动员部署", "self_inspection": "企业自查自改和部门帮扶", "enforcement": "部门精准执法",
                "summary": "总结提高"}
+REPORT_NAMES = {"report": "贯彻落实情况", "summary": "工作总结"}
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class CampaignConfig:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
             dates = {**{k: str(v) for k, v in raw["phases"].items()},
                      **{k: str(raw[k]) for k in ("dispatch_start", "report_1_on", "report_2_on")}}
+            dates["summary_on"] = str(raw.get("summary_on") or default_summary_on(dates["summary_end"]))
             return cls(code=str(raw["code"]), name=str(raw["name"]), year=int(raw["year"]), dates=dates,
                        towns=_units(raw.get("towns", "all")), departments=_units(raw.get("departments", "all")))
         except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
@@ -61,6 +63,16 @@ class CampaignConfig:
 
     def start_form_data(self) -> dict[str, Any]:
         return {"campaign_name": self.name, "year": str(self.year), **self.dates}
+
+
+SUMMARY_LEAD_WORKING_DAYS = 3
+"""Without `summary_on` in the campaign file, the units' summaries are due this many working days before the
+summary phase ends, which leaves the office those days for its own summary."""
+
+
+def default_summary_on(summary_end: str) -> str:
+    """The units' summaries' due date when the campaign file names none."""
+    return shift_working_days(as_date(summary_end), -SUMMARY_LEAD_WORKING_DAYS).isoformat()
 
 
 def _units(value: Any) -> list[str] | None:
@@ -88,6 +100,7 @@ def start_campaign(session: Session, actor: User | None, config: CampaignConfig,
     ordered = [date.fromisoformat(config.dates[k]) for k in PHASE_FIELDS]
     if ordered != sorted(ordered):
         raise InvalidInputError("phase deadlines must follow each other: " + ", ".join(PHASE_FIELDS))
+    _check_report_dates(config.dates)
     units = {"towns": _unit_ids(session, "town", config.towns),
              "departments": _unit_ids(session, "department", config.departments)}
     version = latest_version(session, CAMPAIGN_PROCESS)
@@ -106,6 +119,29 @@ def start_campaign(session: Session, actor: User | None, config: CampaignConfig,
     return campaign
 
 
+def _check_report_dates(dates: dict[str, str]) -> None:
+    """The units' reports fall inside the campaign, on distinct days; their summaries in the summary phase."""
+    due = [date.fromisoformat(dates[k]) for k in REPORT_FIELDS]
+    if len(set(due)) != len(due):
+        raise InvalidInputError("report_1_on, report_2_on and summary_on must be different days")
+    if not date.fromisoformat(dates["enforcement_end"]) < due[-1] <= date.fromisoformat(dates["summary_end"]):
+        raise InvalidInputError("summary_on must fall in the summary phase (after enforcement_end, "
+                                "by summary_end)")
+    if not date.fromisoformat(dates["mobilization_end"]) < min(due):
+        raise InvalidInputError("reports must be due after the mobilization phase")
+
+
+@dataclass
+class Filing:
+    """Who of the units asked has filed one report or table, and who has not."""
+
+    kind: str  # weekly | report | summary
+    period: str  # W01 … for a weekly table, the due date for a report
+    due_on: date | None
+    filed: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+
 @dataclass
 class CampaignStatus:
     """A campaign's timeline, who filed what each period, and its running counts."""
@@ -114,6 +150,7 @@ class CampaignStatus:
     phases: list[tuple[str, str, str]]  # (phase, deadline, past | current | future)
     periods: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # period → filed / missing unit names
     counts: dict[str, int] = field(default_factory=dict)
+    reports: list[Filing] = field(default_factory=list)  # the units' 贯彻落实情况 and 总结, by due date
 
 
 def campaign_status(session: Session, code: str) -> CampaignStatus:
@@ -123,16 +160,31 @@ def campaign_status(session: Session, code: str) -> CampaignStatus:
     current = PHASES.index(campaign.phase) if campaign.status == "running" else len(PHASES)
     phases = [(phase, campaign.params[f"{phase}_end"],
                "past" if i < current else "current" if i == current else "future") for i, phase in enumerate(PHASES)]
+    weekly = filings(session, campaign, WEEKLY_TASKS)
+    periods = {f.period: {"filed": f.filed, "missing": f.missing} for f in weekly}
+    return CampaignStatus(campaign, phases, periods, running_counts(session, campaign),
+                          filings(session, campaign, UNIT_REPORTS))
+
+
+WEEKLY_TASKS = {"Task_TownWeekly": "weekly", "Task_DepartmentWeekly": "weekly"}
+
+
+def filings(session: Session, campaign: Campaign, asked: dict[str, str]) -> list[Filing]:
+    """Per period, the units a task of `asked` (bpmn id → submission kind) went to, split by whether their
+    submission is on record. The submission decides, not the task: the campaign's end closes unfiled tasks."""
     names = {org_id: name for org_id, name in session.execute(select(Organisation.id, Organisation.name))}
-    periods: dict[str, dict[str, list[str]]] = {}
-    weekly = session.execute(select(InboxTask.period, InboxTask.organisation_id, InboxTask.completed_at)
-                             .where(InboxTask.campaign_id == campaign.id,
-                                    InboxTask.bpmn_id.in_(("Task_TownWeekly", "Task_DepartmentWeekly")))
-                             .order_by(InboxTask.period))
-    for period, org_id, completed_at in weekly:
-        slot = periods.setdefault(period or "", {"filed": [], "missing": []})
-        slot["filed" if completed_at else "missing"].append(names.get(org_id, str(org_id)))
-    return CampaignStatus(campaign, phases, periods, running_counts(session, campaign))
+    submitted = {(kind, period, org_id) for kind, period, org_id in session.execute(
+        select(CampaignSubmission.kind, CampaignSubmission.period, CampaignSubmission.organisation_id)
+        .where(CampaignSubmission.campaign_id == campaign.id, CampaignSubmission.kind.in_(set(asked.values()))))}
+    result: dict[tuple[str, str], Filing] = {}
+    for bpmn_id, period, org_id, due_on in session.execute(
+            select(InboxTask.bpmn_id, InboxTask.period, InboxTask.organisation_id, InboxTask.due_on)
+            .where(InboxTask.campaign_id == campaign.id, InboxTask.bpmn_id.in_(asked))
+            .order_by(InboxTask.due_on, InboxTask.period, InboxTask.id)):
+        kind = asked[bpmn_id]
+        filing = result.setdefault((kind, period or ""), Filing(kind, period or "", due_on))
+        (filing.filed if (kind, period, org_id) in submitted else filing.missing).append(names.get(org_id, str(org_id)))
+    return list(result.values())
 
 
 def running_counts(session: Session, campaign: Campaign) -> dict[str, int]:
@@ -147,34 +199,6 @@ def running_counts(session: Session, campaign: Campaign) -> dict[str, int]:
     }
 
 
-def weekly_figures(session: Session, unit: Organisation, since: datetime) -> dict[str, int]:
-    """What the system already knows for a unit's 附表1/2 row: its enterprises (a town's territory, all a
-    department supervises, as lead or not) and their hazards.
-
-    排查企业数 counts the unit's enterprises with a check on record since `since`: a hazard
-    reported, a self-inspection signed by the principal or an enforcement inspection.
-    """
-    if unit.kind == "town":
-        enterprises = select(Organisation.id).where(Organisation.town_id == unit.id)
-    else:
-        enterprises = supervised_by(unit.id)
-    reported = (Hazard.enterprise_id.in_(enterprises), Hazard.reported_at >= since)
-    hazards = select(func.count(Hazard.id)).where(*reported)
-    checked = union(
-        select(Hazard.enterprise_id).where(*reported),
-        select(SelfInspection.enterprise_id).where(SelfInspection.enterprise_id.in_(enterprises),
-                                                   SelfInspection.signed_at >= since),
-        select(Inspection.enterprise_id).where(Inspection.enterprise_id.in_(enterprises),
-                                               Inspection.inspected_on >= since.astimezone(SHANGHAI).date()))
-    return {
-        "enterprises_covered": session.scalar(select(func.count()).select_from(checked.subquery())) or 0,
-        "hazards_found": session.scalar(hazards) or 0,
-        "major_found": session.scalar(hazards.where(Hazard.level == "major")) or 0,
-        "rectified": session.scalar(hazards.where(Hazard.status == "closed")) or 0,
-        "overdue": session.scalar(hazards.where(Hazard.overdue_since.is_not(None), Hazard.status != "closed")) or 0,
-    }
-
-
 def prefilled_values(session: Session, task: InboxTask, properties: dict[str, str]) -> dict[str, Any]:
     """Form values the system can fill in for a campaign task (camunda property `prefill`)."""
     campaign = session.get(Campaign, task.campaign_id) if task.campaign_id else None
@@ -182,7 +206,8 @@ def prefilled_values(session: Session, task: InboxTask, properties: dict[str, st
     if campaign is None or unit is None:
         return {}
     if properties.get("prefill") == "weekly_figures":
-        return {k: str(v) for k, v in weekly_figures(session, unit, campaign.started_at).items()}
+        window = week_window(campaign, task.period or "")
+        return {k: str(v) for k, v in form_figures(session, unit, window).items()}
     if properties.get("prefill") == "monthly_bulletin":
         return {"bulletin_text": bulletin_draft(session, campaign, task.period or "")}
     return {}

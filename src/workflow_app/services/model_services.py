@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..engine import register_service
-from ..engine.calendar import SHANGHAI, shift_working_days
+from ..engine.calendar import SHANGHAI, shift_working_days, working_days_before
 
 PERMIT_VALIDITY_HOURS = {("hot_work", "special"): 8, ("hot_work", "first"): 8, ("hot_work", "second"): 72,
                          ("confined_space", None): 24}
@@ -37,3 +37,15 @@ def working_day_deadline(data: Mapping[str, Any], now: datetime, params: Mapping
     if not 0 < days <= 365:
         raise ValueError(f"working_days must be between 1 and 365, got {days}")
     return {params.get("output", "deadline"): shift_working_days(now.astimezone(SHANGHAI).date(), days).isoformat()}
+
+
+@register_service("opening_ahead")
+def opening_ahead(data: Mapping[str, Any], now: datetime, params: Mapping[str, str]) -> dict[str, Any]:
+    """When a unit's report opens: 09:00 Shanghai `working_days` working days before the date in `due_field`.
+
+    The result (ISO text) goes into the variable the property `output` names (default `opens_at`).
+    """
+    days = int(params.get("working_days") or 10)
+    if not 0 <= days <= 365:
+        raise ValueError(f"working_days must be between 0 and 365, got {days}")
+    return {params.get("output", "opens_at"): working_days_before(data[params["due_field"]], days)}

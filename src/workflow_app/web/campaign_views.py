@@ -6,7 +6,7 @@ from flask import Blueprint, render_template
 from flask_login import login_required
 from sqlalchemy import select
 
-from ..services.campaigns import PHASE_NAMES, campaign_status
+from ..services.campaigns import PHASE_NAMES, REPORT_NAMES, campaign_status
 from ..services.errors import NotFoundError
 from ..store.models import Campaign
 from .context import me, unit_of_work
@@ -36,4 +36,4 @@ def show(code: str) -> str:
     _check_role()
     with unit_of_work() as session:
         status = campaign_status(session, code)
-    return render_template("campaign.html", status=status, phase_names=PHASE_NAMES)
+    return render_template("campaign.html", status=status, phase_names=PHASE_NAMES, report_names=REPORT_NAMES)

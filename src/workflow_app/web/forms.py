@@ -27,6 +27,8 @@ ENGLISH_ERRORS = {
     "extension_too_late": _l("整改时限已过，不能再申请延期"),
     "not_later": _l("%(label)s须晚于现在的整改时限"),
     "major_needs_plan": _l("重大事故隐患须制定治理方案（五落实），不能立即整改"),
+    "total_below_week": _l("%(label)s不能小于本周数"),
+    "override_needs_reason": _l("执法检查、行政处罚与执法记录统计不一致，须填写原因"),
 }
 
 

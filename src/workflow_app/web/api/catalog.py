@@ -50,12 +50,13 @@ class Campaigns(MethodView):
 class CampaignDetail(MethodView):
     @blp.response(200, CampaignStatusSchema)
     def get(self, code: str) -> dict[str, Any]:
-        """A campaign's phase timeline, who filed each week, and its running counts."""
+        """A campaign's phase timeline, who filed each week and each unit report, and its running counts."""
         _overseer()
         with unit_of_work() as session:
             status = campaign_status(session, code)
         return {**fields_of(status.campaign, CampaignSchema), "counts": status.counts, "periods": status.periods,
-                "phases": [{"phase": p, "deadline": d, "state": s} for p, d, s in status.phases]}
+                "phases": [{"phase": p, "deadline": d, "state": s} for p, d, s in status.phases],
+                "reports": status.reports}
 
 
 @blp.route("/notices")

@@ -152,10 +152,19 @@ class CampaignSchema(Schema):
     phase = fields.String(required=True)
 
 
+class FilingSchema(Schema):
+    kind = fields.String(required=True, metadata={"description": "report (贯彻落实情况) or summary (工作总结)"})
+    period = fields.String(required=True)
+    due_on = fields.Date(allow_none=True)
+    filed = fields.List(fields.String(), required=True)
+    missing = fields.List(fields.String(), required=True)
+
+
 class CampaignStatusSchema(CampaignSchema):
     phases = fields.List(fields.Dict(), required=True)
     periods = fields.Dict(required=True)
     counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    reports = fields.List(fields.Nested(FilingSchema), required=True)
 
 
 class NoticeSchema(Schema):
