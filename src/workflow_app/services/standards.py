@@ -85,8 +85,9 @@ def import_rows(session: Session, actor: User | None, rows: list[dict[str, str]]
         session.add_all(fresh)
         added += len(fresh)
     session.flush()
-    audit.record(session, actor, "import_standards", "standards", ",".join(heads),
-                 {"standards": list(heads), "items": added}, now)
+    codes = ",".join(heads)  # the audit's object id holds 60 characters; the detail lists every code
+    audit.record(session, actor, "import_standards", "standards", codes if len(codes) <= 60 else
+                 f"{codes[:50]}…({len(heads)})", {"standards": list(heads), "items": added}, now)
     return ImportResult(list(heads), added)
 
 
