@@ -27,6 +27,7 @@ ENGLISH_ERRORS = {
     "extension_too_late": _l("整改时限已过，不能再申请延期"),
     "not_later": _l("%(label)s须晚于现在的整改时限"),
     "major_needs_plan": _l("重大事故隐患须制定治理方案（五落实），不能立即整改"),
+    "reward_outside_rule": _l("%(label)s超出奖励规则的上下限（见上方的奖励规则）"),
 }
 
 
