@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import T0
 from sqlalchemy import select
 from web_support import make_app, sign_in
 
 from workflow_app.cli import main
-from workflow_app.services import demo
+from workflow_app.services import demo, standards
+from workflow_app.services.errors import InvalidInputError
 from workflow_app.services.evidence import EvidenceStore
 from workflow_app.store.database import transaction
 from workflow_app.store.models import InboxTask, Organisation, Sector, Standard, User
@@ -81,3 +83,9 @@ def test_the_standards_seed_covers_every_sector_the_plan_names_and_invents_no_do
     assert numbers["YH-2017"] == "安监总管三〔2017〕121号" and numbers["SL-2017"] == "水安监〔2017〕344号"
     assert numbers["JT-2023"] == numbers["RQ-2023"] == "文号待核"
     assert all(s.doc_number not in (s.title, s.issuer) and not s.complete for s in seeded)
+    header = ",".join(standards.COLUMNS)
+    for flag in ("是", ""):  # a standard without items can't be complete
+        rows = standards.read_table(f"{header}\nXX-1,standard,某标准,某机关,文号待核,2026-01-01,water,,{flag},,,\n"
+                                    .encode(), "list.csv")
+        with pytest.raises(InvalidInputError, match="第 2 行：没有条款的标准须标为不完整"), transaction(factory) as s:
+            standards.import_rows(s, None, rows, T0)
