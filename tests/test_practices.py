@@ -81,7 +81,7 @@ def test_a_confirmed_public_report_of_a_major_hazard_records_a_reward_decision(f
         tasks.complete_task(s, zone.office, decision.task_id, {"reward_decision": "award", "reward_reason": "属实"},
                             T0)
     assert [e.field_id for e in refused.value.errors] == ["reward_amount"]
-    complete(factory, zone.office, hid, {"reward_decision": "award", "reward_amount": 2000,
+    complete(factory, zone.office, hid, {"reward_decision": "award", "reward_amount": 3000,
                                         "reward_reason": "举报重大事故隐患，经核查属实"}, T0)
     with transaction(factory) as s:
         assert s.scalar(select(InboxTask.id).where(InboxTask.hazard_id == hid,

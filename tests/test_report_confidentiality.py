@@ -156,7 +156,7 @@ def test_the_reward_decision_after_closure_is_not_shown_to_the_enterprise(app, f
                         (zone.department, {"verification_result": "passed", "verification_opinion": "整改到位"})):
         complete(factory, actor, hid, data, T0)
     assert open_task(factory, hid).bpmn_id == "Task_RewardDecision"
-    complete(factory, zone.office, hid, {"reward_decision": "award", "reward_amount": 2000,
+    complete(factory, zone.office, hid, {"reward_decision": "award", "reward_amount": 3000,
                                          "reward_reason": "举报属实"}, T0)
     page = _client(app, "boss").get(f"/hazards/{hid}").get_data(as_text=True)
     assert "已销号" in page and "举报奖励决定" not in page and "举报属实" not in page

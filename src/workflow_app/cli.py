@@ -8,7 +8,7 @@ import json
 import os
 import signal
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .config import Settings
 from .engine import FormValidationError
+from .engine.calendar import SHANGHAI
 from .logs import configure_logging
 from .services import audit, demo, hazards, people, tasks
 from .services.errors import ServiceError
@@ -50,8 +51,14 @@ class Context:
 
 
 def _now(value: str | None) -> datetime:
+    """`--now`: an ISO instant with its zone, or a bare date (YYYY-MM-DD) meaning 09:00 that day in Shanghai."""
     if not value:
         return datetime.now(UTC)
+    if len(value) == 10:
+        try:
+            return datetime.combine(date.fromisoformat(value), time(9), SHANGHAI)
+        except ValueError:
+            raise click.BadParameter("a date is YYYY-MM-DD", param_hint="--now") from None
     moment = datetime.fromisoformat(value)
     if moment.tzinfo is None:
         raise click.BadParameter("give a time zone, e.g. 2026-11-25T09:00:00+08:00", param_hint="--now")
@@ -359,8 +366,6 @@ def duties_command(ctx: Context, now_text: str | None) -> None:
 def inspect_command(ctx: Context, username: str, enterprise_code: str, team: str, inspected_on: str, findings: str,
                     hazards_json: str | None, self_reported: tuple[int, ...], now_text: str | None) -> None:
     """Record an enforcement inspection; hazards found enter the loop (一案双罚 flagged)."""
-    from datetime import date
-
     from .services.enforcement import record_inspection
 
     try:
@@ -390,7 +395,6 @@ def inspect_command(ctx: Context, username: str, enterprise_code: str, team: str
 def export_command(ctx: Context, name: str, username: str, out_path: str, campaign: str | None, week: str | None,
                    month: str | None) -> None:
     """Write the ledger, one of the plan's tables (XLSX) or the monthly bulletin (PDF)."""
-    from .engine.calendar import SHANGHAI
     from .reports.bulletin import monthly_bulletin, previous_month
     from .reports.exports import ExportRequest, export
 

@@ -28,6 +28,7 @@ from .campaign_subject import PHASES, UNIT_REPORTS
 from .errors import InvalidInputError, NotFoundError
 from .instances import apply_step
 from .model_registry import latest_version, process_model
+from .rewards import NATIONAL_RULE, RewardRule
 from .subjects import subject_of
 
 CAMPAIGN_PROCESS = "campaign"
@@ -48,6 +49,7 @@ class CampaignConfig:
     dates: dict[str, str]
     towns: list[str] | None  # organisation codes; None means all
     departments: list[str] | None
+    rewards: RewardRule = NATIONAL_RULE  # the `[rewards]` table: the reward for reporting a major hazard
 
     @classmethod
     def load(cls, path: Path) -> CampaignConfig:
@@ -57,7 +59,8 @@ class CampaignConfig:
                      **{k: str(raw[k]) for k in ("dispatch_start", "report_1_on", "report_2_on")}}
             dates["summary_on"] = str(raw.get("summary_on") or default_summary_on(dates["summary_end"]))
             return cls(code=str(raw["code"]), name=str(raw["name"]), year=int(raw["year"]), dates=dates,
-                       towns=_units(raw.get("towns", "all")), departments=_units(raw.get("departments", "all")))
+                       towns=_units(raw.get("towns", "all")), departments=_units(raw.get("departments", "all")),
+                       rewards=RewardRule.parse(raw.get("rewards", {})))
         except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
             raise InvalidInputError(f"{path}: not a campaign parameters file: {type(exc).__name__}: {exc}") from exc
 
@@ -110,7 +113,7 @@ def start_campaign(session: Session, actor: User | None, config: CampaignConfig,
     session.flush()
     campaign = Campaign(code=config.code, name=config.name, year=config.year, instance_id=row.id, status="running",
                         phase="mobilization", started_at=now, updated_at=now,
-                        params={**config.dates, **units})
+                        params={**config.dates, **units, "rewards": config.rewards.as_params()})
     session.add(campaign)
     session.flush()
     apply_step(session, row, instance, subject_of(campaign), result, now, actor)

@@ -223,13 +223,12 @@ def _seed_self_inspections(session: Session, enterprise_ids: list[int], now: dat
                            evidence: EvidenceStore) -> None:
     """A checklist per sector with items (by its department); the first enterprise's walk submitted and signed
     with one hazard found, another enterprise's walk half done."""
-    today = now.astimezone(SHANGHAI).date()
+    built = now - timedelta(days=10)  # the items in force on that day: at 2023-05-19 工贸's 2023 edition is not yet
     for sector in session.scalars(select(Sector).order_by(Sector.code)):
-        items = [i.id for i in standards.applicable_items(session, sector.code, today)]
+        items = [i.id for i in standards.applicable_items(session, sector.code, built.astimezone(SHANGHAI).date())]
         department = session.scalar(select(User).where(User.organisation_id == sector.department_id).limit(1))
         if items and department is not None:
-            create_checklist(session, department, sector.code, f"{sector.name}对标对表自查清单", items,
-                             now - timedelta(days=10))
+            create_checklist(session, department, sector.code, f"{sector.name}对标对表自查清单", items, built)
     for enterprise_id, finish in zip(enterprise_ids[:5:4], (True, False), strict=True):
         principal, officer = session.scalars(select(User).where(User.organisation_id == enterprise_id)
                                              .order_by(User.id)).all()[:2]

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from ..engine import FieldError, FiredTimer, FormValidationError, ProcessInstance, UserTaskView
 from ..engine.calendar import SHANGHAI
 from ..store.models import Hazard, User
-from . import notices
+from . import audit, notices, rewards
 from .roles import acting_organisation_id
 
 PLAN_FIELDS = ("responsible_person", "rectification_measures", "rectification_funds", "emergency_plan")
@@ -67,6 +67,13 @@ class HazardSubject:
             raise FormValidationError([FieldError("rectification_mode", "major_needs_plan",
                                                   "重大事故隐患须制定治理方案（五落实），不能立即整改")])
         self._check_deadline(view, data, now)
+        if view.properties.get("reward_rule"):
+            rewards.check_award(self._session(), self.hazard, data)
+
+    def _session(self) -> Session:
+        session = Session.object_session(self.hazard)
+        assert session is not None, "a hazard's subject works on a hazard loaded in the caller's transaction"
+        return session
 
     def _check_deadline(self, view: UserTaskView, data: dict[str, Any], now: datetime) -> None:
         """The deadline rules of a rectification (a form with `rectify_action`), as practised in several provinces.
@@ -92,7 +99,17 @@ class HazardSubject:
 
     def task_completed(self, session: Session, view: UserTaskView, submitted: dict[str, Any], actor: User,
                        now: datetime) -> None:
-        """Nothing beyond the hazard record and the audit log."""
+        """A reward decision (camunda property `reward_rule`) that awards sets the hazard's reward, audited with
+        the rule that applied and the amount it suggested (under the task's id: hidden from the enterprise)."""
+        if not view.properties.get("reward_rule"):
+            return
+        granted = rewards.record_award(self.hazard, submitted, now)
+        if granted is not None:
+            suggested = rewards.suggestion(session, self.hazard)
+            audit.record(session, actor, "grant_reward", "hazard", self.hazard.id,
+                         {"task": view.bpmn_id, "amount": str(granted), "suggested": str(suggested.amount),
+                          "fines": str(suggested.fines), "rule": suggested.rule.as_params(),
+                          "campaign": suggested.campaign}, now)
 
 
 def _as_date(value: Any) -> date | None:

@@ -6,7 +6,7 @@ hazard keeps the item (of its edition) it was judged against. Lists are imported
 exported as CSV or XLSX (written by reports/csv_file.py and reports/xlsx.py), one row per
 item; an import is checked whole and either lands whole or not at all, with every wrong
 row named. A list shipped incomplete (the seed) is completed by importing the same code
-again.
+again; a row without number and text names a standard whose items are still to come.
 """
 
 from __future__ import annotations
@@ -81,12 +81,13 @@ def import_rows(session: Session, actor: User | None, rows: list[dict[str, str]]
         else:
             standard.complete = head["complete"]
         fresh = [StandardItem(standard_id=standard.id, number=number, group=group, text=text)
-                 for number, group, text in items[code] if (standard.id, number) not in known_items]
+                 for number, group, text in items.get(code, []) if (standard.id, number) not in known_items]
         session.add_all(fresh)
         added += len(fresh)
     session.flush()
-    audit.record(session, actor, "import_standards", "standards", ",".join(heads),
-                 {"standards": list(heads), "items": added}, now)
+    codes = ",".join(heads)  # the audit's object id holds 60 characters; the detail lists every code
+    audit.record(session, actor, "import_standards", "standards", codes if len(codes) <= 60 else
+                 f"{codes[:50]}…({len(heads)})", {"standards": list(heads), "items": added}, now)
     return ImportResult(list(heads), added)
 
 
@@ -101,10 +102,10 @@ def _checked(rows: list[dict[str, str]], existing: dict[str, Standard], actor: U
         problems = _row_problems(row, existing, heads, actor)
         if not problems and heads.setdefault(code, _head(row)) != _head(row):
             problems.append("同一标准的标题、发布机关、文号、日期、行业等须各行一致")
-        if not problems and any(number == row["number"] for number, _, _ in items.get(code, [])):
+        if not problems and row["number"] and any(number == row["number"] for number, _, _ in items.get(code, [])):
             problems.append(f"条款号 {row['number']} 重复")
         errors.extend(f"第 {line} 行：{p}" for p in problems)
-        if not problems:
+        if not problems and row["number"]:
             items.setdefault(code, []).append((row["number"], row["group"], row["text"]))
     if errors:
         more = f"\n…共 {len(errors)} 处" if len(errors) > 50 else ""
@@ -114,9 +115,12 @@ def _checked(rows: list[dict[str, str]], existing: dict[str, Standard], actor: U
 
 def _row_problems(row: dict[str, str], existing: dict[str, Standard], heads: dict[str, Any],
                   actor: User | None) -> list[str]:
-    problems = [f"{column} 不能为空" for column in ("standard_code", "title", "issuer", "doc_number",
-                                                       "effective_from", "sectors", "number", "text")
-                if not row[column]]
+    listed_only = not row["number"] and not row["text"]  # a standard known by name, its items still to import
+    required = ("standard_code", "title", "issuer", "doc_number", "effective_from", "sectors",
+                *(() if listed_only else ("number", "text")))
+    problems = [f"{column} 不能为空" for column in required if not row[column]]
+    if listed_only and row["complete"].lower() not in _NO:
+        problems.append("没有条款的标准须标为不完整（complete 为 否）")
     if row["kind"] and row["kind"] not in KINDS:
         problems.append(f"kind 应为 {' 或 '.join(KINDS)}")
     if actor is not None and actor.role == "department" and (row["kind"] or "standard") != "key_items":

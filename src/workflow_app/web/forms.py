@@ -29,6 +29,7 @@ ENGLISH_ERRORS = {
     "major_needs_plan": _l("重大事故隐患须制定治理方案（五落实），不能立即整改"),
     "total_below_week": _l("%(label)s不能小于本周数"),
     "override_needs_reason": _l("执法检查、行政处罚与执法记录统计不一致，须填写原因"),
+    "reward_outside_rule": _l("%(label)s超出奖励规则的上下限（见上方的奖励规则）"),
 }
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from ..engine import FormSpec, FormValidationError
-from ..services import holidays, tasks
+from ..services import holidays, rewards, tasks
 from ..services.campaigns import prefilled_values
 from ..services.cases import get_case
 from ..services.errors import FrozenRecordError, InvalidInputError
@@ -40,6 +40,20 @@ def _subject(session: Session, task: InboxTask) -> Hazard | Campaign | Duty | Ca
     return duty
 
 
+def _properties(session: Session, task: InboxTask) -> dict[str, str]:
+    """The camunda properties of the task's step, in the model version its instance runs."""
+    row = session.get(ProcessInstanceRow, task.instance_id)
+    assert row is not None
+    return process_model(row.model_version).task_properties(task.bpmn_id)
+
+
+def _reward(session: Session, subject: Hazard | Campaign | Duty | Case,
+            properties: dict[str, str]) -> rewards.RewardSuggestion | None:
+    """The rule and suggested amount a reward decision (camunda property `reward_rule`) shows."""
+    return rewards.suggestion(session, subject) if isinstance(subject, Hazard) and "reward_rule" in properties \
+        else None
+
+
 def _holiday_gaps(session: Session, task: InboxTask, subject: Hazard | Campaign | Duty | Case) -> list[int]:
     """Years without holiday data that this task's deadlines were counted in (Monday to Friday instead)."""
     deadline = subject.rectification_deadline if isinstance(subject, Hazard) else None
@@ -47,8 +61,11 @@ def _holiday_gaps(session: Session, task: InboxTask, subject: Hazard | Campaign 
 
 
 def _render(task: InboxTask, subject: Hazard | Campaign | Duty | Case, gaps: list[int], form: FormSpec,
-            values: dict[str, Any], errors: dict[str, str], status: int = 200) -> tuple[str, int]:
+            values: dict[str, Any], errors: dict[str, str], status: int = 200,
+            reward: rewards.RewardSuggestion | None = None) -> tuple[str, int]:
+    """The task page; `reward`: the rule and suggested amount a reward decision shows."""
     return render_template("task.html", task=task, form=form, values=values, errors=errors, holiday_gaps=gaps,
+                           reward=reward,
                            hazard=subject if isinstance(subject, Hazard) else None,
                            campaign=subject if isinstance(subject, Campaign) else None,
                            duty=subject if isinstance(subject, Duty) else None,
@@ -72,12 +89,12 @@ def show(task_id: str) -> tuple[str, int]:
         task, form = tasks.task_form(session, me(), task_id, today())
         subject = _subject(session, task)
         gaps = _holiday_gaps(session, task, subject)
-        values: dict[str, Any] = {}
-        if isinstance(subject, Campaign):
-            row = session.get(ProcessInstanceRow, task.instance_id)
-            assert row is not None
-            values = prefilled_values(session, task, process_model(row.model_version).task_properties(task.bpmn_id))
-    return _render(task, subject, gaps, form, values, {})
+        properties = _properties(session, task)
+        values = prefilled_values(session, task, properties) if isinstance(subject, Campaign) else {}
+        reward = _reward(session, subject, properties)
+        if reward is not None:
+            values = {"reward_amount": str(reward.amount)}
+    return _render(task, subject, gaps, form, values, {}, reward=reward)
 
 
 @bp.post("/tasks/<task_id>")
@@ -87,6 +104,7 @@ def submit(task_id: str) -> Response | tuple[str, int]:
         task, form = tasks.task_form(session, me(), task_id, today())
         subject = _subject(session, task)
         gaps = _holiday_gaps(session, task, subject)
+        reward = _reward(session, subject, _properties(session, task))
     values = submitted_values(form)
     try:
         uploads = submitted_photos(form, app_services().evidence) if isinstance(subject, Hazard) else None
@@ -95,9 +113,9 @@ def submit(task_id: str) -> Response | tuple[str, int]:
             stopped = session.scalar(select(ProcessInstanceRow.status)
                                      .where(ProcessInstanceRow.id == task.instance_id)) == "incident"
     except FormValidationError as invalid:
-        return _render(task, subject, gaps, form, values, error_messages(form, invalid.errors), 422)
+        return _render(task, subject, gaps, form, values, error_messages(form, invalid.errors), 422, reward)
     except InvalidInputError as refused:
-        return _render(task, subject, gaps, form, values, {"_form": str(refused)}, 422)
+        return _render(task, subject, gaps, form, values, {"_form": str(refused)}, 422, reward)
     except FrozenRecordError as frozen:
         flash(_(str(frozen)), "error")
         return _render(task, subject, gaps, form, values, {}, 409)
