@@ -18,15 +18,19 @@ from ..services.cases import get_case
 from ..services.errors import FrozenRecordError, InvalidInputError
 from ..services.hazards import get_hazard
 from ..services.model_registry import process_model
-from ..store.models import Campaign, Case, Duty, Hazard, InboxTask, ProcessInstanceRow
+from ..services.supervision_listings import candidate_units, get_listing
+from ..store.models import Campaign, Case, Duty, Hazard, InboxTask, ProcessInstanceRow, SupervisionListing
 from .context import app_services, me, now, today, unit_of_work
 from .forms import error_messages, submitted_photos, submitted_values
 
 bp = Blueprint("tasks", __name__)
 
+Subject = Hazard | Campaign | Duty | Case | SupervisionListing
+"""What a task can be about."""
 
-def _subject(session: Session, task: InboxTask) -> Hazard | Campaign | Duty | Case:
-    """What the task is about: its hazard or case (visibility checked), its campaign or the enterprise duty."""
+
+def _subject(session: Session, task: InboxTask) -> Subject:
+    """What the task is about: its hazard, case or listing (visibility checked), its campaign or the enterprise duty."""
     if task.hazard_id is not None:
         return get_hazard(session, me(), task.hazard_id)
     if task.case_id is not None:
@@ -35,33 +39,48 @@ def _subject(session: Session, task: InboxTask) -> Hazard | Campaign | Duty | Ca
         campaign = session.get(Campaign, task.campaign_id)
         assert campaign is not None
         return campaign
+    listing_id = session.scalar(select(SupervisionListing.id).where(SupervisionListing.instance_id == task.instance_id))
+    if listing_id is not None:
+        return get_listing(session, me(), listing_id)
     duty = session.scalar(select(Duty).where(Duty.instance_id == task.instance_id))
     assert duty is not None
     return duty
 
 
-def _holiday_gaps(session: Session, task: InboxTask, subject: Hazard | Campaign | Duty | Case) -> list[int]:
+def _holiday_gaps(session: Session, task: InboxTask, subject: Subject) -> list[int]:
     """Years without holiday data that this task's deadlines were counted in (Monday to Friday instead)."""
     deadline = subject.rectification_deadline if isinstance(subject, Hazard) else None
     return holidays.missing_around(session, task.due_on, deadline)
 
 
-def _render(task: InboxTask, subject: Hazard | Campaign | Duty | Case, gaps: list[int], form: FormSpec,
-            values: dict[str, Any], errors: dict[str, str], status: int = 200) -> tuple[str, int]:
+def _units(session: Session, task: InboxTask, subject: Subject) -> list[tuple[int, str]]:
+    """The departments the office may name when it decides a listing (shown beside the form)."""
+    if isinstance(subject, SupervisionListing) and task.bpmn_id == "Task_ListingDecision":
+        return candidate_units(session, subject)
+    return []
+
+
+def _render(task: InboxTask, subject: Subject, gaps: list[int], form: FormSpec,
+            values: dict[str, Any], errors: dict[str, str], status: int = 200,
+            units: list[tuple[int, str]] | None = None) -> tuple[str, int]:
     return render_template("task.html", task=task, form=form, values=values, errors=errors, holiday_gaps=gaps,
                            hazard=subject if isinstance(subject, Hazard) else None,
                            campaign=subject if isinstance(subject, Campaign) else None,
                            duty=subject if isinstance(subject, Duty) else None,
-                           case=subject if isinstance(subject, Case) else None), status
+                           case=subject if isinstance(subject, Case) else None,
+                           listing=subject if isinstance(subject, SupervisionListing) else None,
+                           units=units or []), status
 
 
-def _done_url(subject: Hazard | Campaign | Duty | Case) -> str:
+def _done_url(subject: Subject) -> str:
     if isinstance(subject, Hazard):
         return url_for("hazards.show", hazard_id=subject.id)
     if isinstance(subject, Case):
         return url_for("cases.show", case_id=subject.id)
     if isinstance(subject, Campaign):
         return url_for("campaigns.show", code=subject.code)
+    if isinstance(subject, SupervisionListing):
+        return url_for("listings.index")
     return url_for("inbox.inbox_page")
 
 
@@ -77,7 +96,8 @@ def show(task_id: str) -> tuple[str, int]:
             row = session.get(ProcessInstanceRow, task.instance_id)
             assert row is not None
             values = prefilled_values(session, task, process_model(row.model_version).task_properties(task.bpmn_id))
-    return _render(task, subject, gaps, form, values, {})
+        units = _units(session, task, subject)
+    return _render(task, subject, gaps, form, values, {}, units=units)
 
 
 @bp.post("/tasks/<task_id>")
@@ -87,6 +107,7 @@ def submit(task_id: str) -> Response | tuple[str, int]:
         task, form = tasks.task_form(session, me(), task_id, today())
         subject = _subject(session, task)
         gaps = _holiday_gaps(session, task, subject)
+        units = _units(session, task, subject)
     values = submitted_values(form)
     try:
         uploads = submitted_photos(form, app_services().evidence) if isinstance(subject, Hazard) else None
@@ -95,12 +116,12 @@ def submit(task_id: str) -> Response | tuple[str, int]:
             stopped = session.scalar(select(ProcessInstanceRow.status)
                                      .where(ProcessInstanceRow.id == task.instance_id)) == "incident"
     except FormValidationError as invalid:
-        return _render(task, subject, gaps, form, values, error_messages(form, invalid.errors), 422)
+        return _render(task, subject, gaps, form, values, error_messages(form, invalid.errors), 422, units)
     except InvalidInputError as refused:
-        return _render(task, subject, gaps, form, values, {"_form": str(refused)}, 422)
+        return _render(task, subject, gaps, form, values, {"_form": str(refused)}, 422, units)
     except FrozenRecordError as frozen:
         flash(_(str(frozen)), "error")
-        return _render(task, subject, gaps, form, values, {}, 409)
+        return _render(task, subject, gaps, form, values, {}, 409, units)
     flash(_("已提交：%(name)s", name=task.name), "info")
     if stopped:
         flash(_("流程的下一步骤执行出错，已转安委办处理；处理后流程将继续"), "warning")
