@@ -135,8 +135,8 @@ def listing_status_by_hazard(session: Session, hazard_ids: Iterable[int]) -> dic
         return {}
     newest = (select(func.max(SupervisionListing.id)).where(SupervisionListing.hazard_id.in_(ids))
               .group_by(SupervisionListing.hazard_id))
-    return dict(session.execute(select(SupervisionListing.hazard_id, SupervisionListing.status)
-                                .where(SupervisionListing.id.in_(newest))).tuples())
+    return {hazard_id: status for hazard_id, status in session.execute(
+        select(SupervisionListing.hazard_id, SupervisionListing.status).where(SupervisionListing.id.in_(newest)))}
 
 
 @dataclass(frozen=True)
