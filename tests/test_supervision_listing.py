@@ -184,6 +184,10 @@ def test_only_a_supervising_department_proposes_and_only_the_office_decides(fact
         _act(factory, zone.office, lid, {**DECIDE, "listing_deadline": "2026-11-02"})
     assert [e.code for e in past.value.errors] == ["not_future"]
     assert _listing(factory, lid).status == "proposed"
+    _close(factory, zone, hid, T0)
+    with pytest.raises(FormValidationError) as closed:  # closed meanwhile: nothing left to list
+        _act(factory, zone.office, lid, DECIDE)
+    assert [e.code for e in closed.value.errors] == ["hazard_closed"]
 
 
 def test_decision_and_listing_deadline_timers_fire_once(factory, zone):

@@ -86,11 +86,15 @@ class ListingSubject:
                       hazard.id)
 
     def check_submission(self, view: UserTaskView, data: dict[str, Any], now: datetime) -> None:
-        """The office names a department supervising the enterprise; the re-inspection passes only a closed hazard."""
+        """The office lists an open hazard under a department supervising the enterprise, with a future deadline;
+        the re-inspection passes only a closed hazard."""
         if view.bpmn_id == "Task_Reinspect" and self.listing.hazard.status != "closed":
             raise FormValidationError([FieldError("reinspected_on", "hazard_open",
                                                   "隐患尚未验收销号，不能摘牌复查；请待隐患销号后再办理")])
         if view.bpmn_id == "Task_ListingDecision" and data.get("listing_decision") == "list":
+            if self.listing.hazard.status == "closed":
+                raise FormValidationError([FieldError("listing_decision", "hazard_closed",
+                                                      "隐患已验收销号，无需挂牌督办；请选择不予挂牌")])
             _check_unit(self.listing, data.get("supervising_unit_id"))
             deadline = _as_date(data.get("listing_deadline"))
             if deadline is not None and deadline <= now.astimezone(SHANGHAI).date():

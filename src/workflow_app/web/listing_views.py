@@ -41,7 +41,7 @@ def propose(hazard_id: int) -> Response:
         with unit_of_work() as session:
             supervision_listings.propose(session, me(), hazard_id, request.form.get("proposal_reason", ""), now())
     except FormValidationError as invalid:
-        flash("；".join(error.message for error in invalid.errors), "error")
+        flash("；".join(_(error.message) for error in invalid.errors), "error")
     except InvalidInputError as refused:
         flash(_(str(refused)), "error")
     else:
