@@ -180,6 +180,9 @@ def test_only_a_supervising_department_proposes_and_only_the_office_decides(fact
     with pytest.raises(FormValidationError) as not_supervising:  # the unit must supervise the enterprise
         _act(factory, zone.office, lid, {**DECIDE, "supervising_unit_id": str(zone.other_department.organisation_id)})
     assert [e.code for e in not_supervising.value.errors] == ["not_supervising"]
+    with pytest.raises(FormValidationError) as huge:
+        _act(factory, zone.office, lid, {**DECIDE, "supervising_unit_id": "99999999999999"})
+    assert [e.field_id for e in huge.value.errors] == ["supervising_unit_id"]
     with pytest.raises(FormValidationError) as past:
         _act(factory, zone.office, lid, {**DECIDE, "listing_deadline": "2026-11-02"})
     assert [e.code for e in past.value.errors] == ["not_future"]

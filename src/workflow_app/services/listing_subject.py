@@ -132,6 +132,8 @@ def _check_unit(listing: SupervisionListing, chosen: Any) -> None:
         unit_id = int(chosen)
     except (TypeError, ValueError):
         return  # the form's own validation says what is wrong with it
+    if not 0 < unit_id < 2**31:
+        return  # likewise: out of the form's range
     supervises = session.scalar(select(Supervision.department_id).where(
         Supervision.enterprise_id == listing.hazard.enterprise_id, Supervision.department_id == unit_id))
     if supervises is None:
