@@ -115,6 +115,7 @@ def test_proposed_listed_closed_reinspected_resumed_and_delisted(factory, zone):
     assert _act(factory, zone.department, lid, signed, later) == "Task_Reinspect"
     resume = _open_task(factory, lid)
     assert (resume.bpmn_id, resume.role) == ("Task_ResumeProduction", "office")
+    assert (_listing(factory, lid).status, _listing(factory, lid).reinspection_opinion) == ("listed", "已整改到位")
     with pytest.raises(NotFoundError):  # the department cannot approve resuming production
         _act(factory, zone.department, lid, {"resume_on": "2026-11-14", "resume_opinion": "同意"}, later)
     _act(factory, zone.office, lid, {"resume_on": "2026-11-14", "resume_opinion": "同意恢复生产"}, later)
@@ -157,6 +158,7 @@ def test_a_refused_proposal_may_be_proposed_again_but_never_two_at_once(factory,
     assert _listing(factory, again).status == "proposed"
     with transaction(factory) as s:
         assert supervision_listings.listing_status_by_hazard(s, [hid]) == {hid: "proposed"}
+        assert supervision_listings.listing_status_by_hazard(s, [hid], zone.principal) == {}  # not told of them
 
 
 def test_only_a_supervising_department_proposes_and_only_the_office_decides(factory, zone):

@@ -59,7 +59,6 @@ class ListingSubject:
             listing.stop_production = bool(data.get("stop_production"))
         if status == "delisted" and listing.delisted_at is None:
             listing.delisted_at = now
-            listing.reinspection_opinion = data.get("reinspection_opinion")
         listing.status = status
         listing.hazard.supervision_listed = status == "listed"
         listing.updated_at = now
@@ -107,6 +106,8 @@ class ListingSubject:
         if by and at:
             setattr(self.listing, by, actor.id)
             setattr(self.listing, at, now)
+        if view.bpmn_id == "Task_Reinspect":
+            self.listing.reinspection_opinion = submitted.get("reinspection_opinion")
         if view.bpmn_id == "Task_ListingDecision" and self.listing.status == "listed":
             self._notify_listed(session, now)
 
