@@ -29,7 +29,8 @@ def test_major_hazard_is_reviewed_listed_verified_by_department_and_closed(facto
     complete(factory, zone.principal, hid, {**PLAN, "rectification_funds": "8"}, T0)
     complete(factory, zone.department, hid, {"review_decision": "approve", "review_opinion": "同意"}, T0)
     listed = hazard(factory, hid)
-    assert (listed.status, listed.supervision_listed, float(listed.rectification_funds)) == ("rectifying", True, 8.0)
+    # approval does not list it: listing is the office's decision (bpmn/supervision_listing.bpmn)
+    assert (listed.status, listed.supervision_listed, float(listed.rectification_funds)) == ("rectifying", False, 8.0)
     assert open_task(factory, hid).due_on.isoformat() == "2026-11-20"
 
     complete(factory, zone.principal, hid, {"rectification_result": "已更换", "rectified_on": "2026-11-10"}, T0)

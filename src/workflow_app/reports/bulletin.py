@@ -14,7 +14,8 @@ from reportlab.platypus import Flowable, SimpleDocTemplate, Spacer, Table, Table
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..services import spot_checks
+from ..engine.calendar import SHANGHAI
+from ..services import spot_checks, supervision_listings
 from ..services.errors import InvalidInputError
 from ..store.models import Hazard
 from .pdf_text import FONT, paragraph, register_font
@@ -39,6 +40,27 @@ def _unit_rows(units: list) -> list[list[object]]:  # type: ignore[type-arg]
             for u in units]
 
 
+def _listing_section(listings: supervision_listings.BulletinListings, body: ParagraphStyle,
+                     small: ParagraphStyle) -> list[object]:
+    """五: the hazards listed for supervision at the month's end (supervising unit, deadline, 停产), and those
+    delisted in the month."""
+    heading = f"五、挂牌督办的重大事故隐患（{listings.listed_total} 项）"
+    story: list[object] = [Spacer(1, 4 * mm), paragraph(heading, body)]
+    for listing in listings.listed:
+        hazard, unit = listing.hazard, listing.supervising_unit
+        stop = "，停产停业整改" if listing.stop_production else ""
+        story.append(paragraph(f"{hazard.code} {hazard.enterprise.name} {hazard.title}（督办单位 "
+                               f"{unit.name if unit else '—'}，督办时限 {listing.deadline}{stop}）", small))
+    if not listings.listed:
+        story.append(paragraph("无。", small))
+    if listings.delisted:
+        story.append(paragraph(f"本月摘牌 {len(listings.delisted)} 项：", small))
+        for listing in listings.delisted:
+            hazard, on = listing.hazard, listing.delisted_at.astimezone(SHANGHAI).date() if listing.delisted_at else ""
+            story.append(paragraph(f"{hazard.code} {hazard.enterprise.name} {hazard.title}（{on} 摘牌）", small))
+    return story
+
+
 def monthly_bulletin(session: Session, month: str, out: IO[bytes],
                      title: str = "重大事故隐患专项排查整治") -> PeriodStatistics:
     """Write the bulletin for `month` (YYYY-MM) to `out` and return the figures it shows."""
@@ -52,11 +74,7 @@ def monthly_bulletin(session: Session, month: str, out: IO[bytes],
         select(Hazard).where(Hazard.level == "major", Hazard.rectification_deadline < end,
                              Hazard.status.not_in(OPEN_EXCLUDED)).order_by(Hazard.rectification_deadline)
         .limit(LISTED_AT_MOST)))
-    listed = list(session.scalars(select(Hazard).where(Hazard.supervision_listed.is_(True),
-                                                       Hazard.status.not_in(OPEN_EXCLUDED))
-                                  .order_by(Hazard.code).limit(LISTED_AT_MOST)))
-    listed_total = session.scalar(select(func.count(Hazard.id)).where(
-        Hazard.supervision_listed.is_(True), Hazard.status.not_in(OPEN_EXCLUDED))) or 0
+    listings = supervision_listings.for_bulletin(session, start_of_day(start), start_of_day(end), LISTED_AT_MOST)
     total = stats.total
     body, small = _style(11), _style(9)
     story = [paragraph(f"{start.year}年{start.month}月 {title} 月通报", _style(16)), Spacer(1, 6 * mm),
@@ -69,8 +87,7 @@ def monthly_bulletin(session: Session, month: str, out: IO[bytes],
              Spacer(1, 4 * mm), paragraph(f"四、逾期未整改的重大事故隐患（{len(overdue_major)} 项）", body)]
     story += [paragraph(f"{h.code} {h.enterprise.name} {h.title}（整改时限 {h.rectification_deadline}）", small)
               for h in overdue_major] or [paragraph("无。", small)]
-    story += [Spacer(1, 4 * mm), paragraph(f"五、挂牌督办的重大事故隐患（{listed_total} 项）", body)]
-    story += [paragraph(f"{h.code} {h.enterprise.name} {h.title}", small) for h in listed] or [paragraph("无。", small)]
+    story += _listing_section(listings, body, small)
     checked = spot_checks.figures(session, start_of_day(start), start_of_day(end))
     story += [Spacer(1, 4 * mm), paragraph(
         f"六、抽检销号：本月复核抽检 {checked.checked} 项，合格 {checked.passed} 项，"

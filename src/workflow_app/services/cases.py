@@ -24,9 +24,10 @@ from .hazards import HAZARD_PROCESS
 from .instances import apply_step
 from .model_registry import latest_version, process_model
 from .roles import may_report_for, visible_by_enterprise
+from .supervision_listings import LISTING_PROCESS
 
-BUILT_IN_PROCESSES = frozenset({HAZARD_PROCESS, CAMPAIGN_PROCESS, DUTY_PROCESS})
-"""Processes started by their own use cases (report a hazard, start a campaign, open duties)."""
+BUILT_IN_PROCESSES = frozenset({HAZARD_PROCESS, CAMPAIGN_PROCESS, DUTY_PROCESS, LISTING_PROCESS})
+"""Processes started by their own use cases (report a hazard, start a campaign, open duties, propose a listing)."""
 
 
 def startable_models(session: Session) -> list[ModelVersion]:

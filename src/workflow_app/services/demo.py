@@ -13,7 +13,7 @@ from functools import partial
 from typing import Any
 
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.security import generate_password_hash
 
@@ -22,13 +22,15 @@ from ..engine.calendar import SHANGHAI
 from ..store.database import transaction
 from ..store.models import (
     Checklist,
+    Hazard,
     InboxTask,
     Organisation,
     ProcessInstanceRow,
     Sector,
+    Supervision,
     User,
 )
-from . import roster, standards, tasks
+from . import roster, standards, supervision_listings, tasks
 from .cases import start_case
 from .evidence import EvidenceStore, Photo, Uploads, check_photo
 from .hazards import report_hazard
@@ -162,6 +164,8 @@ def _rectify_and_verify(session: Session, hazard_id: int, stage: str, level: str
         return
     if level == "major":
         act({"review_decision": "approve", "review_opinion": "方案可行，同意实施"}, now - timedelta(days=28))
+    if level == "major" and overdue:
+        _list_for_supervision(session, hazard_id, now - timedelta(days=27), now + timedelta(days=10))
     if stage in ("rectifying", "overdue"):
         return
     act({"rectification_result": "已完成整改并自查", "rectified_on": (now - timedelta(days=3)).date().isoformat()},
@@ -171,6 +175,24 @@ def _rectify_and_verify(session: Session, hazard_id: int, stage: str, level: str
             InboxTask.hazard_id == hazard_id, InboxTask.bpmn_id == "Task_Rectify"))
         act({"verification_result": "passed", "verification_opinion": "现场核查，整改到位"}, now - timedelta(days=1),
             avoid=rectifier)
+
+
+def _list_for_supervision(session: Session, hazard_id: int, when: datetime, deadline: datetime) -> None:
+    """The overdue major hazard is proposed by its lead department and listed by the office, production stopped."""
+    hazard = session.get(Hazard, hazard_id)
+    assert hazard is not None
+    department = session.scalars(select(User).join(Supervision, and_(
+        Supervision.department_id == User.organisation_id, Supervision.is_lead.is_(True)))
+        .where(Supervision.enterprise_id == hazard.enterprise_id, User.role == "department").order_by(User.id)).first()
+    office = session.scalars(select(User).where(User.role == "office").order_by(User.id)).first()
+    if department is None or office is None:
+        return
+    listing = supervision_listings.propose(session, department, hazard_id, "整改逾期且涉及储存区域，提请挂牌督办", when)
+    task = session.scalars(select(InboxTask).where(InboxTask.instance_id == listing.instance_id,
+                                                   InboxTask.completed_at.is_(None))).one()
+    tasks.complete_task(session, office, task.task_id, {
+        "listing_decision": "list", "listing_deadline": deadline.astimezone(SHANGHAI).date().isoformat(),
+        "stop_production": "true", "decision_opinion": "同意挂牌督办，整改期间停产停业"}, when)
 
 
 HAZARD_TITLES = ["储罐区可燃气体报警器失效", "受限空间作业未审批", "消防通道堵塞", "配电箱未接地",

@@ -46,7 +46,6 @@ class HazardSubject:
             deadline = date.fromisoformat(data["rectification_deadline"])
             if hazard.rectification_deadline != deadline:  # once overdue, it stays on the overdue list until closed
                 hazard.rectification_deadline, hazard.escalated_at = deadline, None
-        hazard.supervision_listed = bool(data.get("supervision_listed", False))
         hazard.status = _status(instance, ready, hazard.status)
         if hazard.status == "closed" and hazard.closed_at is None:
             hazard.closed_at = now

@@ -30,6 +30,7 @@ from ..store.models import (
     Incident,
     ModelVersion,
     ProcessInstanceRow,
+    SupervisionListing,
     TimerFiring,
     TimerRow,
     User,
@@ -85,7 +86,7 @@ class LoadedInstance:
     """A locked instance row, its business record, the restored engine instance and its projections."""
 
     row: ProcessInstanceRow
-    record: Hazard | Campaign | Duty | Case
+    record: Hazard | Campaign | Duty | Case | SupervisionListing
     instance: ProcessInstance
     projected: Projected
 
@@ -97,7 +98,7 @@ def compress_state(state: str) -> bytes:
 
 
 def _load_query(skip_locked: bool) -> Any:
-    return (select(ProcessInstanceRow, Hazard, Campaign, Duty, Case)
+    return (select(ProcessInstanceRow, Hazard, Campaign, Duty, Case, SupervisionListing)
             .join(ProcessInstanceRow.model_version)
             .options(contains_eager(ProcessInstanceRow.model_version)  # not its XML and spec: cached by sha256
                      .defer(ModelVersion.xml).defer(ModelVersion.spec_json))
@@ -105,6 +106,7 @@ def _load_query(skip_locked: bool) -> Any:
             .outerjoin(Campaign, Campaign.instance_id == ProcessInstanceRow.id)
             .outerjoin(Duty, Duty.instance_id == ProcessInstanceRow.id)
             .outerjoin(Case, Case.instance_id == ProcessInstanceRow.id)
+            .outerjoin(SupervisionListing, SupervisionListing.instance_id == ProcessInstanceRow.id)
             .where(ProcessInstanceRow.id == bindparam("instance_id"))
             .with_for_update(of=ProcessInstanceRow, skip_locked=skip_locked))
 

@@ -50,14 +50,21 @@ def queue_for_timer(session: Session, hazard: Hazard, instance_id: int, fired: F
 def queue(session: Session, instance_id: int, fired: FiredTimer, now: datetime, recipients: set[int],
           subject: str, body: str, hazard_id: int | None = None) -> None:
     """One notice per recipient and channel for a timer occurrence; in-app ones are delivered at once."""
-    kind = fired.properties.get("notice", "timer")
+    queue_event(session, f"timer:{instance_id}:{fired.task_id}", fired.properties.get("notice", "timer"), now,
+                recipients, subject, body, hazard_id)
+
+
+def queue_event(session: Session, key: str, kind: str, now: datetime, recipients: set[int], subject: str,
+                body: str, hazard_id: int | None = None) -> None:
+    """One notice per recipient and channel for the event `key` names (a timer occurrence, a decision):
+    the key, the recipient and the channel make the idempotency key."""
     for org_id in sorted(recipients):
         organisation = session.get(Organisation, org_id)
         assert organisation is not None
         for channel in channels_of(organisation):
             delivered = channel == "in_app"
             session.add(Notice(
-                idempotency_key=f"timer:{instance_id}:{fired.task_id}:{org_id}:{channel}", channel=channel,
+                idempotency_key=f"{key}:{org_id}:{channel}", channel=channel,
                 kind=kind, recipient_org_id=org_id, hazard_id=hazard_id, subject=subject, body=body, created_at=now,
                 status="sent" if delivered else "pending", sent_at=now if delivered else None,
             ))

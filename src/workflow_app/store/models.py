@@ -583,6 +583,9 @@ class SupervisionListing(Base):
     production_resumed_at: Mapped[datetime | None]
     delisted_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
+    hazard: Mapped[Hazard] = relationship()
+    supervising_unit: Mapped[Organisation | None] = relationship(foreign_keys=[supervising_unit_id])
+    proposing_department: Mapped[Organisation] = relationship(foreign_keys=[proposing_department_id])
 
 
 class IssuedDocument(Base):

@@ -40,6 +40,7 @@ from . import (
     inbox_views,
     incident_views,
     labels,
+    listing_views,
     metrics,
     model_views,
     notice_views,
@@ -102,7 +103,7 @@ def create_app(settings: Settings | None = None, factory: sessionmaker[Session] 
                   notice_views.bp, report_views.bp, token_views.bp, model_views.bp, case_views.bp,
                   incident_views.bp, delegation_views.bp, spot_check_views.bp, standard_views.bp,
                   checklist_views.bp, people_views.bp, roster_views.bp, enterprise_views.bp, health.bp,
-                  holiday_views.bp, document_views.bp)
+                  holiday_views.bp, document_views.bp, listing_views.bp)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     if settings.oidc is not None:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from ..diagram import render_svg
 from ..engine import FormValidationError
-from ..services import documents, evidence, hazards, holidays, roles, standards
+from ..services import documents, evidence, hazards, holidays, roles, standards, supervision_listings
 from ..services.errors import InvalidInputError
 from ..services.model_registry import latest_version, process_model
 from ..services.roles import source_shown_to, steps_shown_to
@@ -93,7 +93,10 @@ def show(hazard_id: int) -> str:
         deadline = hazard.rectification_deadline if hazard.closed_at is None else None
         gaps = holidays.missing_around(session, deadline, *[t.due_on for t in open_steps])
         offers = documents.offers_on_hazard(session, user, hazard)
+        listings = supervision_listings.listings_of(session, user, hazard)
+        may_propose = supervision_listings.may_propose(session, user, hazard)
     return render_template("hazard.html", hazard=hazard, open_steps=open_steps, photos=photos, history=history,
+                           listings=listings, may_propose=may_propose,
                            source=source_shown_to(user, hazard), sees_reporter=user.role == "office",
                            judged=judged, items=items, holiday_gaps=gaps, offers=offers)
 

@@ -18,15 +18,19 @@ from ..services.cases import get_case
 from ..services.errors import FrozenRecordError, InvalidInputError
 from ..services.hazards import get_hazard
 from ..services.model_registry import process_model
-from ..store.models import Campaign, Case, Duty, Hazard, InboxTask, ProcessInstanceRow
+from ..services.supervision_listings import candidate_units, get_listing
+from ..store.models import Campaign, Case, Duty, Hazard, InboxTask, ProcessInstanceRow, SupervisionListing
 from .context import app_services, me, now, today, unit_of_work
 from .forms import error_messages, submitted_photos, submitted_values
 
 bp = Blueprint("tasks", __name__)
 
+Subject = Hazard | Campaign | Duty | Case | SupervisionListing
+"""What a task can be about."""
 
-def _subject(session: Session, task: InboxTask) -> Hazard | Campaign | Duty | Case:
-    """What the task is about: its hazard or case (visibility checked), its campaign or the enterprise duty."""
+
+def _subject(session: Session, task: InboxTask) -> Subject:
+    """What the task is about: its hazard, case or listing (visibility checked), its campaign or the enterprise duty."""
     if task.hazard_id is not None:
         return get_hazard(session, me(), task.hazard_id)
     if task.case_id is not None:
@@ -35,6 +39,9 @@ def _subject(session: Session, task: InboxTask) -> Hazard | Campaign | Duty | Ca
         campaign = session.get(Campaign, task.campaign_id)
         assert campaign is not None
         return campaign
+    listing_id = session.scalar(select(SupervisionListing.id).where(SupervisionListing.instance_id == task.instance_id))
+    if listing_id is not None:
+        return get_listing(session, me(), listing_id)
     duty = session.scalar(select(Duty).where(Duty.instance_id == task.instance_id))
     assert duty is not None
     return duty
@@ -47,38 +54,51 @@ def _properties(session: Session, task: InboxTask) -> dict[str, str]:
     return process_model(row.model_version).task_properties(task.bpmn_id)
 
 
-def _reward(session: Session, subject: Hazard | Campaign | Duty | Case,
+def _reward(session: Session, subject: Subject,
             properties: dict[str, str]) -> rewards.RewardSuggestion | None:
     """The rule and suggested amount a reward decision (camunda property `reward_rule`) shows."""
     return rewards.suggestion(session, subject) if isinstance(subject, Hazard) and "reward_rule" in properties \
         else None
 
 
-def _holiday_gaps(session: Session, task: InboxTask, subject: Hazard | Campaign | Duty | Case) -> list[int]:
+def _holiday_gaps(session: Session, task: InboxTask, subject: Subject) -> list[int]:
     """Years without holiday data that this task's deadlines were counted in (Monday to Friday instead)."""
     deadline = subject.rectification_deadline if isinstance(subject, Hazard) else None
     return holidays.missing_around(session, task.due_on, deadline)
 
 
-def _render(task: InboxTask, subject: Hazard | Campaign | Duty | Case, gaps: list[int], form: FormSpec,
+def _units(session: Session, task: InboxTask, subject: Subject) -> list[tuple[int, str]]:
+    """The departments the office may name when it decides a listing (shown beside the form)."""
+    if isinstance(subject, SupervisionListing) and task.bpmn_id == "Task_ListingDecision":
+        return candidate_units(session, subject)
+    return []
+
+
+def _render(task: InboxTask, subject: Subject, gaps: list[int], form: FormSpec,
             values: dict[str, Any], errors: dict[str, str], status: int = 200,
-            reward: rewards.RewardSuggestion | None = None) -> tuple[str, int]:
-    """The task page; `reward`: the rule and suggested amount a reward decision shows."""
+            reward: rewards.RewardSuggestion | None = None,
+            units: list[tuple[int, str]] | None = None) -> tuple[str, int]:
+    """The task page; `reward`: the rule and suggested amount a reward decision shows; `units`: the
+    departments a listing decision may name."""
     return render_template("task.html", task=task, form=form, values=values, errors=errors, holiday_gaps=gaps,
                            reward=reward,
                            hazard=subject if isinstance(subject, Hazard) else None,
                            campaign=subject if isinstance(subject, Campaign) else None,
                            duty=subject if isinstance(subject, Duty) else None,
-                           case=subject if isinstance(subject, Case) else None), status
+                           case=subject if isinstance(subject, Case) else None,
+                           listing=subject if isinstance(subject, SupervisionListing) else None,
+                           units=units or []), status
 
 
-def _done_url(subject: Hazard | Campaign | Duty | Case) -> str:
+def _done_url(subject: Subject) -> str:
     if isinstance(subject, Hazard):
         return url_for("hazards.show", hazard_id=subject.id)
     if isinstance(subject, Case):
         return url_for("cases.show", case_id=subject.id)
     if isinstance(subject, Campaign):
         return url_for("campaigns.show", code=subject.code)
+    if isinstance(subject, SupervisionListing):
+        return url_for("listings.index")
     return url_for("inbox.inbox_page")
 
 
@@ -94,7 +114,8 @@ def show(task_id: str) -> tuple[str, int]:
         reward = _reward(session, subject, properties)
         if reward is not None:
             values = {"reward_amount": str(reward.amount)}
-    return _render(task, subject, gaps, form, values, {}, reward=reward)
+        units = _units(session, task, subject)
+    return _render(task, subject, gaps, form, values, {}, reward=reward, units=units)
 
 
 @bp.post("/tasks/<task_id>")
@@ -105,6 +126,7 @@ def submit(task_id: str) -> Response | tuple[str, int]:
         subject = _subject(session, task)
         gaps = _holiday_gaps(session, task, subject)
         reward = _reward(session, subject, _properties(session, task))
+        units = _units(session, task, subject)
     values = submitted_values(form)
     try:
         uploads = submitted_photos(form, app_services().evidence) if isinstance(subject, Hazard) else None
@@ -113,12 +135,12 @@ def submit(task_id: str) -> Response | tuple[str, int]:
             stopped = session.scalar(select(ProcessInstanceRow.status)
                                      .where(ProcessInstanceRow.id == task.instance_id)) == "incident"
     except FormValidationError as invalid:
-        return _render(task, subject, gaps, form, values, error_messages(form, invalid.errors), 422, reward)
+        return _render(task, subject, gaps, form, values, error_messages(form, invalid.errors), 422, reward, units)
     except InvalidInputError as refused:
-        return _render(task, subject, gaps, form, values, {"_form": str(refused)}, 422, reward)
+        return _render(task, subject, gaps, form, values, {"_form": str(refused)}, 422, reward, units)
     except FrozenRecordError as frozen:
         flash(_(str(frozen)), "error")
-        return _render(task, subject, gaps, form, values, {}, 409)
+        return _render(task, subject, gaps, form, values, {}, 409, reward, units)
     flash(_("已提交：%(name)s", name=task.name), "info")
     if stopped:
         flash(_("流程的下一步骤执行出错，已转安委办处理；处理后流程将继续"), "warning")
