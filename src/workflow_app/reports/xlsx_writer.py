@@ -145,6 +145,8 @@ def _cell(where: str, value: Any, styled: str) -> str:
 
 
 def _text_cell(where: str, value: str, styled: str) -> str:
+    if not value:
+        return f'<c r="{where}"{styled}/>' if styled else ""  # empty text is an empty cell, as a spreadsheet has it
     if value.isprintable() and len(value) <= MAX_TEXT // 2 and not PLAIN_UNSAFE.search(value):
         text = value  # most cells: nothing to remove, mark or escape
     else:

@@ -47,6 +47,7 @@ class CampaignConfig:
     dates: dict[str, str]
     towns: list[str] | None  # organisation codes; None means all
     departments: list[str] | None
+    zone: str = ""  # the zone's name as the plan's tables print it (附表1-4), e.g. 通辽经济技术开发区
 
     @classmethod
     def load(cls, path: Path) -> CampaignConfig:
@@ -54,8 +55,12 @@ class CampaignConfig:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
             dates = {**{k: str(v) for k, v in raw["phases"].items()},
                      **{k: str(raw[k]) for k in ("dispatch_start", "report_1_on", "report_2_on")}}
+            zone = raw["zone"]
+            if not isinstance(zone, str) or not zone.strip() or len(zone) > 100:
+                raise ValueError(f"zone must be the zone's name (1-100 characters), not {zone!r}")
             return cls(code=str(raw["code"]), name=str(raw["name"]), year=int(raw["year"]), dates=dates,
-                       towns=_units(raw.get("towns", "all")), departments=_units(raw.get("departments", "all")))
+                       towns=_units(raw.get("towns", "all")), departments=_units(raw.get("departments", "all")),
+                       zone=zone.strip())
         except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
             raise InvalidInputError(f"{path}: not a campaign parameters file: {type(exc).__name__}: {exc}") from exc
 
@@ -97,7 +102,7 @@ def start_campaign(session: Session, actor: User | None, config: CampaignConfig,
     session.flush()
     campaign = Campaign(code=config.code, name=config.name, year=config.year, instance_id=row.id, status="running",
                         phase="mobilization", started_at=now, updated_at=now,
-                        params={**config.dates, **units})
+                        params={**config.dates, **units, "zone": config.zone})
     session.add(campaign)
     session.flush()
     apply_step(session, row, instance, subject_of(campaign), result, now, actor)
