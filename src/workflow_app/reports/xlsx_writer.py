@@ -100,9 +100,7 @@ def cell_text(value: str) -> str:
 
 def _clipped(text: str) -> str:
     """`text` cut to Excel's 32,767 UTF-16 units (a character beyond the Basic Multilingual Plane counts two)."""
-    while len(text.encode("utf-16-le")) // 2 > MAX_TEXT:
-        text = text[:MAX_TEXT - (len(text.encode("utf-16-le")) // 2 - len(text))]
-    return text
+    return text.encode("utf-16-le")[:MAX_TEXT * 2].decode("utf-16-le", "ignore")  # no half of a pair at the end
 
 
 def column_letters(index: int) -> str:
