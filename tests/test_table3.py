@@ -22,7 +22,7 @@ from workflow_app.services import hazards
 from workflow_app.services.campaigns import CampaignConfig
 from workflow_app.services.errors import InvalidInputError, NotFoundError
 from workflow_app.store.database import transaction
-from workflow_app.store.models import Campaign, Hazard, SupervisionListing
+from workflow_app.store.models import Campaign, Hazard, Organisation, Sector, SupervisionListing
 
 TODAY = date(2026, 11, 30)
 CAMPAIGNS = BPMN_DIR.parent / "campaigns"
@@ -141,7 +141,7 @@ def test_table3_reads_its_columns_in_a_fixed_number_of_queries_whatever_its_leng
             s.add(SupervisionListing(hazard_id=hid, status="delisted", updated_at=T0, proposed_at=T0,
                                      proposing_department_id=zone.department.organisation_id,
                                      proposed_by_id=zone.department.id, proposal_reason="重大"))
-    assert statements() == one
+    assert statements() == one, one
 
 
 def test_the_tables_titles_are_the_plans_words_with_the_zone_from_the_campaign_file(factory, zone: Zone):
@@ -203,3 +203,15 @@ def test_table3_needs_a_campaign_and_downloads_from_the_campaign_page(factory, z
     sheet = load_workbook(io.BytesIO(response.data)).active
     assert sheet["A1"].value == "测试开发区重大事故隐患问题清单" and sheet.max_row == 3
     assert office.get("/exports/table3?campaign=1999").status_code == 404
+
+
+def test_names_typed_into_the_roster_stay_inert_text_in_table3s_new_columns(factory, zone: Zone):
+    """A town, sector or department named like a formula is text in 附表3 (reports/cells.py, OWASP)."""
+    with transaction(factory) as s:
+        s.get(Organisation, zone.town.organisation_id).name = "=HYPERLINK(\"http://x\",\"镇\")"
+        s.get(Organisation, zone.department.organisation_id).name = "@SUM(1)"
+        s.get(Sector, "industry").name = "-1+2"
+    start_campaign_2026(factory)
+    report(factory, zone.principal, zone.enterprise_id, T0)
+    _, rows, _ = _table3(factory, zone.office)
+    assert rows[0][2:5] == ["'=HYPERLINK(\"http://x\",\"镇\")", "'-1+2", "'@SUM(1)"]
