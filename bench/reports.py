@@ -3,7 +3,8 @@
 Usage: python bench/reports.py [--hazards N] [--repeat R] [--db FILE]
 Seeds 2,000 enterprises in 10 towns and 8 sectors (5 departments) and N hazards over
 2026 (about 15% major, with five-in-place plans and a judgement-standard item; mixed
-statuses and deadlines), then times the 附表3 export (XLSX, as the office), the November
+statuses and deadlines), a 2026 campaign over the year with a quarter of its major hazards
+listed for supervision (挂牌督办, some delisted), then times the 附表3 export (XLSX, as the office), the November
 bulletin (PDF) and the dashboard (eight weeks of statistics and each sector's most violated
 items), each R times (the machine is shared: take the best and the median). Prints
 `<name>: min X ms, median Y ms` and the CPU time this process used (SQLite's included:
@@ -31,9 +32,11 @@ from werkzeug.security import generate_password_hash
 from workflow_app.reports.bulletin import monthly_bulletin
 from workflow_app.reports.dashboard import dashboard
 from workflow_app.reports.exports import ExportRequest, export
+from workflow_app.services.campaigns import CampaignConfig, start_campaign
 from workflow_app.services.setup import init_db
 from workflow_app.store.database import make_engine, make_session_factory, transaction
 from workflow_app.store.models import (
+    Campaign,
     EnterpriseSector,
     Hazard,
     HazardJudgedItem,
@@ -43,6 +46,7 @@ from workflow_app.store.models import (
     Sector,
     StandardItem,
     Supervision,
+    SupervisionListing,
     User,
 )
 
@@ -116,6 +120,29 @@ def seed_hazards(factory, enterprises: list[int], count: int) -> None:  # type: 
         progress("hazards", start + size, count)
 
 
+CAMPAIGN = CampaignConfig(
+    code="2026", name="重大事故隐患专项排查整治2026行动", year=2026, towns=None, departments=None, zone="基准开发区",
+    dates={"mobilization_end": "2026-01-31", "self_inspection_end": "2026-04-30", "enforcement_end": "2026-09-30",
+           "summary_end": "2026-12-31", "dispatch_start": "2026-02-06", "report_1_on": "2026-08-18",
+           "report_2_on": "2026-12-18"})
+
+
+def seed_campaign(factory) -> None:  # type: ignore[no-untyped-def]
+    """The 2026 campaign (from before the first hazard) and a listing decision for every fourth major hazard:
+    listed with a deadline, every eighth delisted since."""
+    with transaction(factory) as s:
+        if s.scalar(select(Campaign.id)) is not None:
+            return
+        start_campaign(s, None, CAMPAIGN, datetime(2025, 12, 31, 16, tzinfo=UTC))
+        office = s.scalars(select(User).where(User.username == "office")).one()
+        department = s.scalar(select(Organisation.id).where(Organisation.kind == "department").limit(1))
+        major = s.scalars(select(Hazard.id).where(Hazard.level == "major").order_by(Hazard.id)).all()
+        s.execute(insert(SupervisionListing), [
+            {"hazard_id": h, "status": "delisted" if n % 8 == 0 else "listed", "proposing_department_id": department,
+             "proposed_by_id": office.id, "proposed_at": NOW, "proposal_reason": "重大事故隐患", "updated_at": NOW,
+             "deadline": date(2026, 12, 31)} for n, h in enumerate(major) if n % 4 == 0])
+
+
 def timed(label: str, work, repeat: int) -> None:  # type: ignore[no-untyped-def]
     runs, cpu = [], []
     for _ in range(repeat):
@@ -143,13 +170,14 @@ def main() -> None:
             with transaction(factory) as s:
                 enterprises, _ = seed_zone(s)
             seed_hazards(factory, enterprises, args.hazards)
+        seed_campaign(factory)
         with transaction(factory) as s:
             office = s.scalars(select(User).where(User.username == "office")).one()
 
         def table3() -> str:
             out = io.BytesIO()
             with transaction(factory) as s:
-                rows = export(s, office, ExportRequest("table3"), out, NOW.date())
+                rows = export(s, office, ExportRequest("table3", CAMPAIGN.code), out, NOW.date())
             return f"{rows} major hazards, {len(out.getvalue()) // 1024} KB"
 
         def bulletin() -> str:

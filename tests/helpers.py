@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import tempfile
-from datetime import datetime
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from web_support import png
 
 from workflow_app.services import hazards, tasks
+from workflow_app.services.campaigns import CampaignConfig, start_campaign
 from workflow_app.services.evidence import EvidenceStore, Uploads, check_photo
 from workflow_app.services.model_registry import process_model
 from workflow_app.store.database import transaction
@@ -92,3 +94,18 @@ def tamper(session: Session, sql: str, **params: Any) -> None:
     session.execute(text(sql), params)
     if postgres:
         session.execute(text("ALTER TABLE audit_log ENABLE TRIGGER USER"))
+
+
+CAMPAIGN_2026 = CampaignConfig(
+    code="2026", name="重大事故隐患专项排查整治2026行动", year=2026, towns=None, departments=None, zone="测试开发区",
+    dates={"mobilization_end": "2026-05-20", "self_inspection_end": "2026-07-31", "enforcement_end": "2026-10-31",
+           "summary_end": "2026-12-31", "dispatch_start": "2026-05-22", "report_1_on": "2026-08-18",
+           "report_2_on": "2026-12-18"})
+"""A campaign over 2026, whose period holds the tests' hazards (reported at T0, 2026-11-02)."""
+
+
+def start_campaign_2026(factory: sessionmaker[Session], started: datetime = datetime(2026, 5, 10, 1, tzinfo=UTC),
+                        **changes: Any) -> int:
+    """Start CAMPAIGN_2026 (with `changes` to its parameters) over every town and department; its id."""
+    with transaction(factory) as s:
+        return start_campaign(s, None, replace(CAMPAIGN_2026, **changes), started).id

@@ -15,7 +15,7 @@ import zipfile
 from datetime import UTC, date, datetime
 
 from conftest import BPMN_DIR, T0
-from helpers import PLAN, complete, report
+from helpers import PLAN, complete, report, start_campaign_2026
 from openpyxl import load_workbook
 from pypdf import PdfReader
 from sqlalchemy import select
@@ -101,10 +101,12 @@ def test_formulas_typed_into_hazards_are_inert_text_in_the_ledger_and_table3(fac
     ledger = _xlsx(factory, zone.office, ExportRequest("ledger.xlsx"))
     assert _formulas(ledger) == []
     assert {f"'{HYPERLINK}", f"'{DDE}", f"'{AT_SUM}", "报警器失效"} <= _values(ledger)  # XLSX holds no BEL
+    start_campaign_2026(factory)
     table3 = _xlsx(factory, zone.office, ExportRequest("table3"))
     assert _formulas(table3) == []
-    assert [c.value for c in table3.active[3]][:10] == [1, f"'{HYPERLINK}", f"'{AT_SUM}", f"'{MINUS}", "重大事故隐患",
-                                                        "2026-11-01", "企业自查", f"'{PHONE}", f"'{DDE}", 2.5]
+    assert [c.value for c in table3.active[3]][5:13] == [f"'{AT_SUM}", f"'{MINUS}", "重大事故隐患", "2026-11-01",
+                                                         "企业自查", f"'{PHONE}", f"'{DDE}", 2.5]
+    assert [c.value for c in table3.active[3]][:2] == [1, f"'{HYPERLINK}"]
     out = io.BytesIO()
     with transaction(factory) as s:
         export(s, zone.office, ExportRequest("ledger.csv"), out, TODAY)
@@ -193,8 +195,9 @@ def test_hostile_text_comes_out_as_an_inert_string_cell_in_every_xlsx_export(fac
     for typed in HOSTILE:
         major = report(factory, zone.principal, zone.enterprise_id, T0, title=typed, location=typed, description=typed)
         complete(factory, zone.principal, major, {**PLAN, "emergency_plan": typed}, T0)
+    start_campaign_2026(factory)
     # the ledger: title, location; 附表3: location, description, emergency plan
-    for name, columns in (("ledger.xlsx", (5, 6)), ("table3", (3, 4, 12))):
+    for name, columns in (("ledger.xlsx", (5, 6)), ("table3", (6, 7, 15))):
         out = io.BytesIO()
         with transaction(factory) as s:
             assert export(s, zone.office, ExportRequest(name), out, TODAY) == len(HOSTILE)

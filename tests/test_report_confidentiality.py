@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import BPMN_DIR, T0, Zone
 from flask.testing import FlaskClient
-from helpers import PLAN, REPORT, complete, hazard, open_task
+from helpers import PLAN, REPORT, complete, hazard, open_task, start_campaign_2026
 from openpyxl import load_workbook
 from PIL import Image
 from sqlalchemy import select
@@ -37,7 +37,8 @@ SOURCE_CODES = ("public_report", "whistleblower")
 
 
 @pytest.fixture
-def app(factory, tmp_path: Path):
+def app(factory, zone: Zone, tmp_path: Path):
+    start_campaign_2026(factory)  # 附表3 lists its major hazards
     return make_app(factory, tmp_path, T0)
 
 

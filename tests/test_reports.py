@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from conftest import BPMN_DIR, T0, _org, _user
-from helpers import PLAN, complete, report
+from helpers import PLAN, complete, report, start_campaign_2026
 from openpyxl import load_workbook
 from pypdf import PdfReader
 from sqlalchemy import func, select
@@ -59,12 +59,13 @@ def test_ledger_xlsx_has_title_headers_frozen_header_and_every_visible_hazard(fa
 
 
 def test_table3_lists_each_major_hazard_with_its_five_in_place_plan(factory, zone, hazards):
+    start_campaign_2026(factory)
     count, sheet = _xlsx(factory, zone.department, ExportRequest("table3"))
-    assert count == 1 and "附表3" in sheet["A1"].value
+    assert count == 1 and sheet["A1"].value == "测试开发区重大事故隐患问题清单" and sheet.title == "附表3"
     row = [c.value for c in sheet[3]]
-    assert row[:3] == [1, "E1单位", "储罐区"]
-    assert row[7:12] == ["王五", "更换报警器", 2.5, "2026-11-20", "设置警戒区"]
-    assert row[12] == "方案审核中"
+    assert row[:7] == [1, "E1单位", "T1单位", "工贸", "D1单位", "储罐区", "可燃气体报警器不报警"]
+    assert row[10:15] == ["王五", "更换报警器", 2.5, "2026-11-20", "设置警戒区"]
+    assert row[15:17] == ["方案审核中", None]
 
 
 def test_an_enterprise_exports_only_its_own_and_no_campaign_tables(factory, zone, hazards):
@@ -105,11 +106,13 @@ def test_weekly_and_contact_tables_come_from_what_units_filed(factory, zone):
                             datetime(2023, 5, 26, 3, tzinfo=UTC))
     count, sheet = _xlsx(factory, zone.office, ExportRequest("table1", "2023", "2023-W21"))
     rows = {sheet.cell(row=r, column=1).value: [c.value for c in sheet[r]] for r in range(3, 3 + count)}
-    assert count == 2 and "附表1" in sheet["A1"].value and "W01" in sheet["A1"].value
+    assert count == 2 and sheet.title == "附表1"
+    assert sheet["A1"].value == "通辽经济技术开发区重大事故隐患专项排查整治行动进展情况调度表（2023-W21，W01）"
     assert rows["T1单位"][1:17] == [2, 2, 5, 6, 1, 1, 3, 3, 0, 0, 4, 4, 1, 1, 30, 30]
     assert rows["T1单位"][17] == "2023-05-26 11:00" and "原因：执法记录尚未录入系统" in rows["T1单位"][18]
     assert rows["T2单位"][1] == "未报送"
     count, sheet = _xlsx(factory, zone.office, ExportRequest("table4", "2023"))
+    assert sheet["A1"].value == "通辽经济技术开发区重大事故隐患专项排查整治行动联系人回执"
     contacts = {sheet.cell(row=r, column=1).value: sheet.cell(row=r, column=2).value for r in range(3, 3 + count)}
     assert contacts["T1单位"] == "张三" and contacts["T2单位"] == "未报送"
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 from conftest import T0, Zone
-from helpers import PLAN, REPORT, complete, hazard, open_task, report
+from helpers import PLAN, REPORT, complete, hazard, open_task, report, start_campaign_2026
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -168,6 +168,7 @@ def test_the_ledger_table3_and_dashboard_follow_the_items_hazards_were_judged_ag
             for item in chosen:
                 judged.setdefault(item, []).append(hid)
     unjudged = report(factory, zone.principal, zone.enterprise_id, T0)
+    start_campaign_2026(factory)
     with transaction(factory) as s:
         gm = s.scalar(select(Standard.id).where(Standard.code == "GM-2023"))
 

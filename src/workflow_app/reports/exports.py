@@ -43,25 +43,31 @@ def export(session: Session, user: User, request: ExportRequest, out: IO[bytes],
             return write_csv(out, [h for h, _ in tables.LEDGER_COLUMNS], rows)
         return write_table(out, "隐患排查治理台账", tables.LEDGER_COLUMNS, rows, "台账")
     if request.name == "table3":
-        major = replace(request.ledger, level="major", sort="oldest")
-        campaign_name = tables.campaign_by_code(session, request.campaign).name if request.campaign else "专项行动"
-        return write_table(out, tables.TITLES["table3"].format(campaign=campaign_name), tables.TABLE3_COLUMNS,
-                           tables.table3_rows(ledger_records(session, user, major, today, tables.TABLE3_FIELDS),
-                                              names),
-                           "附表3")
+        return _table3(session, user, request, out, today, names)
     if request.name not in EXPORTS:
         raise InvalidInputError(f"unknown export {request.name!r}; one of {', '.join(EXPORTS)}")
     if user.role not in CAMPAIGN_ROLES:
         raise PermissionDeniedError("campaign tables are for the office, towns and departments")
     campaign = tables.campaign_by_code(session, request.campaign)
     if request.name == "table4":
-        return write_table(out, tables.TITLES["table4"].format(campaign=campaign.name), tables.CONTACT_COLUMNS,
-                           tables.contact_rows(session, campaign, names), "附表4")
+        title = tables.TITLES["table4"].format(zone=tables.zone_name(campaign))
+        return write_table(out, title, tables.CONTACT_COLUMNS, tables.contact_rows(session, campaign, names), "附表4")
     if not request.week:
         raise InvalidInputError("the weekly tables need --week YYYY-Www")
     period = tables.period_of_week(campaign, request.week)
     kind = "town" if request.name == "table1" else "department"
-    title = tables.TITLES[request.name].format(campaign=campaign.name, period=f"（{request.week}，{period}）")
+    title = tables.TITLES[request.name].format(zone=tables.zone_name(campaign), period=f"（{request.week}，{period}）")
     return write_table(out, title, tables.WEEKLY_COLUMNS, tables.weekly_rows(session, campaign, kind, period, names),
                        "附表1" if kind == "town" else "附表2")
 
+
+def _table3(session: Session, user: User, request: ExportRequest, out: IO[bytes], today: date,
+            names: tables.Names) -> int:
+    """附表3 of the campaign (the newest unless named): its confirmed major hazards the user may see, oldest first,
+    within the ledger's filters."""
+    campaign = tables.campaign_by_code(session, request.campaign)
+    hazards = ledger_records(session, user, replace(request.ledger, sort="oldest"), today, tables.TABLE3_FIELDS,
+                             *tables.table3_conditions(campaign))
+    rows = tables.table3_rows(hazards, names, tables.lead_departments(session), tables.listings(session, campaign))
+    return write_table(out, tables.TITLES["table3"].format(zone=tables.zone_name(campaign)), tables.TABLE3_COLUMNS,
+                       rows, "附表3")

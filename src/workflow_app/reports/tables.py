@@ -6,13 +6,13 @@ from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import ColumnElement, Row, select
 from sqlalchemy.orm import Session
 
-from ..engine.calendar import SHANGHAI, as_date, week_monday
+from ..engine.calendar import SHANGHAI, as_date, deadline_passed_at, week_monday
 from ..services.campaign_figures import FIGURES, SPANS, overridden
 from ..services.errors import InvalidInputError, NotFoundError
-from ..services.roles import source_shown_to
+from ..services.roles import UNCONFIRMED_STATUSES, source_shown_to
 from ..services.vocabulary import LEVELS, SOURCES, STATUSES
 from ..store.models import (
     Campaign,
@@ -23,15 +23,18 @@ from ..store.models import (
     Sector,
     Standard,
     StandardItem,
+    Supervision,
+    SupervisionListing,
     User,
 )
 
 LEDGER_COLUMNS = [("隐患编号", 16), ("企业名称", 26), ("所属镇街", 12), ("行业领域", 14), ("隐患名称", 28),
                   ("隐患部位", 16), ("隐患等级", 12), ("隐患来源", 10), ("状态", 12), ("发现日期", 12),
                   ("整改时限", 12), ("销号日期", 12), ("判定依据", 28)]
-TABLE3_COLUMNS = [("序号", 6), ("企业名称", 26), ("隐患部位", 16), ("隐患描述", 36), ("隐患等级", 12), ("发现日期", 12),
-                  ("隐患来源", 10), ("整改责任人", 12), ("整改措施", 30), ("整改资金（万元）", 12), ("整改时限", 12),
-                  ("应急预案及防范措施", 30), ("整改状态", 12), ("销号日期", 12), ("判定依据", 28)]
+TABLE3_COLUMNS = [("序号", 6), ("企业名称", 26), ("所属镇街", 12), ("行业领域", 14), ("监管部门", 16),
+                  ("隐患部位", 16), ("隐患描述", 36), ("隐患等级", 12), ("发现日期", 12), ("隐患来源", 10),
+                  ("整改责任人", 12), ("整改措施", 30), ("整改资金（万元）", 12), ("整改时限", 12),
+                  ("应急预案及防范措施", 30), ("整改状态", 12), ("挂牌督办", 22), ("销号日期", 12), ("判定依据", 28)]
 FIGURE_HEADERS = ("排查企业数（家）", "排查隐患数（项）", "其中重大事故隐患（项）", "已整改（项）", "逾期未整改（项）",
                   "执法检查（次）", "行政处罚（起）", "培训人数（人）")
 """附表1/2's figure columns, in the order of `campaign_figures.FIGURES`; each is shown 本周 and 累计."""
@@ -42,11 +45,16 @@ WEEKLY_COLUMNS = [("单位", 24), *((f"{header}{SPAN_WORDS[span]}", 11) for head
 CONTACT_COLUMNS = [("单位", 24), ("联络员姓名", 12), ("职务", 14), ("联系电话", 16), ("行动方案要点", 40),
                    ("报送时间", 18)]
 TITLES = {
-    "table1": "{campaign} 各镇街进展情况调度表（附表1）{period}",
-    "table2": "{campaign} 有关部门进展情况调度表（附表2）{period}",
-    "table3": "{campaign} 重大事故隐患清单（附表3）",
-    "table4": "{campaign} 联络员回执（附表4）",
+    "table1": "{zone}重大事故隐患专项排查整治行动进展情况调度表{period}",
+    "table2": "{zone}有关部门重大事故隐患专项排查整治行动进展情况调度表{period}",
+    "table3": "{zone}重大事故隐患问题清单",
+    "table4": "{zone}重大事故隐患专项排查整治行动联系人回执",
 }
+"""The tables' titles in the plan's words (its list of 附表), with the zone's name from the campaign file."""
+ZONE_FALLBACK = "本辖区"
+"""The zone's name in the titles of a campaign started from a file without `zone` (before it was asked for)."""
+LISTING_SHOWN = ("listed", "delisted")
+"""The 挂牌督办 states 附表3 shows: a proposal, or one the office refused, is no listing."""
 
 
 class Names:
@@ -112,15 +120,56 @@ TABLE3_FIELDS = (Hazard.id, Hazard.enterprise_id, Hazard.level, Hazard.source, H
 """What 附表3 reads of each hazard (`ledger_records`: plain rows, not ORM objects)."""
 
 
-def table3_rows(hazards: Iterable[Row[Any]], names: Names) -> Iterator[list[Any]]:
-    """附表3: every major hazard (rows of TABLE3_FIELDS) with its five-in-place plan, deadline and status."""
-    for number, hazard in enumerate((h for h in hazards if h.level == "major"), start=1):
-        yield [number, names.orgs[hazard.enterprise_id].name, hazard.location, hazard.description, LEVELS["major"],
+def table3_conditions(campaign: Campaign) -> tuple[ColumnElement[bool], ...]:
+    """附表3's hazards: the campaign's confirmed major hazards, those reported from its start to the end of its
+    summary phase, not a report triage has not accepted (or rejected)."""
+    return (Hazard.level == "major", Hazard.status.not_in(UNCONFIRMED_STATUSES),
+            Hazard.reported_at >= campaign.started_at,
+            Hazard.reported_at < datetime.fromisoformat(deadline_passed_at(campaign.params["summary_end"])))
+
+
+def lead_departments(session: Session) -> dict[int, str]:
+    """Each enterprise's lead supervising department (监管部门) by name."""
+    return dict(session.execute(select(Supervision.enterprise_id, Organisation.name)
+                                .join(Organisation, Organisation.id == Supervision.department_id)
+                                .where(Supervision.is_lead)).all())
+
+
+def listings(session: Session, campaign: Campaign) -> dict[int, str]:
+    """附表3's 挂牌督办 column for each hazard of the campaign listed for supervision, in one query: 已挂牌 with
+    the deadline, or 已摘牌; a hazard's latest decision counts (it may be listed again after delisting)."""
+    shown: dict[int, str] = {}
+    for hazard_id, status, deadline in session.execute(
+            select(SupervisionListing.hazard_id, SupervisionListing.status, SupervisionListing.deadline)
+            .join(Hazard, Hazard.id == SupervisionListing.hazard_id)
+            .where(SupervisionListing.status.in_(LISTING_SHOWN), *table3_conditions(campaign))
+            .order_by(SupervisionListing.id)):
+        if status == "delisted":
+            shown[hazard_id] = "已摘牌"
+        else:
+            shown[hazard_id] = f"已挂牌（督办期限 {deadline.isoformat()}）" if deadline else "已挂牌"
+    return shown
+
+
+def table3_rows(hazards: Iterable[Row[Any]], names: Names, leads: dict[int, str],
+                listed: dict[int, str]) -> Iterator[list[Any]]:
+    """附表3: each major hazard (rows of TABLE3_FIELDS) with its enterprise's town, sector and lead department,
+    its five-in-place plan, deadline, status and 挂牌督办 (`listings`)."""
+    for number, hazard in enumerate(hazards, start=1):
+        enterprise = names.orgs[hazard.enterprise_id]
+        yield [number, enterprise.name, names.town(enterprise), names.sector(enterprise),
+               leads.get(hazard.enterprise_id, ""), hazard.location, hazard.description, LEVELS[hazard.level],
                _day(hazard.found_on), names.source(hazard), hazard.responsible_person or "",
                hazard.rectification_measures or "",
                float(hazard.rectification_funds) if hazard.rectification_funds is not None else "",
                _day(hazard.rectification_deadline), hazard.emergency_plan or "",
-               STATUSES.get(hazard.status, hazard.status), _day(hazard.closed_at), names.item(hazard)]
+               STATUSES.get(hazard.status, hazard.status), listed.get(hazard.id, ""), _day(hazard.closed_at),
+               names.item(hazard)]
+
+
+def zone_name(campaign: Campaign) -> str:
+    """The zone's name for the tables' titles: the campaign file's `zone`, or ZONE_FALLBACK."""
+    return campaign.params.get("zone") or ZONE_FALLBACK
 
 
 def campaign_by_code(session: Session, code: str | None) -> Campaign:

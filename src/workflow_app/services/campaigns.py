@@ -50,6 +50,7 @@ class CampaignConfig:
     towns: list[str] | None  # organisation codes; None means all
     departments: list[str] | None
     rewards: RewardRule = NATIONAL_RULE  # the `[rewards]` table: the reward for reporting a major hazard
+    zone: str = ""  # the zone's name as the plan's tables print it (附表1-4), e.g. 通辽经济技术开发区
 
     @classmethod
     def load(cls, path: Path) -> CampaignConfig:
@@ -58,9 +59,12 @@ class CampaignConfig:
             dates = {**{k: str(v) for k, v in raw["phases"].items()},
                      **{k: str(raw[k]) for k in ("dispatch_start", "report_1_on", "report_2_on")}}
             dates["summary_on"] = str(raw.get("summary_on") or default_summary_on(dates["summary_end"]))
+            zone = raw["zone"]
+            if not isinstance(zone, str) or not zone.strip() or len(zone) > 100:
+                raise ValueError(f"zone must be the zone's name (1-100 characters), not {zone!r}")
             return cls(code=str(raw["code"]), name=str(raw["name"]), year=int(raw["year"]), dates=dates,
                        towns=_units(raw.get("towns", "all")), departments=_units(raw.get("departments", "all")),
-                       rewards=RewardRule.parse(raw.get("rewards", {})))
+                       rewards=RewardRule.parse(raw.get("rewards", {})), zone=zone.strip())
         except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
             raise InvalidInputError(f"{path}: not a campaign parameters file: {type(exc).__name__}: {exc}") from exc
 
@@ -113,7 +117,7 @@ def start_campaign(session: Session, actor: User | None, config: CampaignConfig,
     session.flush()
     campaign = Campaign(code=config.code, name=config.name, year=config.year, instance_id=row.id, status="running",
                         phase="mobilization", started_at=now, updated_at=now,
-                        params={**config.dates, **units, "rewards": config.rewards.as_params()})
+                        params={**config.dates, **units, "rewards": config.rewards.as_params(), "zone": config.zone})
     session.add(campaign)
     session.flush()
     apply_step(session, row, instance, subject_of(campaign), result, now, actor)

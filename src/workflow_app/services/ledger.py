@@ -109,10 +109,10 @@ def ledger_page(session: Session, user: User, wanted: LedgerQuery, today: date) 
 
 
 def ledger_records(session: Session, user: User, wanted: LedgerQuery, today: date,
-                   columns: tuple[ColumnElement[Any], ...]) -> Iterator[Row[Any]]:
-    """Every matching hazard as a plain row of `columns`, streamed in batches: for exports of tens of
-    thousands of hazards, where an ORM object each (and its enterprise, joined) cost as much as the file."""
-    query = ledger_query(user, wanted, today).with_only_columns(*columns, maintain_column_froms=True)
+                   columns: tuple[ColumnElement[Any], ...], *where: ColumnElement[bool]) -> Iterator[Row[Any]]:
+    """Every matching hazard (and `where` too) as a plain row of `columns`, streamed in batches: for exports of
+    tens of thousands of hazards, where an ORM object each (and its enterprise, joined) cost as much as the file."""
+    query = ledger_query(user, wanted, today).where(*where).with_only_columns(*columns, maintain_column_froms=True)
     yield from session.execute(query.execution_options(yield_per=2000))
 
 
