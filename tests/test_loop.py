@@ -16,7 +16,7 @@ from workflow_app.store.database import transaction
 from workflow_app.store.models import InboxTask
 
 
-def test_major_hazard_is_reviewed_listed_verified_by_department_and_closed(factory, zone):
+def test_major_hazard_is_reviewed_verified_by_department_and_closed(factory, zone):
     hid = report(factory, zone.principal, zone.enterprise_id, T0)
     assert hazard(factory, hid).status == "awaiting_plan"
     assert complete(factory, zone.principal, hid, PLAN, T0) == "Task_PlanRectification"
@@ -28,8 +28,9 @@ def test_major_hazard_is_reviewed_listed_verified_by_department_and_closed(facto
     assert open_task(factory, hid).bpmn_id == "Task_PlanRectification"
     complete(factory, zone.principal, hid, {**PLAN, "rectification_funds": "8"}, T0)
     complete(factory, zone.department, hid, {"review_decision": "approve", "review_opinion": "同意"}, T0)
-    listed = hazard(factory, hid)
-    assert (listed.status, listed.supervision_listed, float(listed.rectification_funds)) == ("rectifying", True, 8.0)
+    approved = hazard(factory, hid)  # 挂牌督办 is the office's decision, not a side effect of the approval
+    assert (approved.status, approved.supervision_listed, float(approved.rectification_funds)) == (
+        "rectifying", False, 8.0)
     assert open_task(factory, hid).due_on.isoformat() == "2026-11-20"
 
     complete(factory, zone.principal, hid, {"rectification_result": "已更换", "rectified_on": "2026-11-10"}, T0)

@@ -21,9 +21,10 @@ from reportlab.platypus import SimpleDocTemplate, Spacer, Table, TableStyle
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ..engine.calendar import SHANGHAI
 from ..services import spot_checks
 from ..services.errors import InvalidInputError
-from ..store.models import Hazard
+from ..store.models import Hazard, InboxTask
 from .pdf_text import paragraph
 from .statistics import OPEN_EXCLUDED, PeriodStatistics, month_of, period_statistics, start_of_day
 
@@ -74,10 +75,7 @@ def monthly_bulletin(session: Session, month: str, out: IO[bytes],
     except ValueError:
         raise InvalidInputError(f"月份应为 YYYY-MM：{month!r}") from None
     stats = period_statistics(session, start, end)
-    overdue_major = list(session.scalars(
-        select(Hazard).where(Hazard.level == "major", Hazard.rectification_deadline < end,
-                             Hazard.status.not_in(OPEN_EXCLUDED)).order_by(Hazard.rectification_deadline)
-        .limit(LISTED_AT_MOST)))
+    overdue_total, overdue_major = overdue_major_steps(session, end, LISTED_AT_MOST)
     listed = list(session.scalars(select(Hazard).where(Hazard.supervision_listed.is_(True),
                                                        Hazard.status.not_in(OPEN_EXCLUDED))
                                   .order_by(Hazard.code).limit(LISTED_AT_MOST)))
@@ -92,9 +90,11 @@ def monthly_bulletin(session: Session, month: str, out: IO[bytes],
              _table(["镇街", *HEADERS], _unit_rows(stats.towns), WIDTHS),
              Spacer(1, 4 * mm), paragraph("三、各部门进展", body),
              _table(["部门", *HEADERS], _unit_rows(stats.departments), WIDTHS),
-             Spacer(1, 4 * mm), paragraph(f"四、逾期未整改的重大事故隐患（{len(overdue_major)} 项）", body)]
-    story += [paragraph(f"{h.code} {h.enterprise.name} {h.title}（整改时限 {h.rectification_deadline}）", small)
-              for h in overdue_major] or [paragraph("无。", small)]
+             Spacer(1, 4 * mm),
+             paragraph(f"四、逾期的重大事故隐患（{overdue_total} 项，列出逾期环节及其时限）", body)]
+    story += [paragraph(f"{h.code} {h.enterprise.name} {h.title}：" + "；".join(
+        f"{step}（时限 {due}）" for step, due in steps), small)
+              for h, steps in overdue_major] or [paragraph("无。", small)]
     story += [Spacer(1, 4 * mm), paragraph(f"五、挂牌督办的重大事故隐患（{listed_total} 项）", body)]
     story += [paragraph(f"{h.code} {h.enterprise.name} {h.title}", small) for h in listed] or [paragraph("无。", small)]
     checked = spot_checks.figures(session, start_of_day(start), start_of_day(end))
@@ -103,6 +103,25 @@ def monthly_bulletin(session: Session, month: str, out: IO[bytes],
         f"不合格重新整改 {checked.failed} 项。", body)]
     SimpleDocTemplate(out, pagesize=A4, title=f"{month} 月通报", leftMargin=18 * mm, rightMargin=18 * mm).build(story)
     return stats
+
+
+def overdue_major_steps(session: Session, end: date,
+                        limit: int) -> tuple[int, list[tuple[Hazard, list[tuple[str, date]]]]]:
+    """How many open major hazards are overdue at any step before `end`, and the first `limit` of them (earliest
+    first), each with its late steps (name, due): a step still open after its due date, or one done after it
+    (once overdue, a hazard stays listed until closed, as its overdue_since does)."""
+    rows = session.execute(
+        select(InboxTask.hazard_id, InboxTask.name, InboxTask.due_on, InboxTask.completed_at)
+        .join(Hazard, Hazard.id == InboxTask.hazard_id)
+        .where(Hazard.level == "major", Hazard.status.not_in(OPEN_EXCLUDED), InboxTask.due_on < end)
+        .order_by(InboxTask.due_on, InboxTask.id))
+    late: dict[int, list[tuple[str, date]]] = {}
+    for row in rows:
+        if row.completed_at is None or row.completed_at.astimezone(SHANGHAI).date() > row.due_on:
+            late.setdefault(row.hazard_id, []).append((row.name, row.due_on))
+    listed = list(late)[:limit]
+    hazards = {h.id: h for h in session.scalars(select(Hazard).where(Hazard.id.in_(listed)))} if listed else {}
+    return len(late), [(hazards[hazard_id], late[hazard_id]) for hazard_id in listed]
 
 
 def previous_month(today: date) -> str:
