@@ -16,7 +16,7 @@ from workflow_app.store.database import transaction
 from workflow_app.store.models import InboxTask
 
 
-def test_major_hazard_is_reviewed_listed_verified_by_department_and_closed(factory, zone):
+def test_major_hazard_is_reviewed_verified_by_department_and_closed(factory, zone):
     hid = report(factory, zone.principal, zone.enterprise_id, T0)
     assert hazard(factory, hid).status == "awaiting_plan"
     assert complete(factory, zone.principal, hid, PLAN, T0) == "Task_PlanRectification"

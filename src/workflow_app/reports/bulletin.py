@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from ..engine.calendar import SHANGHAI
 from ..services import spot_checks, supervision_listings
 from ..services.errors import InvalidInputError
-from ..store.models import Hazard
+from ..store.models import Hazard, InboxTask
 from .pdf_text import FONT, paragraph, register_font
 from .pdf_text import style as _style
 from .statistics import OPEN_EXCLUDED, PeriodStatistics, month_of, period_statistics, start_of_day
@@ -70,10 +70,7 @@ def monthly_bulletin(session: Session, month: str, out: IO[bytes],
     except ValueError:
         raise InvalidInputError(f"月份应为 YYYY-MM：{month!r}") from None
     stats = period_statistics(session, start, end)
-    overdue_major = list(session.scalars(
-        select(Hazard).where(Hazard.level == "major", Hazard.rectification_deadline < end,
-                             Hazard.status.not_in(OPEN_EXCLUDED)).order_by(Hazard.rectification_deadline)
-        .limit(LISTED_AT_MOST)))
+    overdue_total, overdue_major = overdue_major_steps(session, end, LISTED_AT_MOST)
     listings = supervision_listings.for_bulletin(session, start_of_day(start), start_of_day(end), LISTED_AT_MOST)
     total = stats.total
     body, small = _style(11), _style(9)
@@ -84,9 +81,11 @@ def monthly_bulletin(session: Session, month: str, out: IO[bytes],
              _table(["镇街", *HEADERS], _unit_rows(stats.towns), WIDTHS),
              Spacer(1, 4 * mm), paragraph("三、各部门进展", body),
              _table(["部门", *HEADERS], _unit_rows(stats.departments), WIDTHS),
-             Spacer(1, 4 * mm), paragraph(f"四、逾期未整改的重大事故隐患（{len(overdue_major)} 项）", body)]
-    story += [paragraph(f"{h.code} {h.enterprise.name} {h.title}（整改时限 {h.rectification_deadline}）", small)
-              for h in overdue_major] or [paragraph("无。", small)]
+             Spacer(1, 4 * mm),
+             paragraph(f"四、逾期的重大事故隐患（{overdue_total} 项，列出逾期环节及其时限）", body)]
+    story += [paragraph(f"{h.code} {h.enterprise.name} {h.title}：" + "；".join(
+        f"{step}（时限 {due}）" for step, due in steps), small)
+              for h, steps in overdue_major] or [paragraph("无。", small)]
     story += _listing_section(listings, body, small)
     checked = spot_checks.figures(session, start_of_day(start), start_of_day(end))
     story += [Spacer(1, 4 * mm), paragraph(
@@ -109,6 +108,25 @@ def _rewards_section(session: Session, start: date, end: date, body: ParagraphSt
     return [Spacer(1, 4 * mm), paragraph(summary, body),
             *([paragraph(f"{h.code} {h.enterprise.name} 奖励 {Decimal(h.reward_amount or 0):,.2f} 元", small)
                for h in listed] or [paragraph("无。", small)])]
+
+
+def overdue_major_steps(session: Session, end: date,
+                        limit: int) -> tuple[int, list[tuple[Hazard, list[tuple[str, date]]]]]:
+    """How many open major hazards are overdue at any step before `end`, and the first `limit` of them (earliest
+    first), each with its late steps (name, due): a step still open after its due date, or one done after it
+    (once overdue, a hazard stays listed until closed, as its overdue_since does)."""
+    rows = session.execute(
+        select(InboxTask.hazard_id, InboxTask.name, InboxTask.due_on, InboxTask.completed_at)
+        .join(Hazard, Hazard.id == InboxTask.hazard_id)
+        .where(Hazard.level == "major", Hazard.status.not_in(OPEN_EXCLUDED), InboxTask.due_on < end)
+        .order_by(InboxTask.due_on, InboxTask.id))
+    late: dict[int, list[tuple[str, date]]] = {}
+    for row in rows:
+        if row.completed_at is None or row.completed_at.astimezone(SHANGHAI).date() > row.due_on:
+            late.setdefault(row.hazard_id, []).append((row.name, row.due_on))
+    listed = list(late)[:limit]
+    hazards = {h.id: h for h in session.scalars(select(Hazard).where(Hazard.id.in_(listed)))} if listed else {}
+    return len(late), [(hazards[hazard_id], late[hazard_id]) for hazard_id in listed]
 
 
 def previous_month(today: date) -> str:

@@ -4,7 +4,8 @@ Each enterprise has one liaison team (包联执法组) for the whole year: the f
 of the year assigns it, and an inspection by another team is refused. Hazards found enter
 the hazard loop with source "enforcement"; a major one the enterprise had not reported is
 flagged for 一案双罚 (penalising the enterprise and its responsible people), while a major
-hazard the enterprise reported itself and is rectifying is recorded as not penalised.
+hazard the enterprise found and reported itself and is actively rectifying is recorded as not
+penalised (不予处罚, see `_acknowledge`); any other is refused.
 """
 
 from __future__ import annotations
@@ -21,8 +22,17 @@ from . import audit
 from .errors import InvalidInputError, PermissionDeniedError
 from .hazards import report_hazard
 from .roles import may_report_for
+from .vocabulary import STATUSES
 
-SELF_REPORTED = ("self_inspection", "whistleblower", "lesson_learned")
+SELF_REPORTED = ("self_inspection", "lesson_learned")
+"""Sources of a hazard the enterprise found itself (自查, 举一反三). A whistleblower's or the public's report is
+someone else's finding, an enforcement inspection the department's: neither earns 不予处罚."""
+ACTIVELY_RECTIFYING = ("rectifying", "extension_review", "verifying")
+"""Statuses of a hazard whose plan is made and being carried out (正在采取有效措施消除): the department approved
+the plan and the enterprise is rectifying (rectifying; extension_review, as an extension is asked before the
+deadline, by an enterprise still at work), or has rectified and awaits verification (verifying). Not before:
+awaiting_plan has no plan, plan_review a plan not yet approved and so not yet carried out; pending_triage and
+reported are reports nobody has confirmed; closed and rejected are no longer hazards to rectify."""
 
 
 @dataclass(frozen=True)
@@ -81,10 +91,23 @@ def _check_liaison(session: Session, actor: User, enterprise: Organisation, team
 
 
 def _acknowledge(session: Session, enterprise: Organisation, hazard_id: int, inspection: Inspection) -> int:
-    """A major hazard the enterprise reported itself and is rectifying: recorded as not penalised."""
+    """Record as not penalised (不予处罚) a major hazard the enterprise found and reported itself and is actively
+    rectifying; refuse any other, naming why.
+
+    The plan (campaign-plan-2023.zh.txt, 二(二)3): "对企业自查查出的重大事故隐患，已按规定报告并正在采取有效
+    措施消除的，依法不予行政处罚". Found by the enterprise: `SELF_REPORTED`; reported: it is in the ledger;
+    being eliminated: `ACTIVELY_RECTIFYING`.
+    """
     hazard = session.get(Hazard, hazard_id)
-    if (hazard is None or hazard.enterprise_id != enterprise.id or hazard.level != "major"
-            or hazard.source not in SELF_REPORTED or hazard.status in ("closed", "rejected")):
-        raise InvalidInputError(f"hazard {hazard_id} is not an open major hazard {enterprise.name} reported itself")
+    if hazard is None or hazard.enterprise_id != enterprise.id:
+        raise InvalidInputError(f"{enterprise.name} 没有编号为 {hazard_id} 的隐患")
+    if hazard.level != "major":
+        raise InvalidInputError(f"{hazard.code} 不是重大事故隐患，不适用自查自报不予处罚")
+    if hazard.source not in SELF_REPORTED:
+        raise InvalidInputError(f"{hazard.code} 不是企业自查发现并报告的隐患（由举报或执法检查发现），"
+                                "不能认定为自查自报不予处罚")
+    if hazard.status not in ACTIVELY_RECTIFYING:
+        raise InvalidInputError(f"{hazard.code} 当前为“{STATUSES.get(hazard.status, hazard.status)}”，"
+                                "不是正在按经审核的治理方案整改，不能认定为自查自报不予处罚")
     hazard.penalty = "not_penalised"
     return hazard.id

@@ -45,7 +45,9 @@ class HazardSubject:
         if data.get("rectification_deadline"):
             deadline = date.fromisoformat(data["rectification_deadline"])
             if hazard.rectification_deadline != deadline:  # once overdue, it stays on the overdue list until closed
-                hazard.rectification_deadline, hazard.escalated_at = deadline, None
+                if hazard.rectification_deadline is not None:  # a new deadline ends the escalation of the old one;
+                    hazard.escalated_at = None  # the first one does not end that of a late plan
+                hazard.rectification_deadline = deadline
         hazard.status = _status(instance, ready, hazard.status)
         if hazard.status == "closed" and hazard.closed_at is None:
             hazard.closed_at = now

@@ -7,13 +7,13 @@ by being written; e-mail and webhook notices wait in the outbox for the dispatch
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..engine import FiredTimer
-from ..store.models import Hazard, Notice, Organisation
+from ..store.models import Hazard, InboxTask, Notice, Organisation
 from .roles import acting_organisation_id
 
 SUBJECTS = {
@@ -23,19 +23,39 @@ SUBJECTS = {
     "verify_reminder": "隐患验收即将到期，请及时验收：{code} {title}",
     "verify_overdue": "隐患逾期未验收，已报安委办督办：{code} {title}",
     "triage_overdue": "举报逾期未受理研判：{code} {title}",
+    "plan_reminder": "治理方案即将到期，请及时提交：{code} {title}（方案时限 {due}）",
+    "plan_overdue": "治理方案逾期未提交：{code} {title}（方案时限 {due}）",
+    "plan_escalation": "治理方案逾期未提交，升级督办：{code} {title}（方案时限 {due}）",
+    "review_reminder": "治理方案审核即将到期，请及时审核：{code} {title}（审核时限 {due}）",
+    "review_overdue": "治理方案逾期未审核：{code} {title}（审核时限 {due}）",
+    "review_escalation": "治理方案逾期未审核，升级督办：{code} {title}（审核时限 {due}）",
+    "immediate_reminder": "立即整改今日到期：{code} {title}（整改时限 {due}）",
+    "immediate_overdue": "立即整改已逾期：{code} {title}（整改时限 {due}）",
+    "immediate_escalation": "立即整改逾期未完成，升级督办：{code} {title}（整改时限 {due}）",
+    "extension_reminder": "延期申请审批即将到期，请及时审批：{code} {title}（审批时限 {due}）",
+    "extension_overdue": "延期申请逾期未审批：{code} {title}（审批时限 {due}）",
+    "extension_escalation": "延期申请逾期未审批，升级督办：{code} {title}（审批时限 {due}）",
 }
+"""Each kind's subject: `{deadline}` is the rectification deadline, `{due}` the due date of the step the timer
+is attached to (its `due_field` on the diagram)."""
+OVERDUE_KINDS = frozenset({"overdue", "plan_overdue", "review_overdue", "immediate_overdue", "extension_overdue"})
+"""Notices that put the hazard on the overdue list (overdue_since): a step of its loop missed its deadline."""
+ESCALATION_KINDS = frozenset({"escalation", "plan_escalation", "review_escalation", "immediate_escalation",
+                              "extension_escalation"})
+"""Notices that escalate the hazard to the safety committee office (escalated_at)."""
 
 
 def queue_for_timer(session: Session, hazard: Hazard, instance_id: int, fired: FiredTimer, now: datetime) -> None:
     """Queue one notice per recipient named on the timer (camunda property `notify`): a role's organisation
     for the task the timer is attached to (so a verification's notices reach the department that verifies)."""
     kind = fired.properties.get("notice", "timer")
-    if kind == "overdue" and hazard.overdue_since is None:
+    if kind in OVERDUE_KINDS and hazard.overdue_since is None:
         hazard.overdue_since = fired.fire_at
-    if kind == "escalation" and hazard.escalated_at is None:
+    if kind in ESCALATION_KINDS and hazard.escalated_at is None:
         hazard.escalated_at = now
     subject = SUBJECTS.get(kind, fired.name + "：{code} {title}").format(
-        code=hazard.code, title=hazard.title, deadline=hazard.rectification_deadline or "—")
+        code=hazard.code, title=hazard.title, deadline=hazard.rectification_deadline or "—",
+        due=_step_due(session, instance_id, fired) or "—")
     if kind in SUBJECTS and session.scalar(select(Notice.id).where(
             Notice.hazard_id == hazard.id, Notice.kind == kind, Notice.subject == subject).limit(1)) is not None:
         return  # the same notice for the same deadline went out already (the task was re-entered, e.g. after a
@@ -45,6 +65,15 @@ def queue_for_timer(session: Session, hazard: Hazard, instance_id: int, fired: F
                                          step=fired.attached_to)
                   for role in fired.properties.get("notify", "enterprise").split(",") if role.strip()}
     queue(session, instance_id, fired, now, recipients, subject, body, hazard.id)
+
+
+def _step_due(session: Session, instance_id: int, fired: FiredTimer) -> date | None:
+    """The due date of the open step a boundary timer is attached to (its inbox row, written before the notices)."""
+    if fired.attached_to is None:
+        return None
+    return session.scalar(select(InboxTask.due_on).where(
+        InboxTask.instance_id == instance_id, InboxTask.bpmn_id == fired.attached_to,
+        InboxTask.completed_at.is_(None)).order_by(InboxTask.id.desc()).limit(1))
 
 
 def queue(session: Session, instance_id: int, fired: FiredTimer, now: datetime, recipients: set[int],

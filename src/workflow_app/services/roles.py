@@ -6,8 +6,11 @@ the enterprise itself, its lead supervising department, its town, or the office.
 Several departments may supervise one enterprise (三管三必须, table `supervisions`): each of them
 sees it and may report and inspect there; the lead (one per enterprise) acts on the department's
 steps: it reviews major-hazard plans, decides extensions and verifies closures, except that a
-hazard found by another supervising department's enforcement inspection is verified by that
-department ("谁检查、谁验收").
+hazard found by another supervising department (by its enforcement inspection, or reported by
+its staff) is verified by that department ("谁检查、谁验收"). Which hazards the government side
+verifies at all (复查: every major one, and every one a department or a report found) is
+decided on the diagram, at Gateway_VerifierLevel; only what the enterprise found itself, of
+general level, is verified by the enterprise.
 
 A public or whistleblower report protects its reporter: the reported enterprise sees nothing
 of it until the office's triage accepts it (a rejected one never), and then sees a hazard
@@ -40,7 +43,7 @@ SOURCE_SHOWN_INSTEAD = "enforcement"
 inspections find hazards, so the label itself does not tell a report apart."""
 VERIFICATION_STEPS = frozenset({"Task_DepartmentVerify"})
 """The department's verification of a closure (部门验收) in bpmn/hazard_lifecycle.bpmn, and so the
-boundary timers attached to it: the department whose inspection found the hazard verifies it."""
+boundary timers attached to it: the department that found the hazard verifies it."""
 REPORT_STEPS = frozenset({"Service_TriageDue", "Task_Triage", "Timer_TriageOverdue", "Task_RewardDecision"})
 """The steps of bpmn/hazard_lifecycle.bpmn that exist only for a report: triage, its deadline, the reward."""
 
@@ -59,8 +62,9 @@ def acting_organisation_id(session: Session, role: str, enterprise: Organisation
     """The organisation whose users act for `role` at `step` (a BPMN id) on a record of `enterprise`.
 
     A department's step is the lead department's, but the verification (`VERIFICATION_STEPS`) of a
-    `hazard` found by an enforcement inspection belongs to the inspecting department while it still
-    supervises the enterprise. Without a lead department (or town) the office acts.
+    `hazard` a department found belongs to that department while it still supervises the enterprise:
+    the one whose enforcement inspection found it, else the one whose staff reported it. Without a
+    lead department (or town) the office acts.
     """
     if role == "enterprise":
         return enterprise.id
@@ -68,8 +72,8 @@ def acting_organisation_id(session: Session, role: str, enterprise: Organisation
         return enterprise.town_id
     if role == "department":
         department = None
-        if hazard is not None and hazard.inspection_id is not None and step in VERIFICATION_STEPS:
-            department = session.connection().execute(_INSPECTING_DEPARTMENT, {"id": hazard.inspection_id}).scalar()
+        if hazard is not None and step in VERIFICATION_STEPS:
+            department = _finding_department(session, hazard)
         if department is None:
             department = session.connection().execute(_LEAD_DEPARTMENT, {"id": enterprise.id}).scalar()
         if department is not None:
@@ -83,7 +87,25 @@ _INSPECTING_DEPARTMENT = (select(Inspection.department_id)
                           .join(Supervision, and_(Supervision.enterprise_id == Inspection.enterprise_id,
                                                   Supervision.department_id == Inspection.department_id))
                           .where(Inspection.id == bindparam("id")))
+_REPORTING_DEPARTMENT = (select(User.organisation_id)
+                         .join(Supervision, and_(Supervision.enterprise_id == bindparam("enterprise"),
+                                                 Supervision.department_id == User.organisation_id))
+                         .where(User.id == bindparam("user"), User.role == "department"))
 """Built once; run on the connection (no ORM flush first) for every new department task."""
+
+
+def _finding_department(session: Session, hazard: Hazard) -> int | None:
+    """The supervising department that found `hazard`: its inspection's, else its reporter's (None: neither)."""
+    connection = session.connection()
+    if hazard.inspection_id is not None:
+        found = connection.execute(_INSPECTING_DEPARTMENT, {"id": hazard.inspection_id}).scalar()
+        if found is not None:
+            return int(found)
+    if hazard.reported_by_id is None:
+        return None
+    found = connection.execute(_REPORTING_DEPARTMENT, {"user": hazard.reported_by_id,
+                                                       "enterprise": hazard.enterprise_id}).scalar()
+    return None if found is None else int(found)
 
 
 def supervised_by(department_id: Any) -> Select:
