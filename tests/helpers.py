@@ -100,7 +100,7 @@ CAMPAIGN_2026 = CampaignConfig(
     code="2026", name="重大事故隐患专项排查整治2026行动", year=2026, towns=None, departments=None, zone="测试开发区",
     dates={"mobilization_end": "2026-05-20", "self_inspection_end": "2026-07-31", "enforcement_end": "2026-10-31",
            "summary_end": "2026-12-31", "dispatch_start": "2026-05-22", "report_1_on": "2026-08-18",
-           "report_2_on": "2026-12-18"})
+           "report_2_on": "2026-12-18", "summary_on": "2026-12-28"})
 """A campaign over 2026, whose period holds the tests' hazards (reported at T0, 2026-11-02)."""
 
 
