@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from ..diagram import render_svg
 from ..engine import FormValidationError
-from ..services import evidence, hazards, holidays, roles, standards
+from ..services import evidence, hazards, holidays, penalties, roles, standards
 from ..services.errors import InvalidInputError
 from ..services.model_registry import latest_version, process_model
 from ..services.roles import source_shown_to, steps_shown_to
@@ -92,9 +92,10 @@ def show(hazard_id: int) -> str:
         open_steps = [t for t in steps if t.completed_at is None]
         deadline = hazard.rectification_deadline if hazard.closed_at is None else None
         gaps = holidays.missing_around(session, deadline, *[t.due_on for t in open_steps])
+        decided = penalties.for_hazard(session, hazard.id)
     return render_template("hazard.html", hazard=hazard, open_steps=open_steps, photos=photos, history=history,
                            source=source_shown_to(user, hazard), sees_reporter=user.role == "office",
-                           judged=judged, items=items, holiday_gaps=gaps)
+                           judged=judged, items=items, holiday_gaps=gaps, penalties=decided)
 
 
 @bp.get("/hazards/<int:hazard_id>/diagram.svg")
