@@ -94,7 +94,7 @@ def _first_inspections(session: Session, department_id: int, year: int) -> dict[
     rows = session.execute(select(Inspection.enterprise_id, Inspection.id).where(
         Inspection.department_id == department_id, extract("year", Inspection.inspected_on) == year)
         .order_by(Inspection.inspected_on.desc(), Inspection.id.desc()))
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 def fulfil(session: Session, inspection: Inspection) -> None:
@@ -130,7 +130,7 @@ def plans(session: Session, actor: User) -> list[tuple[InspectionPlan, str]]:
     query = (select(InspectionPlan, Organisation.name)
              .join(Organisation, Organisation.id == InspectionPlan.department_id)
              .where(_visible(actor)).order_by(InspectionPlan.year.desc(), Organisation.name))
-    return [(plan, name) for plan, name in session.execute(query).tuples()]
+    return [(plan, name) for plan, name in session.execute(query)]
 
 
 @dataclass(frozen=True)
@@ -150,8 +150,8 @@ def get_plan(session: Session, actor: User, plan_id: int) -> tuple[InspectionPla
     entries = list(session.execute(
         select(InspectionPlanEntry, Organisation.name)
         .join(Organisation, Organisation.id == InspectionPlanEntry.enterprise_id)
-        .where(InspectionPlanEntry.plan_id == plan.id).order_by(Organisation.name, Organisation.id)).tuples())
+        .where(InspectionPlanEntry.plan_id == plan.id).order_by(Organisation.name, Organisation.id)))
     names = dict(session.execute(select(User.id, User.display_name).where(
-        User.id.in_({i for entry, _ in entries for i in entry.inspectors}))).tuples().all())
+        User.id.in_({i for entry, _ in entries for i in entry.inspectors}))).all())
     return plan, [PlanEntryView(entry, name, [names.get(i, str(i)) for i in entry.inspectors])
                   for entry, name in entries]

@@ -48,7 +48,7 @@ def list_inspections(session: Session, user: User, enterprise_id: int | None = N
     if enterprise_id is not None:
         query = query.where(Inspection.enterprise_id == enterprise_id)
     query = visible_inspections(query, user).order_by(Inspection.inspected_on.desc(), Inspection.id.desc())
-    return [InspectionRow(*row) for row in session.execute(query.limit(MAX_LISTED)).tuples()]
+    return [InspectionRow(*row) for row in session.execute(query.limit(MAX_LISTED))]
 
 
 @dataclass(frozen=True)
@@ -119,4 +119,4 @@ def self_reported_open_majors(session: Session, enterprise_ids: list[int]) -> li
 def teams_of(session: Session, user: User, year: int) -> dict[int, str]:
     """enterprise id → the liaison team of `user`'s department in `year` (to prefill the form)."""
     return dict(session.execute(select(LiaisonAssignment.enterprise_id, LiaisonAssignment.team).where(
-        LiaisonAssignment.department_id == user.organisation_id, LiaisonAssignment.year == year)).tuples().all())
+        LiaisonAssignment.department_id == user.organisation_id, LiaisonAssignment.year == year)).all())
