@@ -116,7 +116,7 @@ def _amount(sanction: Sanction) -> Decimal | None:
         raise InvalidInputError("罚款须填写金额（元）") from None
     if not amount.is_finite() or not 0 < amount <= MAX_AMOUNT or amount != amount.quantize(Decimal("0.01")):
         raise InvalidInputError(f"罚款金额须大于 0、不超过 {MAX_AMOUNT} 元，至多两位小数")
-    return amount
+    return amount.quantize(Decimal("0.01"))
 
 
 def _hazard(session: Session, inspection: Inspection, hazard_id: int | None) -> Hazard | None:
