@@ -65,7 +65,8 @@ def record_inspection(session: Session, actor: User, enterprise_id: int, team: s
     acknowledged = [_acknowledge(session, enterprise, hazard_id, inspection) for hazard_id in self_reported_ids]
     new_ids, flagged = [], []
     for data in found:
-        reported = report_hazard(session, actor, enterprise.id, {**data, "source": "enforcement"}, now)
+        reported = report_hazard(session, actor, enterprise.id,
+                                 {"found_on": inspected_on.isoformat(), **data, "source": "enforcement"}, now)
         hazard = session.get(Hazard, reported.hazard_id)
         assert hazard is not None
         hazard.inspection_id = inspection.id

@@ -88,8 +88,7 @@ class InspectedSchema(Schema):
 class SanctionSchema(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(list(KINDS)))
     amount = fields.Decimal(allow_none=True, as_string=True,
-                            validate=validate.Range(min=0, min_inclusive=False, max=100_000_000),
-                            metadata={"description": "yuan; a fine only"})
+                            metadata={"description": "yuan, positive, at most two decimals; a fine only"})
 
 
 class NewPenaltySchema(Schema):
