@@ -53,9 +53,11 @@ def _form(error: str | None = None, status: int = 200) -> Any:
 @login_required
 def create() -> Response | tuple[str, int]:
     form = request.form
+    enterprise = form.get("enterprise_id", "")
     try:
-        enterprise_id = int(form.get("enterprise_id", ""))
-        inspected_on = date.fromisoformat(form.get("inspected_on", ""))
+        if not enterprise.isdigit() or len(enterprise) > 18:
+            raise ValueError(enterprise)
+        enterprise_id, inspected_on = int(enterprise), date.fromisoformat(form.get("inspected_on", ""))
     except ValueError:
         return _form(_("请选择企业并填写检查日期"), 422)
     acknowledged = [int(v) for v in form.getlist("self_reported_id") if v.isdigit() and len(v) <= 18]
