@@ -14,7 +14,7 @@ from web_support import csrf, make_app, sign_in
 
 from workflow_app.services.tokens import create_token
 from workflow_app.store.database import transaction
-from workflow_app.store.models import AuditEntry, Hazard, Inspection, Penalty
+from workflow_app.store.models import AuditEntry, Hazard, Inspection, LiaisonAssignment, Penalty
 
 ON = T0.date().isoformat()
 FORM = {"team": "应急一组", "inspected_on": ON, "inspectors": "李四、王五",
@@ -89,6 +89,20 @@ def test_another_team_of_the_same_department_is_refused_with_a_clear_message(app
                                                     "csrf_token": csrf(client, form_path)})
     assert refused.status_code == 422 and "应急一组" in refused.get_data(as_text=True)
     assert _counts(factory) == before
+
+
+def test_an_incomplete_hazard_row_refuses_the_whole_inspection(app, factory, zone):
+    """One transaction: a hazard found without its location records neither the hazard nor the inspection."""
+    client = _client(app, "dept")
+    form_path = f"/inspections/new?enterprise_id={zone.enterprise_id}"
+    before = _counts(factory)
+    refused = client.post("/inspections/new", data={**FORM, "hazard-1-location": "",
+                                                    "enterprise_id": zone.enterprise_id,
+                                                    "csrf_token": csrf(client, form_path)})
+    assert refused.status_code == 422 and "隐患部位为必填项" in refused.get_data(as_text=True)
+    assert _counts(factory) == before
+    with transaction(factory) as s:
+        assert s.scalar(select(func.count()).select_from(LiaisonAssignment)) == 0  # no team assigned either
 
 
 def test_each_role_sees_only_the_inspections_it_may(app, factory, zone):

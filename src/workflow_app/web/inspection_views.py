@@ -67,7 +67,7 @@ def create() -> Response | tuple[str, int]:
                                        form.get("findings", ""), _found(inspected_on), acknowledged, now(),
                                        inspectors=form.get("inspectors", ""))
     except FormValidationError as invalid:
-        return _form("；".join(f"{e.field_id}: {e.message}" for e in invalid.errors), 422)
+        return _form(_("发现的隐患：") + "；".join(e.message for e in invalid.errors), 422)
     except InvalidInputError as refused:
         return _form(_(str(refused)), 422)
     flash(_("已记录执法检查，发现隐患 %(n)s 项", n=len(result.new_hazard_ids)), "info")
