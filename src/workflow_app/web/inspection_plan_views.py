@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
@@ -16,7 +14,7 @@ from .context import me, now, today, unit_of_work
 bp = Blueprint("inspection_plans", __name__)
 
 
-def _index(error: str | None = None, status: int = 200) -> Any:
+def _index(error: str | None = None, status: int = 200) -> tuple[str, int]:
     with unit_of_work() as session:
         plans = inspection_plans.plans(session, me())
     return render_template("inspection_plans.html", plans=plans, year=today().year, error=error), status

@@ -33,11 +33,11 @@ def index() -> str:
 
 @bp.get("/inspections/new")
 @login_required
-def new() -> str:
+def new() -> tuple[str, int]:
     return _form()
 
 
-def _form(error: str | None = None, status: int = 200) -> Any:
+def _form(error: str | None = None, status: int = 200) -> tuple[str, int]:
     """Step 1 picks the enterprise (search by name or pinyin initials); step 2 is the inspection form."""
     enterprise_id = request.values.get("enterprise_id", "")
     with unit_of_work() as session:
@@ -86,11 +86,11 @@ def _found(inspected_on: date) -> list[dict[str, Any]]:
 
 @bp.get("/inspections/<int:inspection_id>")
 @login_required
-def show(inspection_id: int) -> str:
+def show(inspection_id: int) -> tuple[str, int]:
     return _page(inspection_id)
 
 
-def _page(inspection_id: int, error: str | None = None, status: int = 200) -> Any:
+def _page(inspection_id: int, error: str | None = None, status: int = 200) -> tuple[str, int]:
     with unit_of_work() as session:
         record = inspections.get_inspection(session, me(), inspection_id)
     decides = me().role == "department" and me().organisation_id == record.inspection.department_id
