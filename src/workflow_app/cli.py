@@ -359,12 +359,14 @@ def duties_command(ctx: Context, now_text: str | None) -> None:
 @click.option("--team", required=True, help="the liaison team (包联执法组)")
 @click.option("--on", "inspected_on", required=True, help="inspection date, YYYY-MM-DD")
 @click.option("--findings", required=True, help="what was inspected and found")
+@click.option("--inspectors", default="", help="the inspectors' names (执法人员)")
 @click.option("--hazards-json", help="hazards found: a JSON list of start-form objects")
 @click.option("--self-reported", multiple=True, type=int, help="id of a self-reported major hazard seen (repeatable)")
 @now_option
 @pass_context
 def inspect_command(ctx: Context, username: str, enterprise_code: str, team: str, inspected_on: str, findings: str,
-                    hazards_json: str | None, self_reported: tuple[int, ...], now_text: str | None) -> None:
+                    inspectors: str, hazards_json: str | None, self_reported: tuple[int, ...],
+                    now_text: str | None) -> None:
     """Record an enforcement inspection; hazards found enter the loop (一案双罚 flagged)."""
     from .services.enforcement import record_inspection
 
@@ -376,7 +378,7 @@ def inspect_command(ctx: Context, username: str, enterprise_code: str, team: str
                 raise click.ClickException(f"no enterprise {enterprise_code!r}")
             result = record_inspection(session, _user(session, username), enterprise.id, team,
                                        date.fromisoformat(inspected_on), findings, found, list(self_reported),
-                                       _now(now_text))
+                                       _now(now_text), inspectors=inspectors)
     except (ServiceError, FormValidationError, ValueError) as exc:
         _fail(exc)
     click.echo(f"inspection {result.inspection_id}: {len(result.new_hazard_ids)} hazard(s) found, "

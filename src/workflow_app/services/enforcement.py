@@ -1,7 +1,9 @@
 """Enforcement inspections (部门精准执法) by liaison teams, and what they find.
 
-Each enterprise has one liaison team (包联执法组) for the whole year: the first inspection
-of the year assigns it, and an inspection by another team is refused. Hazards found enter
+Each supervising department has one liaison team (包联执法组) per enterprise for the whole year
+(plan: "针对同一家企业的所有执法检查均由同一个执法工作组承担"): the department's first inspection of
+the year assigns it, and an inspection by another team of that department is refused; another
+supervising department has its own team. Hazards found enter
 the hazard loop with source "enforcement"; a major one the enterprise had not reported is
 flagged for 一案双罚 (penalising the enterprise and its responsible people), while a major
 hazard the enterprise found and reported itself and is actively rectifying is recorded as not
@@ -18,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..store.models import Hazard, Inspection, LiaisonAssignment, Organisation, User
-from . import audit
+from . import audit, inspection_plans
 from .errors import InvalidInputError, PermissionDeniedError
 from .hazards import report_hazard
 from .roles import may_report_for
@@ -33,6 +35,9 @@ the plan and the enterprise is rectifying (rectifying; extension_review, as an e
 deadline, by an enterprise still at work), or has rectified and awaits verification (verifying). Not before:
 awaiting_plan has no plan, plan_review a plan not yet approved and so not yet carried out; pending_triage and
 reported are reports nobody has confirmed; closed and rejected are no longer hazards to rectify."""
+TEAM_LENGTH = 100
+"""The longest liaison team name stored (inspections.team, liaison_assignments.team)."""
+INSPECTORS_LENGTH = 200
 
 
 @dataclass(frozen=True)
@@ -47,8 +52,9 @@ class InspectionResult:
 
 def record_inspection(session: Session, actor: User, enterprise_id: int, team: str, inspected_on: date,
                       findings: str, found: list[dict[str, Any]], self_reported_ids: list[int],
-                      now: datetime) -> InspectionResult:
-    """Record an inspection of an enterprise by the actor's department (one transaction)."""
+                      now: datetime, inspectors: str = "") -> InspectionResult:
+    """Record an inspection of an enterprise by the actor's department (one transaction); `inspectors`
+    names the officers who inspected (谁检查、谁签名)."""
     enterprise = session.get(Organisation, enterprise_id)
     if enterprise is None or enterprise.kind != "enterprise":
         raise InvalidInputError(f"no enterprise with id {enterprise_id}")
@@ -56,17 +62,21 @@ def record_inspection(session: Session, actor: User, enterprise_id: int, team: s
         raise PermissionDeniedError("only a department supervising this enterprise inspects it")
     team = team.strip()
     if not team or not findings.strip():
-        raise InvalidInputError("the liaison team and the findings are required")
+        raise InvalidInputError("须填写包联执法组和检查情况")
+    if len(team) > TEAM_LENGTH or len(inspectors.strip()) > INSPECTORS_LENGTH:
+        raise InvalidInputError(f"包联执法组名称不超过 {TEAM_LENGTH} 个字，检查人员不超过 {INSPECTORS_LENGTH} 个字")
     _check_liaison(session, actor, enterprise, team, inspected_on.year)
     inspection = Inspection(enterprise_id=enterprise.id, department_id=actor.organisation_id, team=team,
-                            inspected_on=inspected_on, findings=findings.strip(), recorded_by_id=actor.id,
-                            recorded_at=now)
+                            inspected_on=inspected_on, inspectors=inspectors.strip() or None,
+                            findings=findings.strip(), recorded_by_id=actor.id, recorded_at=now)
     session.add(inspection)
     session.flush()
+    inspection_plans.fulfil(session, inspection)
     acknowledged = [_acknowledge(session, enterprise, hazard_id, inspection) for hazard_id in self_reported_ids]
     new_ids, flagged = [], []
     for data in found:
-        reported = report_hazard(session, actor, enterprise.id, {**data, "source": "enforcement"}, now)
+        reported = report_hazard(session, actor, enterprise.id,
+                                 {"found_on": inspected_on.isoformat(), **data, "source": "enforcement"}, now)
         hazard = session.get(Hazard, reported.hazard_id)
         assert hazard is not None
         hazard.inspection_id = inspection.id
@@ -75,19 +85,23 @@ def record_inspection(session: Session, actor: User, enterprise_id: int, team: s
             flagged.append(hazard.id)
         new_ids.append(hazard.id)
     audit.record(session, actor, "record_inspection", "inspection", inspection.id,
-                 {"enterprise": enterprise.name, "team": team, "on": inspected_on.isoformat(), "found": new_ids,
-                  "double_penalty": flagged, "not_penalised": acknowledged}, now)
+                 {"enterprise": enterprise.name, "team": team, "inspectors": inspection.inspectors,
+                  "on": inspected_on.isoformat(), "found": new_ids, "double_penalty": flagged,
+                  "not_penalised": acknowledged}, now)
     return InspectionResult(inspection.id, new_ids, flagged, acknowledged)
 
 
 def _check_liaison(session: Session, actor: User, enterprise: Organisation, team: str, year: int) -> None:
-    assignment = session.scalar(select(LiaisonAssignment).where(LiaisonAssignment.enterprise_id == enterprise.id,
-                                                                LiaisonAssignment.year == year))
+    """The department's first inspection of the enterprise in `year` assigns its team; another team is refused."""
+    assignment = session.scalar(select(LiaisonAssignment).where(
+        LiaisonAssignment.enterprise_id == enterprise.id, LiaisonAssignment.year == year,
+        LiaisonAssignment.department_id == actor.organisation_id))
     if assignment is None:
         session.add(LiaisonAssignment(enterprise_id=enterprise.id, year=year, department_id=actor.organisation_id,
                                       team=team))
-    elif assignment.team != team or assignment.department_id != actor.organisation_id:
-        raise InvalidInputError(f"{enterprise.name} 本年度由包联执法组“{assignment.team}”负责检查，不能由其他组检查")
+    elif assignment.team != team:
+        raise InvalidInputError(f"{enterprise.name} {year} 年度由本部门包联执法组“{assignment.team}”负责检查，"
+                                f"不能由“{team}”检查")
 
 
 def _acknowledge(session: Session, enterprise: Organisation, hazard_id: int, inspection: Inspection) -> int:

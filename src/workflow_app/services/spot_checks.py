@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import random
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,6 +18,7 @@ from sqlalchemy.orm import Session
 from ..reports.statistics import month_of, start_of_day
 from ..store.models import Hazard, SpotCheck, SpotCheckItem, User
 from . import audit
+from .draws import new_seed, pick
 from .errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from .hazards import reopen_hazard
 from .roles import visible_hazards
@@ -38,8 +38,7 @@ def sample(population: list[int], rate: float, seed: int) -> list[int]:
     """The drawn ids: ceil(rate × population), at least one, ascending."""
     if not population:
         return []
-    size = min(len(population), max(1, math.ceil(len(population) * rate)))
-    return sorted(random.Random(seed).sample(population, size))
+    return pick(random.Random(seed), population, max(1, math.ceil(len(population) * rate)))
 
 
 def draw(session: Session, actor: User, month: str, now: datetime, rate: float = DEFAULT_RATE,
@@ -56,7 +55,7 @@ def draw(session: Session, actor: User, month: str, now: datetime, rate: float =
     if session.scalar(select(SpotCheck.id).where(SpotCheck.month == month)) is not None:
         raise ConflictError(f"{month} 已抽检")
     population = closed_in(session, month)
-    chosen_seed = seed if seed is not None else secrets.randbits(63)
+    chosen_seed = seed if seed is not None else new_seed()
     check = SpotCheck(month=month, seed=str(chosen_seed), rate=rate, population=population, drawn_at=now,
                       drawn_by_id=actor.id)
     session.add(check)

@@ -497,6 +497,7 @@ class Inspection(Base):
     department_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
     team: Mapped[str] = mapped_column(String(100))
     inspected_on: Mapped[date] = mapped_column(Date)
+    inspectors: Mapped[str | None] = mapped_column(String(200))  # the inspectors' names (执法人员), as signed
     findings: Mapped[str] = mapped_column(Text)
     recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     recorded_at: Mapped[datetime]
@@ -538,6 +539,7 @@ class InspectionPlan(Base):
     year: Mapped[int] = mapped_column(Integer)
     seed: Mapped[str] = mapped_column(String(20))  # as text (fits any database's integers)
     sample_size: Mapped[int] = mapped_column(Integer)
+    per_enterprise: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))  # inspectors drawn
     enterprise_pool: Mapped[list] = mapped_column(JSON)  # enterprise ids, ascending
     inspector_pool: Mapped[list] = mapped_column(JSON)  # user ids, ascending
     drawn_at: Mapped[datetime]

@@ -39,6 +39,8 @@ from . import (
     i18n,
     inbox_views,
     incident_views,
+    inspection_plan_views,
+    inspection_views,
     labels,
     listing_views,
     metrics,
@@ -90,7 +92,7 @@ def create_app(settings: Settings | None = None, factory: sessionmaker[Session] 
     )
     csrf = CSRFProtect(app)
     api.init_app(app)  # before the error handlers: ours answer /api/ with problem details
-    for blueprint in (api.hazards.blp, api.tasks.blp, api.catalog.blp):
+    for blueprint in (api.hazards.blp, api.tasks.blp, api.catalog.blp, api.enforcement.blp):
         csrf.exempt(blueprint)  # token-authenticated, no cookies: nothing for CSRF to protect
     security_headers.init_app(app)  # after api: the docs page's policy follows its configured viewer
     metrics.init_app(app)  # before auth: the latency includes loading the signed-in user
@@ -103,7 +105,8 @@ def create_app(settings: Settings | None = None, factory: sessionmaker[Session] 
                   notice_views.bp, report_views.bp, token_views.bp, model_views.bp, case_views.bp,
                   incident_views.bp, delegation_views.bp, spot_check_views.bp, standard_views.bp,
                   checklist_views.bp, people_views.bp, roster_views.bp, enterprise_views.bp, health.bp,
-                  holiday_views.bp, document_views.bp, listing_views.bp)
+                  holiday_views.bp, document_views.bp, listing_views.bp, inspection_views.bp,
+                  inspection_plan_views.bp)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     if settings.oidc is not None:

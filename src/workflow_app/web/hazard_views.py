@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from ..diagram import render_svg
 from ..engine import FormValidationError
-from ..services import documents, evidence, hazards, holidays, roles, standards, supervision_listings
+from ..services import documents, evidence, hazards, holidays, penalties, roles, standards, supervision_listings
 from ..services.errors import InvalidInputError
 from ..services.model_registry import latest_version, process_model
 from ..services.roles import source_shown_to, steps_shown_to
@@ -95,10 +95,12 @@ def show(hazard_id: int) -> str:
         offers = documents.offers_on_hazard(session, user, hazard)
         listings = supervision_listings.listings_of(session, user, hazard)
         may_propose = supervision_listings.may_propose(session, user, hazard)
+        decided = penalties.for_hazard(session, hazard.id)
     return render_template("hazard.html", hazard=hazard, open_steps=open_steps, photos=photos, history=history,
                            listings=listings, may_propose=may_propose,
                            source=source_shown_to(user, hazard), sees_reporter=user.role == "office",
-                           judged=judged, items=items, holiday_gaps=gaps, offers=offers)
+                           judged=judged, items=items, holiday_gaps=gaps, offers=offers,
+                           penalties=decided)
 
 
 @bp.get("/hazards/<int:hazard_id>/diagram.svg")

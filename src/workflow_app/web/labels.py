@@ -10,6 +10,8 @@ from flask_babel import format_datetime
 from flask_login import current_user
 
 from ..services.duty_subject import KIND_NAMES as DUTY_KINDS
+from ..services.penalties import KINDS as PENALTY_KINDS
+from ..services.penalties import TARGETS as PENALTY_TARGETS
 from ..services.roles import sources_offered_to
 from ..services.vocabulary import LEVELS, SOURCES, STATUSES
 
@@ -22,7 +24,8 @@ ACTIONS = {"report_hazard": "上报隐患", "complete_task": "办理", "timer_fi
            "create_checklist": "发布自查清单", "withdraw_checklist": "停用自查清单",
            "start_self_inspection": "开始自查", "submit_self_inspection": "提交自查",
            "sign_self_inspection": "主要负责人签字", "set_principal": "设定主要负责人",
-           "add_attachment": "添加附件", "issue_document": "出具文书"}
+           "add_attachment": "添加附件", "issue_document": "出具文书", "record_penalty": "行政处罚",
+           "draw_inspection_plan": "抽取双随机抽查计划"}
 CASE_STATUSES = {"running": "办理中", "completed": "已办结", "closed": "已关闭", "voided": "已作废",
                  "rejected": "不予批准"}
 WALK_KINDS = {"self_inspection": "企业自查", "principal_inspection": "主要负责人带队检查"}
@@ -50,5 +53,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(LEVELS=LEVELS, STATUSES=STATUSES, SOURCES=SOURCES, ACTIONS=ACTIONS, TAB_NAMES=TABS,
                                DUTY_KINDS=DUTY_KINDS, SORT_NAMES=SORT_NAMES,
                                CASE_STATUSES=CASE_STATUSES, WALK_KINDS=WALK_KINDS, WALK_STATUSES=WALK_STATUSES,
-                               ANSWER_NAMES=ANSWER_NAMES, CATEGORY_NAMES=CATEGORY_NAMES)
+                               ANSWER_NAMES=ANSWER_NAMES, CATEGORY_NAMES=CATEGORY_NAMES,
+                               PENALTY_KINDS=PENALTY_KINDS, PENALTY_TARGETS=PENALTY_TARGETS)
     app.jinja_env.filters["local_time"] = local_time
