@@ -228,6 +228,7 @@ def test_a_self_reported_major_hazard_acknowledged_is_not_penalised(factory, zon
     naming it is refused."""
     own = report(factory, zone.principal, zone.enterprise_id, T0, found_on=ON.isoformat())
     complete(factory, zone.principal, own, PLAN, T0)
+    complete(factory, zone.department, own, {"review_decision": "approve", "review_opinion": "同意"}, T0)
     with transaction(factory) as s:
         inspection_id = record_inspection(s, zone.department, zone.enterprise_id, "应急一组", ON, "检查", [], [own],
                                           T0).inspection_id
