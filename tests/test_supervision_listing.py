@@ -21,7 +21,7 @@ from workflow_app.services import audit, supervision_listings, tasks
 from workflow_app.services.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from workflow_app.services.sweep import sweep
 from workflow_app.store.database import transaction
-from workflow_app.store.models import InboxTask, Notice, SupervisionListing, User
+from workflow_app.store.models import Hazard, InboxTask, IssuedDocument, Notice, SupervisionListing, User
 
 DECIDE = {"listing_decision": "list", "listing_deadline": "2026-12-15", "stop_production": "true",
           "decision_opinion": "同意挂牌，停产整改"}
@@ -78,7 +78,7 @@ def test_approving_a_plan_no_longer_lists_the_hazard(factory, zone):
     hid = _rectifying(factory, zone)
     assert (hazard(factory, hid).status, hazard(factory, hid).supervision_listed) == ("rectifying", False)
     with transaction(factory) as s:
-        assert supervision_listings.listing_status_by_hazard(s, [hid]) == {}
+        assert s.scalar(select(func.count(SupervisionListing.id)).where(SupervisionListing.hazard_id == hid)) == 0
 
 
 def test_proposed_listed_closed_reinspected_resumed_and_delisted(factory, zone):
@@ -98,6 +98,11 @@ def test_proposed_listed_closed_reinspected_resumed_and_delisted(factory, zone):
     assert (listed.decided_by_id, listed.decided_at) == (zone.office.id, T0) and hazard(factory, hid).supervision_listed
     told = {org for org, _ in _notices(factory, "listing_notice")}
     assert told == {zone.enterprise_id, zone.department.organisation_id}
+    with transaction(factory) as s:  # the decision issues the 挂牌督办通知书, its serial in the notice
+        issued = s.scalars(select(IssuedDocument).where(IssuedDocument.subject_id == lid)).one()
+        bodies = list(s.scalars(select(Notice.body).where(Notice.kind == "listing_notice")))
+    assert (issued.kind, issued.issuer_id, issued.number) == ("listing_notice", zone.office.organisation_id, 1)
+    assert all("督办〔2026〕1号" in body for body in bodies)
     reinspect = _open_task(factory, lid)
     assert (reinspect.bpmn_id, reinspect.organisation_id, reinspect.due_on.isoformat()) == (
         "Task_Reinspect", zone.department.organisation_id, "2026-12-15")
@@ -126,7 +131,6 @@ def test_proposed_listed_closed_reinspected_resumed_and_delisted(factory, zone):
     assert (delisted.decided_at, delisted.deadline.isoformat(), delisted.stop_production) == (T0, "2026-12-15", True)
     assert not hazard(factory, hid).supervision_listed
     with transaction(factory) as s:
-        assert supervision_listings.listing_status_by_hazard(s, [hid, hid + 999]) == {hid: "delisted"}
         steps = [e.detail.get("task") for e in audit.history(s, "supervision_listing", lid)]
     assert steps == [None, "Task_ListingDecision", "Task_Reinspect", "Task_ResumeProduction"]
 
@@ -157,8 +161,9 @@ def test_a_refused_proposal_may_be_proposed_again_but_never_two_at_once(factory,
     again = _propose(factory, zone.department, hid, T0 + timedelta(days=3))
     assert _listing(factory, again).status == "proposed"
     with transaction(factory) as s:
-        assert supervision_listings.listing_status_by_hazard(s, [hid]) == {hid: "proposed"}
-        assert supervision_listings.listing_status_by_hazard(s, [hid], zone.principal) == {}  # not told of them
+        held = s.get(Hazard, hid)
+        assert [x.status for x in supervision_listings.listings_of(s, zone.department, held)] == ["proposed", "refused"]
+        assert supervision_listings.listings_of(s, zone.principal, held) == []  # not told of proposals, refusals
 
 
 def test_only_a_supervising_department_proposes_and_only_the_office_decides(factory, zone):

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from ..engine import FieldError, FiredTimer, FormValidationError, ProcessInstance, UserTaskView
 from ..engine.calendar import SHANGHAI
 from ..store.models import Organisation, Supervision, SupervisionListing, User
-from . import notices
+from . import documents, notices
 from .roles import office_id
 
 SUBJECTS = {
@@ -109,15 +109,18 @@ class ListingSubject:
         if view.bpmn_id == "Task_Reinspect":
             self.listing.reinspection_opinion = submitted.get("reinspection_opinion")
         if view.bpmn_id == "Task_ListingDecision" and self.listing.status == "listed":
-            self._notify_listed(session, now)
+            self._notify_listed(session, actor, now)
 
-    def _notify_listed(self, session: Session, now: datetime) -> None:
+    def _notify_listed(self, session: Session, actor: User, now: datetime) -> None:
+        """Issue the 挂牌督办通知书 (the office decides, so it issues) and tell the enterprise and the unit."""
         listing, hazard = self.listing, self.listing.hazard
+        notice = documents.issue(session, actor, "listing_notice", listing.id, now)
         unit = session.get(Organisation, listing.supervising_unit_id)
         assert unit is not None
         stop = "整改期间停产停业" if listing.stop_production else "不停产整改"
         subject = f"重大事故隐患挂牌督办通知：{hazard.code} {hazard.title}（督办时限 {listing.deadline}，{stop}）"
-        body = (f"{subject}\n企业：{hazard.enterprise.name}\n隐患部位：{hazard.location}\n督办责任单位：{unit.name}\n"
+        body = (f"{subject}\n挂牌督办通知书：{notice.serial}（在隐患页面下载）\n"
+                f"企业：{hazard.enterprise.name}\n隐患部位：{hazard.location}\n督办责任单位：{unit.name}\n"
                 f"决定意见：{listing.decision_opinion or ''}")
         notices.queue_event(session, f"listing:{listing.id}:listed", "listing_notice", now,
                             {hazard.enterprise_id, unit.id}, subject, body, hazard.id)

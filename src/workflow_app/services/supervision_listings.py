@@ -14,7 +14,6 @@ when the department acts, so the hazard's own process needs no link to the listi
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -126,21 +125,6 @@ def candidate_units(session: Session, listing: SupervisionListing) -> list[tuple
     return [(unit_id, name) for unit_id, name in session.execute(
         select(Organisation.id, Organisation.name).join(Supervision, Supervision.department_id == Organisation.id)
         .where(Supervision.enterprise_id == listing.hazard.enterprise_id).order_by(Organisation.name))]
-
-
-def listing_status_by_hazard(session: Session, hazard_ids: Iterable[int],
-                             actor: User | None = None) -> dict[int, str]:
-    """Each hazard's listing status for the ledger (附表3): its newest listing's status (proposed | listed |
-    refused | delisted); no entry if never proposed. For an enterprise `actor`, only listings it may know of."""
-    ids = list(hazard_ids)
-    if not ids:
-        return {}
-    newest = (select(func.max(SupervisionListing.id)).where(SupervisionListing.hazard_id.in_(ids))
-              .group_by(SupervisionListing.hazard_id))
-    if actor is not None and actor.role == "enterprise":
-        newest = newest.where(SupervisionListing.status.in_(SHOWN_TO_ENTERPRISE))
-    return {hazard_id: status for hazard_id, status in session.execute(
-        select(SupervisionListing.hazard_id, SupervisionListing.status).where(SupervisionListing.id.in_(newest)))}
 
 
 @dataclass(frozen=True)
