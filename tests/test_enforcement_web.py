@@ -79,6 +79,12 @@ def test_a_department_records_an_inspection_and_a_double_penalty_on_the_web(app,
     hazard_page = client.get(f"/hazards/{hazard_id}").get_data(as_text=True)
     assert 'id="penalties"' in hazard_page and "30000.00" in hazard_page and "5000.00" in hazard_page
 
+    issue = f"/documents/rectification_order/{inspection_id}/issue"  # the order to rectify, from the inspection page
+    assert f'action="{issue}"' in page
+    assert client.post(issue, data={"csrf_token": csrf(client, path)}).status_code == 302
+    issued = client.get(path).get_data(as_text=True)
+    assert f'href="/documents/rectification_order/{inspection_id}.pdf"' in issued and "责改〔2026〕1号" in issued
+
 
 def test_another_team_of_the_same_department_is_refused_with_a_clear_message(app, factory, zone):
     """Plan 三(三): one liaison team per department, enterprise and year."""

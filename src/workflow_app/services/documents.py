@@ -206,6 +206,11 @@ def offers_on_hazard(session: Session, actor: User, hazard: Hazard) -> list[Offe
         subjects.insert(0, ("rectification_order", hazard.inspection_id))
     subjects += [("listing_notice", listing_id) for listing_id in session.scalars(
         select(SupervisionListing.id).where(SupervisionListing.hazard_id == hazard.id).order_by(SupervisionListing.id))]
+    return offers_of(session, actor, subjects)
+
+
+def offers_of(session: Session, actor: User, subjects: list[tuple[str, int]]) -> list[Offer]:
+    """Of the documents (kind, record id), those `actor` may read (issued) or issue (not yet)."""
     offers = []
     for kind, subject_id in subjects:
         try:

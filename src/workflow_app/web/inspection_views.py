@@ -12,7 +12,7 @@ from flask_login import login_required
 from werkzeug.wrappers import Response
 
 from ..engine import FormValidationError
-from ..services import inspections, penalties
+from ..services import documents, inspections, penalties
 from ..services.enforcement import record_inspection
 from ..services.errors import ConflictError, InvalidInputError
 from .context import me, now, today, unit_of_work
@@ -93,9 +93,11 @@ def show(inspection_id: int) -> tuple[str, int]:
 def _page(inspection_id: int, error: str | None = None, status: int = 200) -> tuple[str, int]:
     with unit_of_work() as session:
         record = inspections.get_inspection(session, me(), inspection_id)
+        offers = documents.offers_of(session, me(), [("rectification_order", inspection_id)])
     decides = me().role == "department" and me().organisation_id == record.inspection.department_id
     return render_template("inspection.html", file=record, decides=decides, kinds=penalties.KINDS,
-                           targets=penalties.TARGETS, today=today(), error=error), status
+                           targets=penalties.TARGETS, today=today(), error=error,
+                           offers=offers), status
 
 
 @bp.post("/inspections/<int:inspection_id>/penalties")
