@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from workflow_app.services import inspection_plans, inspections
 from workflow_app.services.enforcement import record_inspection
+from workflow_app.services.enterprise_file import enterprise_file
 from workflow_app.services.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from workflow_app.services.penalties import Decision, Sanction, record_penalties
 from workflow_app.store.database import transaction
@@ -93,6 +94,10 @@ def test_each_supervising_department_keeps_its_own_liaison_team_for_the_year(fac
     assert teams == sorted([(2026, shared.department.organisation_id, "应急一组"),
                             (2026, shared.other_department.organisation_id, "消防二组"),
                             (2027, shared.department.organisation_id, "应急三组")])
+    with transaction(factory) as s:  # the enterprise's file (一企一档) shows each department's team of the year
+        shown = enterprise_file(s, shared.office, shared.enterprise_id, ON).liaison
+        assert sorted((team.team, team.department_id) for team, _ in shown) == sorted(
+            [("应急一组", shared.department.organisation_id), ("消防二组", shared.other_department.organisation_id)])
 
 
 def test_inspections_are_listed_by_role(factory, shared):

@@ -210,7 +210,7 @@ class EnterpriseFile:
     high_risk: bool
     sectors: list[tuple[Sector, bool]]  # (sector, is the main one)
     supervisors: list[tuple[Organisation, bool]]  # (department, is the lead)
-    liaison: tuple[LiaisonAssignment, str] | None  # this year's team and its department
+    liaison: list[tuple[LiaisonAssignment, str]]  # this year's teams, each with its department
     colour_history: list[RiskColourChange]
     hazard_counts: HazardCounts
     hazards: list[tuple[Hazard, str]]  # (hazard, the source as the viewer is told it)
@@ -264,12 +264,13 @@ def _hazards(user: User, enterprise_id: int) -> Select:
     return visible_hazards(select(Hazard), user).where(Hazard.enterprise_id == enterprise_id)
 
 
-def _liaison(session: Session, enterprise_id: int, year: int) -> tuple[LiaisonAssignment, str] | None:
-    found = session.execute(select(LiaisonAssignment, Organisation.name)
-                            .join(Organisation, Organisation.id == LiaisonAssignment.department_id)
-                            .where(LiaisonAssignment.enterprise_id == enterprise_id,
-                                   LiaisonAssignment.year == year)).first()
-    return (found[0], found[1]) if found else None
+def _liaison(session: Session, enterprise_id: int, year: int) -> list[tuple[LiaisonAssignment, str]]:
+    """This year's liaison teams: one per supervising department that has inspected (each has its own)."""
+    return [(team, name) for team, name in session.execute(
+        select(LiaisonAssignment, Organisation.name)
+        .join(Organisation, Organisation.id == LiaisonAssignment.department_id)
+        .where(LiaisonAssignment.enterprise_id == enterprise_id, LiaisonAssignment.year == year)
+        .order_by(Organisation.name))]
 
 
 def _count(condition: ColumnElement[bool]) -> Any:
