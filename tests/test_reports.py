@@ -24,7 +24,7 @@ from workflow_app.services.errors import PermissionDeniedError
 from workflow_app.services.ledger import LedgerQuery, ledger_page
 from workflow_app.services.sweep import sweep
 from workflow_app.store.database import transaction
-from workflow_app.store.models import Hazard, InboxTask, Organisation
+from workflow_app.store.models import Campaign, CampaignSubmission, Hazard, InboxTask, Organisation
 
 TODAY = date(2026, 11, 30)
 
@@ -115,6 +115,17 @@ def test_weekly_and_contact_tables_come_from_what_units_filed(factory, zone):
     assert sheet["A1"].value == "通辽经济技术开发区重大事故隐患专项排查整治行动联系人回执"
     contacts = {sheet.cell(row=r, column=1).value: sheet.cell(row=r, column=2).value for r in range(3, 3 + count)}
     assert contacts["T1单位"] == "张三" and contacts["T2单位"] == "未报送"
+
+    with transaction(factory) as s:  # a table filed before the upgrade: one figure each, counted since the start
+        town2 = s.scalars(select(Organisation).where(Organisation.code == "T2")).one()
+        campaign_id = s.scalars(select(Campaign.id)).one()
+        s.add(CampaignSubmission(campaign_id=campaign_id, organisation_id=town2.id, kind="weekly", period="W01",
+                                 data={"hazards_found": 7, "trained": 12},
+                                 submitted_at=datetime(2023, 5, 26, 4, tzinfo=UTC)))
+    count, sheet = _xlsx(factory, zone.office, ExportRequest("table1", "2023", "2023-W21"))
+    row = next(r for r in range(3, 3 + count) if sheet.cell(row=r, column=1).value == "T2单位")
+    old = [c.value for c in sheet[row]]
+    assert old[3:5] == [None, 7] and old[15:17] == [None, 12]  # 累计 as filed; 本周 left empty, not guessed
 
 
 def test_the_bulletin_pdf_says_the_month_in_chinese(factory, zone, hazards):

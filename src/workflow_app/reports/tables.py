@@ -211,9 +211,18 @@ def weekly_rows(session: Session, campaign: Campaign, unit_kind: str, period: st
         if submission is None:
             rows.append([names.orgs[unit_id].name, "未报送", *[""] * len(WEEKLY_FIELDS)])
             continue
-        figures = [submission.data.get(f, "") for f in WEEKLY_FIELDS]
+        figures = [_figure(submission.data, f) for f in WEEKLY_FIELDS]
         rows.append([names.orgs[unit_id].name, *figures, _local(submission.submitted_at), _override_note(submission)])
     return rows
+
+
+def _figure(data: dict[str, Any], field: str) -> Any:
+    """A filed figure. A table filed before 本周/累计 were split holds one value per figure, counted since the
+    campaign began: it is the 累计, and 本周 stays empty rather than guessed."""
+    if field in data:
+        return data[field]
+    figure, _, span = field.rpartition("_")
+    return data.get(figure, "") if span == "total" else ""
 
 
 def _override_note(submission: CampaignSubmission) -> str:
