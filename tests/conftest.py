@@ -17,6 +17,7 @@ from workflow_app.services import holiday_calendar
 from workflow_app.services.setup import init_db
 from workflow_app.store.database import make_engine, make_session_factory, transaction
 from workflow_app.store.models import EnterpriseSector, Organisation, Sector, Supervision, User
+from workflow_app.web.public_views import limiter, lookups
 
 BPMN_DIR = Path(__file__).resolve().parents[1] / "bpmn"
 
@@ -60,6 +61,14 @@ def _postgres_engine() -> Engine:
         conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))
     return engine
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits() -> None:
+    """The public pages' rate limits count per address in this process: every test starts with empty windows
+    (otherwise a test's reports depend on how many earlier tests in the worker reported from 127.0.0.1)."""
+    limiter._events.clear()
+    lookups._events.clear()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
