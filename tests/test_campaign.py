@@ -278,7 +278,8 @@ def test_a_weekly_table_counts_the_week_and_the_campaign_and_enforcement_comes_f
     assert prefilled == {  # W01 is 5/22-5/28; the campaign began 5/10
         "enterprises_covered_week": "1", "enterprises_covered_total": "1",  # E1: inspected 5/23, reported 5/15
         "hazards_found_week": "0", "hazards_found_total": "1", "major_found_week": "0", "major_found_total": "1",
-        "rectified_week": "0", "rectified_total": "0", "overdue_week": "0", "overdue_total": "0",
+        "rectified_week": "0", "rectified_total": "0",
+        "overdue_week": "1", "overdue_total": "1",  # its plan was due 5 working days after 5/15: overdue in W01
         "inspections_week": "1", "inspections_total": "2", "penalties_week": "1", "penalties_total": "2"}
 
     typed = {**WEEKLY, **prefilled, "trained_week": "30", "trained_total": "50", "inspections_week": "3",
