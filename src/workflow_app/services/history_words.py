@@ -22,9 +22,10 @@ YES, NO = "是", "否"
 
 @dataclass(frozen=True)
 class Note:
-    """One fact of a history entry: `label` and `text` are message ids when `words`, else `text` is typed text."""
+    """One fact of a history entry: the field's label (a message id) and its value, a message id when `words`
+    (an enum choice's declared name, 是/否), else text as typed."""
 
-    label: str | None  # the field's label; None for an enum choice, which reads alone ("同意", "验收通过")
+    label: str
     text: str
     words: bool
 
@@ -58,7 +59,7 @@ def entry_notes(entry: AuditEntry, forms: Mapping[str, FormSpec]) -> list[Note]:
 def _note(spec: FieldSpec, value: Any) -> Note | None:
     if spec.type == "enum":
         name = dict(spec.options).get(str(value))
-        return Note(None, name, True) if name else None
+        return Note(spec.label, name, True) if name else None
     if spec.type == "boolean":
         return Note(spec.label, YES if value in (True, "true") else NO, True)
     if spec.type == "file":
