@@ -166,3 +166,10 @@ def test_an_unknown_filter_value_is_a_400_page_in_chinese(app: Flask, zone: Zone
     assert response.status_code == 400, page
     assert re.search(r"[a-z]+ must be|unknown|one of", page) is None
     assert "page=x" in query or query.split("=")[1] not in page
+
+
+def test_the_standards_page_names_sectors_not_their_codes(app: Flask, zone: Zone) -> None:
+    page = _client(app, "dept").get("/standards").get_data(as_text=True)
+    for code, sector, name in (("GM-2023", "industry", "工贸"), ("JT-2023", "transport", "交通运输")):
+        row = re.search(rf"<tr><td>{code}</td>.*?</tr>", page, re.S)
+        assert row and f"<td>{name}</td>" in row.group(0) and sector not in row.group(0), code
