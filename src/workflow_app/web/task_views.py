@@ -162,7 +162,7 @@ def submit(task_id: str) -> Response | tuple[str, int]:
         return _render(task, subject, gaps, form, values, error_messages(form, invalid.errors), 422, reward, units,
                        review)
     except InvalidInputError as refused:
-        return _render(task, subject, gaps, form, values, {"_form": str(refused)}, 422, reward, units, review)
+        return _render(task, subject, gaps, form, values, {"_form": _(str(refused))}, 422, reward, units, review)
     except FrozenRecordError as frozen:
         flash(_(str(frozen)), "error")
         return _render(task, subject, gaps, form, values, {}, 409, reward, units, review)
