@@ -20,7 +20,7 @@ from workflow_app.store.models import Evidence
 
 RECTIFIED = {"rectify_action": "done", "rectification_result": "已更换防爆型报警器并联动切断阀",
              "rectified_on": "2026-11-25", "rectification_cost": "3.2",
-             "overdue_explanation": "报警器厂家供货延迟一周"}
+             "overdue_explanation": "报警器厂家供货延迟一周<script>alert(1)</script>"}
 RAW_CODES = re.compile(r"\b(approve|return|passed|failed|done|extend|refuse|review_decision|verification_result|"
                        r"rectify_action|hazchem|industry|gas|todo|watch)\b")
 
@@ -99,8 +99,9 @@ def test_verification_page_shows_what_was_done_with_photos_before_and_after_and_
     assert task.bpmn_id == "Task_DepartmentVerify"
     page = _client(app, "dept").get(f"/tasks/{task.task_id}").get_data(as_text=True)
     done = _section(page, "review-outcome")
-    for value in ("已更换防爆型报警器并联动切断阀", "2026-11-25", "3.2", "报警器厂家供货延迟一周"):
+    for value in ("已更换防爆型报警器并联动切断阀", "2026-11-25", "3.2", "报警器厂家供货延迟一周&lt;script&gt;"):
         assert value in done, value
+    assert "<script>alert" not in page  # typed text is text, on the page and in its history
     photos = _photos(factory, hazard_id)
     before, after = _section(page, "review-photos").split('id="photos-after"')
     assert f"/photos/{photos['photos_before'][0]}/thumb" in before
