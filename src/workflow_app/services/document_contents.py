@@ -16,12 +16,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..store.models import Hazard, InboxTask, Inspection, Organisation, Penalty, SupervisionListing
-from . import audit
 from .documents import DEPARTMENT_VERIFY, VERIFY_STEPS, latest_verification
 from .errors import NotFoundError
+from .review_facts import RECTIFY_STEPS, last_submission
 from .roles import source_shown_to_enterprise
-
-RECTIFY_STEPS = ("Task_Rectify", "Task_RectifyImmediately")
 
 
 @dataclass(frozen=True)
@@ -149,19 +147,8 @@ def _hazard_facts(session: Session, hazard: Hazard) -> HazardFacts:
                        hazard.location, hazard.description, hazard.found_on, deadline)
 
 
-def _last_submission(session: Session, hazard_id: int, steps: tuple[str, ...],
-                     as_of: datetime) -> dict[str, Any] | None:
-    """The form data of the hazard's most recent completion of one of `steps` by `as_of` (its history, as the
-    page reads it)."""
-    for entry in reversed(audit.history(session, "hazard", hazard_id)):
-        detail = entry.detail or {}
-        if entry.action == "complete_task" and detail.get("task") in steps and entry.at <= as_of:
-            return {**(detail.get("data") or {}), "_at": entry.at}
-    return None
-
-
 def _rectification(session: Session, hazard_id: int, as_of: datetime) -> Rectification | None:
-    data = _last_submission(session, hazard_id, RECTIFY_STEPS, as_of)
+    data = last_submission(session, hazard_id, RECTIFY_STEPS, as_of)
     if data is None:
         return None
     return Rectification(str(data.get("rectification_result") or data.get("rectification_measures") or ""),
@@ -170,7 +157,7 @@ def _rectification(session: Session, hazard_id: int, as_of: datetime) -> Rectifi
 
 def _verification(session: Session, hazard: Hazard, steps: tuple[str, ...], as_of: datetime) -> Verification:
     step = latest_verification(session, hazard.id, steps, as_of)
-    data = _last_submission(session, hazard.id, steps, as_of)
+    data = last_submission(session, hazard.id, steps, as_of)
     if step is None or data is None:
         raise NotFoundError(f"hazard {hazard.id} has no verification")
     return Verification(_name(session, step.organisation_id), data.get("verification_result") == "passed",

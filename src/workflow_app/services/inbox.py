@@ -21,9 +21,11 @@ from . import audit, delegation
 from .errors import ConflictError, InvalidInputError
 from .roles import source_is, supervised_by
 from .tasks import acting_for_on, actionable_task
+from .vocabulary import check_filters
 
 TABS = ("todo", "mine", "watch")
 PER_PAGE = 20
+UNKNOWN_TAB = "没有这个标签页"
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,8 @@ def _filtered(query: Select, user: User, wanted: InboxQuery, tab: str, today: da
 def inbox_page(session: Session, user: User, wanted: InboxQuery, today: date) -> InboxPage:
     """The page of `wanted` for `user`, `today` deciding what is overdue (Asia/Shanghai date)."""
     if wanted.tab not in tabs_for(user):
-        raise InvalidInputError(f"unknown tab {wanted.tab!r}")
+        raise InvalidInputError(UNKNOWN_TAB)
+    check_filters(wanted.level, wanted.status, wanted.source)
     delegators = delegation.delegators_of(session, user, today)
     counts = {tab: session.scalar(_filtered(select(func.count(InboxTask.id)), user, wanted, tab, today,
                                             delegators)) or 0

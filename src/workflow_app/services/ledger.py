@@ -18,6 +18,7 @@ from ..engine.calendar import SHANGHAI
 from ..store.models import Hazard, HazardJudgedItem, Organisation, StandardItem, User
 from .errors import InvalidInputError
 from .roles import source_is, supervised_by, visible_hazards
+from .vocabulary import check_filters
 
 SORTS = {
     "newest": (Hazard.reported_at.desc(), Hazard.id.desc()),
@@ -26,6 +27,7 @@ SORTS = {
     "code": (Hazard.code,),
 }
 PER_PAGE = 50
+UNKNOWN_SORT = "没有这种排序方式"
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,8 @@ class LedgerQuery:
 def ledger_query(user: User, wanted: LedgerQuery, today: date) -> Select:
     """The SELECT of the hazards `user` may see that match `wanted` (without paging)."""
     if wanted.sort not in SORTS:
-        raise InvalidInputError(f"unknown sort {wanted.sort!r}; one of {', '.join(SORTS)}")
+        raise InvalidInputError(UNKNOWN_SORT)
+    check_filters(wanted.level, wanted.status, wanted.source)
     query = visible_hazards(select(Hazard), user)
     for column, value in ((Hazard.level, wanted.level), (Hazard.status, wanted.status),
                           (Hazard.enterprise_id, wanted.enterprise_id)):

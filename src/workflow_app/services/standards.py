@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..reports.cells import restored
-from ..store.models import EnterpriseSector, Standard, StandardItem, User
+from ..store.models import EnterpriseSector, Sector, Standard, StandardItem, User
 from . import audit
 from .errors import InvalidInputError, PermissionDeniedError
 
@@ -200,3 +200,8 @@ def seed(session: Session, now: datetime) -> None:
     """Load the shipped (incomplete) standards once, on a database that has none."""
     if session.scalar(select(Standard.id).limit(1)) is None and SEED.exists():
         import_rows(session, None, read_table(SEED.read_bytes(), SEED.name), now)
+
+
+def sector_names(session: Session) -> dict[str, str]:
+    """Sector code → name: pages name a standard's sectors, never show their codes."""
+    return {code: name for code, name in session.execute(select(Sector.code, Sector.name))}

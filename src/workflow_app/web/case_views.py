@@ -10,6 +10,7 @@ from sqlalchemy import select
 from ..engine import FormValidationError
 from ..services import audit, cases
 from ..services.errors import InvalidInputError, NotFoundError
+from ..services.history_words import read_history
 from ..services.model_registry import latest_version, process_model
 from ..store.models import InboxTask, ProcessInstanceRow
 from .context import me, now, unit_of_work
@@ -65,7 +66,7 @@ def show(case_id: int) -> str:
         assert row is not None
         instance_status, model_name = row.status, row.model_version.name
         steps = list(session.scalars(select(InboxTask).where(InboxTask.case_id == case.id).order_by(InboxTask.id)))
-        history = audit.history(session, "case", case.id)
+        history = read_history(session, case.instance_id, audit.history(session, "case", case.id))
     return render_template("case.html", case=case, model_name=model_name, instance_status=instance_status,
                            open_steps=[t for t in steps if t.completed_at is None], history=history)
 

@@ -125,7 +125,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(NotFoundError, lambda exc: _page(404))
     app.register_error_handler(PermissionDeniedError, lambda exc: _page(403, str(exc)))
     app.register_error_handler(ConflictError, lambda exc: _page(409, _(str(exc))))
-    app.register_error_handler(InvalidInputError, lambda exc: _page(400, str(exc)))
+    app.register_error_handler(InvalidInputError, lambda exc: _page(400, _(str(exc))))
     app.register_error_handler(Unauthenticated, lambda exc: _problem(401, str(exc)))
     app.register_error_handler(IdempotencyKeyReused,
                                lambda exc: _problem(422, exc.description, kind="idempotency-key-reused"))

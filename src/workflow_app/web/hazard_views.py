@@ -14,6 +14,7 @@ from ..diagram import render_svg
 from ..engine import FormValidationError
 from ..services import documents, evidence, hazards, holidays, penalties, roles, standards, supervision_listings
 from ..services.errors import InvalidInputError
+from ..services.history_words import read_history
 from ..services.model_registry import latest_version, process_model
 from ..services.roles import source_shown_to, steps_shown_to
 from ..store.models import InboxTask, ProcessInstanceRow, StandardItem
@@ -86,7 +87,7 @@ def show(hazard_id: int) -> str:
         hazard = hazards.get_hazard(session, user, hazard_id)
         steps = list(session.scalars(select(InboxTask).where(steps_shown_to(user, hazard)).order_by(InboxTask.id)))
         photos = evidence.for_hazard(session, hazard.id)
-        history = hazards.hazard_history(session, user, hazard)
+        history = read_history(session, hazard.instance_id, hazards.hazard_history(session, user, hazard))
         judged = list(hazard.judged_items)
         items = _judgement_items(session, [hazard.enterprise_id]) if user.role != "enterprise" else []
         open_steps = [t for t in steps if t.completed_at is None]

@@ -21,7 +21,7 @@ def _int_arg(name: str) -> int | None:
     if not value:
         return None
     if not value.isdigit():
-        raise InvalidInputError(f"{name} must be a whole number")
+        raise InvalidInputError("页码和编号须为整数")
     return int(value)
 
 

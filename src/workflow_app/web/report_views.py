@@ -26,7 +26,7 @@ MEDIA = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocume
 def _int(name: str) -> int | None:
     value = request.args.get(name, "").strip()
     if value and not value.isdigit():
-        raise InvalidInputError(f"{name} must be a whole number")
+        raise InvalidInputError("页码和编号须为整数")
     return int(value) if value else None
 
 
@@ -35,7 +35,7 @@ def _date(name: str) -> date | None:
     try:
         return date.fromisoformat(value) if value else None
     except ValueError:
-        raise InvalidInputError(f"{name} must be a date (YYYY-MM-DD)") from None
+        raise InvalidInputError("日期格式应为 YYYY-MM-DD") from None
 
 
 def _ledger_query() -> LedgerQuery:

@@ -23,7 +23,8 @@ def _page(error: str | None = None, status: int = 200) -> tuple[str, int]:
         counts = dict(session.execute(select(StandardItem.standard_id, func.count(StandardItem.id))
                                       .group_by(StandardItem.standard_id)).all())
         rows = [(s, counts.get(s.id, 0)) for s in session.scalars(select(Standard).order_by(Standard.code))]
-    return render_template("standards.html", standards=rows, error=error), status
+        sector_names = standards.sector_names(session)
+    return render_template("standards.html", standards=rows, sector_names=sector_names, error=error), status
 
 
 @bp.get("/standards")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, url_for
@@ -16,8 +17,10 @@ from ..services import holidays, rewards, tasks
 from ..services.campaigns import prefilled_values
 from ..services.cases import get_case
 from ..services.errors import FrozenRecordError, InvalidInputError
-from ..services.hazards import get_hazard
+from ..services.hazards import get_hazard, hazard_history
+from ..services.history_words import HistoryLine, read_history
 from ..services.model_registry import process_model
+from ..services.review_facts import ReviewFacts, review_facts
 from ..services.supervision_listings import candidate_units, get_listing
 from ..store.models import Campaign, Case, Duty, Hazard, InboxTask, ProcessInstanceRow, SupervisionListing
 from .context import app_services, me, now, today, unit_of_work
@@ -74,14 +77,33 @@ def _units(session: Session, task: InboxTask, subject: Subject) -> list[tuple[in
     return []
 
 
+@dataclass(frozen=True)
+class Review:
+    """What a review step's page always shows beside its form: the plan, what was done, photos, history."""
+
+    facts: ReviewFacts
+    history: list[HistoryLine]
+
+
+def _review(session: Session, task: InboxTask, subject: Subject) -> Review | None:
+    """The facts a hazard's review step decides on (None for other steps)."""
+    facts = review_facts(session, subject, task.bpmn_id) if isinstance(subject, Hazard) else None
+    if facts is None:
+        return None
+    assert isinstance(subject, Hazard)
+    history = read_history(session, subject.instance_id, hazard_history(session, me(), subject)) \
+        if facts.shows_outcome else []
+    return Review(facts, history)
+
+
 def _render(task: InboxTask, subject: Subject, gaps: list[int], form: FormSpec,
             values: dict[str, Any], errors: dict[str, str], status: int = 200,
             reward: rewards.RewardSuggestion | None = None,
-            units: list[tuple[int, str]] | None = None) -> tuple[str, int]:
+            units: list[tuple[int, str]] | None = None, review: Review | None = None) -> tuple[str, int]:
     """The task page; `reward`: the rule and suggested amount a reward decision shows; `units`: the
-    departments a listing decision may name."""
+    departments a listing decision may name; `review`: what a review step decides on."""
     return render_template("task.html", task=task, form=form, values=values, errors=errors, holiday_gaps=gaps,
-                           reward=reward,
+                           reward=reward, review=review,
                            hazard=subject if isinstance(subject, Hazard) else None,
                            campaign=subject if isinstance(subject, Campaign) else None,
                            duty=subject if isinstance(subject, Duty) else None,
@@ -115,7 +137,8 @@ def show(task_id: str) -> tuple[str, int]:
         if reward is not None:
             values = {"reward_amount": str(reward.amount)}
         units = _units(session, task, subject)
-    return _render(task, subject, gaps, form, values, {}, reward=reward, units=units)
+        review = _review(session, task, subject)
+    return _render(task, subject, gaps, form, values, {}, reward=reward, units=units, review=review)
 
 
 @bp.post("/tasks/<task_id>")
@@ -127,6 +150,7 @@ def submit(task_id: str) -> Response | tuple[str, int]:
         gaps = _holiday_gaps(session, task, subject)
         reward = _reward(session, subject, _properties(session, task))
         units = _units(session, task, subject)
+        review = _review(session, task, subject)
     values = submitted_values(form)
     try:
         uploads = submitted_photos(form, app_services().evidence) if isinstance(subject, Hazard) else None
@@ -135,12 +159,13 @@ def submit(task_id: str) -> Response | tuple[str, int]:
             stopped = session.scalar(select(ProcessInstanceRow.status)
                                      .where(ProcessInstanceRow.id == task.instance_id)) == "incident"
     except FormValidationError as invalid:
-        return _render(task, subject, gaps, form, values, error_messages(form, invalid.errors), 422, reward, units)
+        return _render(task, subject, gaps, form, values, error_messages(form, invalid.errors), 422, reward, units,
+                       review)
     except InvalidInputError as refused:
-        return _render(task, subject, gaps, form, values, {"_form": str(refused)}, 422, reward, units)
+        return _render(task, subject, gaps, form, values, {"_form": _(str(refused))}, 422, reward, units, review)
     except FrozenRecordError as frozen:
         flash(_(str(frozen)), "error")
-        return _render(task, subject, gaps, form, values, {}, 409, reward, units)
+        return _render(task, subject, gaps, form, values, {}, 409, reward, units, review)
     flash(_("已提交：%(name)s", name=task.name), "info")
     if stopped:
         flash(_("流程的下一步骤执行出错，已转安委办处理；处理后流程将继续"), "warning")
