@@ -3,7 +3,9 @@ is searched, checked in one pass and not sent twice (issue #20, "On the phone").
 
 from __future__ import annotations
 
+import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from web_support import csrf, make_app, png, sign_in, upload
 
+from workflow_app.services.staged_uploads import STAGED_HOURS, expire, staging_root
 from workflow_app.store.database import transaction
 from workflow_app.store.models import Evidence, Hazard, Organisation
 from workflow_app.web.public_views import limiter
@@ -86,6 +89,25 @@ def test_an_unticked_staged_photo_is_removed(client: FlaskClient, factory, zone:
     assert _evidence(factory, hazard_id) == []
 
 
+def test_a_staged_photo_not_used_within_a_day_expires(client: FlaskClient, factory, zone: Zone, app: Flask) -> None:
+    hazard_id, task_id = _rectifying(factory, zone)
+    sign_in(client, "boss")
+    token = csrf(client, f"/tasks/{task_id}")
+    page = client.post(f"/tasks/{task_id}", data={**DONE, "csrf_token": token,
+                                                  "photos_after": [upload(png("green"), "after.png")]},
+                       content_type="multipart/form-data").get_data(as_text=True)
+    sha = STAGED.findall(page)[0]
+    staged = staging_root(app.extensions["workflow_app"].evidence.root)
+    day_old = time.time() - (STAGED_HOURS + 1) * 3600
+    for path in staged.glob("*/*/*"):
+        os.utime(path, (day_old, day_old))
+    assert expire(staged) == 2  # the photo and its name
+    late = client.post(f"/tasks/{task_id}", data={**DONE, "rectified_on": "2026-11-05", "csrf_token": token,
+                                                  "staged_photos_after": sha})
+    assert late.status_code == 422 and "暂存的照片已过期或不存在" in late.get_data(as_text=True)
+    assert _evidence(factory, hazard_id) == []
+
+
 def test_another_user_cannot_use_or_see_someone_elses_staged_photo(client: FlaskClient, factory, zone: Zone) -> None:
     hazard_id, task_id = _rectifying(factory, zone)
     sign_in(client, "boss")
@@ -119,6 +141,10 @@ def test_conditional_fields_carry_their_rule_and_say_when_they_are_required(clie
     assert "整改完成，申请验收时必填" in page
     assert re.search(r'<label for="f-rectify_action">办理事项 <span class="req" aria-hidden="true">\*</span>', page)
     assert 'capture="environment"' in page and 'accept="image/*"' in page and "forms.js" in page
+    client.post("/lang/en", data={"csrf_token": csrf(client, "/inbox")})
+    english = client.get(f"/tasks/{task_id}").get_data(as_text=True)
+    assert re.search(r'<small class="req-when">Required when “[A-Z][^”]+” is chosen</small>', english)
+    assert "时必填" not in english
 
 
 def _public(zone: Zone, token: str, **extra: object) -> dict[str, object]:
