@@ -147,6 +147,21 @@ def test_conditional_fields_carry_their_rule_and_say_when_they_are_required(clie
     assert "时必填" not in english
 
 
+def test_the_report_form_keeps_its_photos_too(client: FlaskClient, factory, zone: Zone) -> None:
+    sign_in(client, "boss")
+    token = csrf(client, "/hazards/new")
+    form = {**REPORT, "enterprise_id": str(zone.enterprise_id), "csrf_token": token}
+    failed = client.post("/hazards/new", data={**form, "title": "", "photos_before": [upload(png("red"), "r.png")]},
+                         content_type="multipart/form-data")
+    kept = re.findall(r'name="staged_photos_before" value="([0-9a-f]{64})" checked', failed.get_data(as_text=True))
+    assert failed.status_code == 422 and len(kept) == 1
+    done = client.post("/hazards/new", data={**form, "staged_photos_before": kept})
+    assert done.status_code == 302
+    hazard_id = int(done.headers["Location"].rsplit("/", 1)[1])
+    with transaction(factory) as s:
+        assert list(s.scalars(select(Evidence.sha256).where(Evidence.hazard_id == hazard_id))) == kept
+
+
 def _public(zone: Zone, token: str, **extra: object) -> dict[str, object]:
     form = {k: v for k, v in REPORT.items() if k != "hazard_level"}
     return {**form, "source": "public_report", "enterprise_id": str(zone.enterprise_id), "csrf_token": token,
