@@ -35,8 +35,9 @@ def test_a_public_reporter_follows_the_report_by_receipt_and_sees_no_identity(fa
     client = make_app(factory, tmp_path, T0).test_client()
     form = {k: v for k, v in REPORT.items() if k != "hazard_level"}
     page = client.post("/report", data={**form, "source": "public_report", "enterprise_id": zone.enterprise_id,
-                                        "reporter_name": "李举报", "csrf_token": csrf(client, "/report")})
-    assert page.status_code == 201
+                                        "reporter_name": "李举报", "csrf_token": csrf(client, "/report")},
+                       follow_redirects=True)
+    assert page.status_code == 200 and page.request.path == "/report/thanks"
     with transaction(factory) as s:
         reported = s.scalars(select(Hazard)).one()
     assert reported.receipt_code and reported.receipt_code in page.get_data(as_text=True)

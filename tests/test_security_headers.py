@@ -20,7 +20,7 @@ from workflow_app.web import create_app
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 STRICT = {"default-src": "'self'", "script-src": "'self'", "style-src": "'self'", "object-src": "'none'",
-          "base-uri": "'self'", "form-action": "'self'", "frame-ancestors": "'none'"}
+          "base-uri": "'self'", "form-action": "'self'", "frame-ancestors": "'none'", "img-src": "'self' blob:"}
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, false, not_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, false, func, not_, or_, select
 from sqlalchemy.orm import Session
 
 from ..store.models import AuditEntry, Hazard, InboxTask, Inspection, Organisation, Supervision, User
@@ -224,3 +224,14 @@ def reportable_enterprises(session: Session, user: User | None, active_only: boo
     if user is not None:
         query = visible_by_enterprise(query, user, Organisation.id)
     return [(row.id, row.name) for row in session.execute(query.order_by(Organisation.name))]
+
+
+def public_enterprise_choices(session: Session, text: str = "") -> list[tuple[int, str, str]]:
+    """The active enterprises (id, name, pinyin initials) the public may report, those whose name or
+    initials contain `text` when it is given (as people type on a phone to find one among hundreds)."""
+    query = select(Organisation.id, Organisation.name, Organisation.name_initials).where(
+        Organisation.kind == "enterprise", Organisation.status == "active")
+    if lowered := text.strip().lower()[:60]:
+        query = query.where(or_(func.lower(Organisation.name).contains(lowered, autoescape=True),
+                                Organisation.name_initials.contains(lowered, autoescape=True)))
+    return [(row.id, row.name, row.name_initials or "") for row in session.execute(query.order_by(Organisation.name))]

@@ -53,6 +53,7 @@ from . import (
     roster_views,
     security_headers,
     spot_check_views,
+    staged_views,
     standard_views,
     task_views,
     token_views,
@@ -106,7 +107,7 @@ def create_app(settings: Settings | None = None, factory: sessionmaker[Session] 
                   incident_views.bp, delegation_views.bp, spot_check_views.bp, standard_views.bp,
                   checklist_views.bp, people_views.bp, roster_views.bp, enterprise_views.bp, health.bp,
                   holiday_views.bp, document_views.bp, listing_views.bp, inspection_views.bp,
-                  inspection_plan_views.bp)
+                  inspection_plan_views.bp, staged_views.bp)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     if settings.oidc is not None:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
-from flask import request
+from flask import request, session
 from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 
 from ..engine import FieldError, FormSpec
 from ..services.evidence import EvidenceStore, Photo, Uploads, check_photo
+from ..services.staged_uploads import StagedUploads, staging_root
+from .context import app_services
 
 ENGLISH_ERRORS = {
     "required": _l("%(label)s为必填项"),
@@ -46,12 +50,17 @@ def submitted_values(form: FormSpec) -> dict[str, Any]:
     return values
 
 
-def submitted_photos(form: FormSpec, store: EvidenceStore) -> Uploads:
-    """The photos of every file field, each checked (InvalidInputError on the first bad one)."""
+def submitted_photos(form: FormSpec, store: EvidenceStore, staged: StagedUploads | None = None) -> Uploads:
+    """The photos of every file field, each checked (InvalidInputError on the first bad one).
+
+    With `staged`, the photos a failed attempt kept (their hashes in `staged_<field>`, ticked
+    to keep) come first, read from the owner's own staging folder and checked again.
+    """
     by_field: dict[str, list[Photo]] = {}
     for field_id in form.file_field_ids():
+        kept = [staged.photo(h) for h in dict.fromkeys(request.form.getlist(f"staged_{field_id}"))] if staged else []
         files = [f for f in request.files.getlist(field_id) if f.filename]
-        by_field[field_id] = [check_photo(f.read(), f.filename or "photo") for f in files]
+        by_field[field_id] = kept + [check_photo(f.read(), f.filename or "photo") for f in files]
     return Uploads(store, by_field)
 
 
@@ -67,3 +76,17 @@ def error_messages(form: FormSpec, errors: list[FieldError]) -> dict[str, str]:
         else:
             messages.setdefault(error.field_id, error.message)
     return messages
+
+
+def staging(form_key: str) -> StagedUploads:
+    """The current person's staged photos for one form: a signed-in user's, or this browser session's."""
+    if current_user.is_authenticated:
+        owner = f"user-{current_user.user.id}"
+    else:
+        owner = "public-" + session.setdefault("staging_owner", secrets.token_hex(16))
+    return StagedUploads(staging_root(app_services().evidence.root), owner, form_key)
+
+
+def keep_for_retry(staged: StagedUploads, uploads: Uploads | None) -> dict[str, list[str]]:
+    """Stage the photos of a failed submission; field id → hashes the re-rendered form shows."""
+    return staged.keep(uploads) if uploads is not None else {}

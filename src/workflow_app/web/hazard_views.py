@@ -20,9 +20,11 @@ from ..services.roles import source_shown_to, steps_shown_to
 from ..store.models import InboxTask, ProcessInstanceRow, StandardItem
 from .context import app_services, me, now, today, unit_of_work
 from .downloads import send_evidence
-from .forms import error_messages, submitted_photos, submitted_values
+from .forms import error_messages, keep_for_retry, staging, submitted_photos, submitted_values
 
 bp = Blueprint("hazards", __name__)
+REPORT_FORM = "report"
+"""The staging folder of the report form (photos kept for a retry)."""
 
 
 def reportable_enterprises(session: Session, active_only: bool = True) -> list[tuple[int, str]]:
@@ -42,8 +44,9 @@ def new() -> str | Response | tuple[str, int]:
     values = submitted_values(form)
     enterprise_id = request.form.get("enterprise_id", "")
     item_ids = _chosen_items()
+    staged, uploads = staging(REPORT_FORM), None
     try:
-        uploads = submitted_photos(form, app_services().evidence)
+        uploads = submitted_photos(form, app_services().evidence, staged)
         if not enterprise_id.isdigit():
             raise InvalidInputError(_("请选择企业"))
         with unit_of_work() as session:
@@ -51,10 +54,13 @@ def new() -> str | Response | tuple[str, int]:
                                              judged_item_ids=item_ids)
     except FormValidationError as invalid:
         return render_template("report.html", form=form, enterprises=enterprises, values=values,
-                               errors=error_messages(form, invalid.errors), items=items), 422
+                               errors=error_messages(form, invalid.errors), items=items,
+                               staged=keep_for_retry(staged, uploads), staged_key=REPORT_FORM), 422
     except InvalidInputError as refused:
         return render_template("report.html", form=form, enterprises=enterprises, values=values,
-                               errors={"_form": _(str(refused))}, items=items), 422
+                               errors={"_form": _(str(refused))}, items=items,
+                               staged=keep_for_retry(staged, uploads), staged_key=REPORT_FORM), 422
+    staged.discard()
     flash(_("已上报隐患 %(code)s", code=reported.code), "info")
     return redirect(url_for("hazards.show", hazard_id=reported.hazard_id))
 

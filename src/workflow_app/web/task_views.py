@@ -24,7 +24,7 @@ from ..services.review_facts import ReviewFacts, review_facts
 from ..services.supervision_listings import candidate_units, get_listing
 from ..store.models import Campaign, Case, Duty, Hazard, InboxTask, ProcessInstanceRow, SupervisionListing
 from .context import app_services, me, now, today, unit_of_work
-from .forms import error_messages, submitted_photos, submitted_values
+from .forms import error_messages, keep_for_retry, staging, submitted_photos, submitted_values
 
 bp = Blueprint("tasks", __name__)
 
@@ -99,17 +99,24 @@ def _review(session: Session, task: InboxTask, subject: Subject) -> Review | Non
 def _render(task: InboxTask, subject: Subject, gaps: list[int], form: FormSpec,
             values: dict[str, Any], errors: dict[str, str], status: int = 200,
             reward: rewards.RewardSuggestion | None = None,
-            units: list[tuple[int, str]] | None = None, review: Review | None = None) -> tuple[str, int]:
+            units: list[tuple[int, str]] | None = None, review: Review | None = None,
+            staged: dict[str, list[str]] | None = None) -> tuple[str, int]:
     """The task page; `reward`: the rule and suggested amount a reward decision shows; `units`: the
-    departments a listing decision may name; `review`: what a review step decides on."""
+    departments a listing decision may name; `review`: what a review step decides on; `staged`: photos kept
+    from a failed attempt, by field."""
     return render_template("task.html", task=task, form=form, values=values, errors=errors, holiday_gaps=gaps,
-                           reward=reward, review=review,
+                           reward=reward, review=review, staged=staged or {}, staged_key=_staged_key(task.task_id),
                            hazard=subject if isinstance(subject, Hazard) else None,
                            campaign=subject if isinstance(subject, Campaign) else None,
                            duty=subject if isinstance(subject, Duty) else None,
                            case=subject if isinstance(subject, Case) else None,
                            listing=subject if isinstance(subject, SupervisionListing) else None,
                            units=units or []), status
+
+
+def _staged_key(task_id: str) -> str:
+    """The staging folder of this task's form (photos kept for a retry)."""
+    return f"task-{task_id}"
 
 
 def _done_url(subject: Subject) -> str:
@@ -152,20 +159,24 @@ def submit(task_id: str) -> Response | tuple[str, int]:
         units = _units(session, task, subject)
         review = _review(session, task, subject)
     values = submitted_values(form)
+    staged = staging(_staged_key(task_id))
+    uploads = None
     try:
-        uploads = submitted_photos(form, app_services().evidence) if isinstance(subject, Hazard) else None
+        uploads = submitted_photos(form, app_services().evidence, staged) if isinstance(subject, Hazard) else None
         with unit_of_work() as session:
             tasks.complete_task(session, me(), task_id, values, now(), uploads)
             stopped = session.scalar(select(ProcessInstanceRow.status)
                                      .where(ProcessInstanceRow.id == task.instance_id)) == "incident"
     except FormValidationError as invalid:
         return _render(task, subject, gaps, form, values, error_messages(form, invalid.errors), 422, reward, units,
-                       review)
+                       review, keep_for_retry(staged, uploads))
     except InvalidInputError as refused:
-        return _render(task, subject, gaps, form, values, {"_form": _(str(refused))}, 422, reward, units, review)
+        return _render(task, subject, gaps, form, values, {"_form": _(str(refused))}, 422, reward, units, review,
+                       keep_for_retry(staged, uploads))
     except FrozenRecordError as frozen:
         flash(_(str(frozen)), "error")
         return _render(task, subject, gaps, form, values, {}, 409, reward, units, review)
+    staged.discard()
     flash(_("已提交：%(name)s", name=task.name), "info")
     if stopped:
         flash(_("流程的下一步骤执行出错，已转安委办处理；处理后流程将继续"), "warning")
