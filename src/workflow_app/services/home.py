@@ -156,11 +156,13 @@ def _kpi(session: Session, user: User, today: date, label: str, start: date | No
 def not_filed(session: Session, today: date) -> list[tuple[InboxTask, str, TaskSubject | None]]:
     """The towns' and departments' tables and reports due by this week's Sunday and still open, with the unit."""
     sunday = today + timedelta(days=6 - today.weekday())
+    running = list(session.scalars(select(Campaign.id).where(Campaign.status == "running")))
+    if not running:  # nothing to file (and no scan of the open tasks due by Sunday)
+        return []
     rows = list(session.execute(
         select(InboxTask, Organisation.name).join(Organisation, Organisation.id == InboxTask.organisation_id)
-        .join(Campaign, Campaign.id == InboxTask.campaign_id)
-        .where(InboxTask.completed_at.is_(None), InboxTask.bpmn_id.in_(FILING_STEPS), Campaign.status == "running",
-               InboxTask.due_on <= sunday)
+        .where(InboxTask.campaign_id.in_(running), InboxTask.completed_at.is_(None),
+               InboxTask.bpmn_id.in_(FILING_STEPS), InboxTask.due_on <= sunday)
         .order_by(InboxTask.due_on, Organisation.name, InboxTask.id)))
     subjects = subjects_of(session, [task for task, _ in rows])
     return [(task, name, subjects.get(task.id)) for task, name in rows]
