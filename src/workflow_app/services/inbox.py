@@ -20,6 +20,7 @@ from ..store.models import Campaign, Hazard, InboxTask, Organisation, User
 from . import audit, delegation
 from .errors import ConflictError, InvalidInputError
 from .roles import source_is, supervised_by
+from .task_subjects import TaskSubject, subjects_of
 from .tasks import acting_for_on, actionable_task
 from .vocabulary import check_filters
 
@@ -49,6 +50,7 @@ class InboxPage:
     query: InboxQuery
     rows: list[tuple[InboxTask, Hazard | None, Campaign | None]]
     counts: dict[str, int] = field(default_factory=dict)
+    subjects: dict[int, TaskSubject] = field(default_factory=dict)  # by InboxTask.id: what each task is about
 
     @property
     def total(self) -> int:
@@ -75,6 +77,11 @@ def _tab_condition(user: User, tab: str, delegators: list[int]) -> ColumnElement
     if user.role == "town":
         return InboxTask.enterprise_id.in_(select(Organisation.id).where(Organisation.town_id == user.organisation_id))
     return InboxTask.enterprise_id.in_(supervised_by(user.organisation_id))
+
+
+def todo_condition(user: User, delegators: list[int]) -> ColumnElement[bool]:
+    """The tasks of my `todo` tab (open or not): the home page counts them as the inbox does."""
+    return _tab_condition(user, "todo", delegators)
 
 
 def _filtered(query: Select, user: User, wanted: InboxQuery, tab: str, today: date, delegators: list[int]) -> Select:
@@ -113,7 +120,8 @@ def inbox_page(session: Session, user: User, wanted: InboxQuery, today: date) ->
     found = {task.id: (task, hazard, campaign) for task, hazard, campaign in session.execute(
         select(InboxTask, Hazard, Campaign).outerjoin(Hazard, Hazard.id == InboxTask.hazard_id)
         .outerjoin(Campaign, Campaign.id == InboxTask.campaign_id).where(InboxTask.id.in_(ids)))}
-    return InboxPage(wanted, [found[i] for i in ids if i in found], counts)
+    rows = [found[i] for i in ids if i in found]
+    return InboxPage(wanted, rows, counts, subjects_of(session, [task for task, _, _ in rows]))
 
 
 def claim(session: Session, user: User, task_id: str, now: datetime) -> InboxTask:

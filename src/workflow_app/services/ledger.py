@@ -44,6 +44,7 @@ class LedgerQuery:
     standard_id: int | None = None  # judged against an item of this standard
     item_id: int | None = None  # judged against this item
     overdue: bool = False
+    listed: bool = False  # under supervision listing (挂牌督办)
     found_from: date | None = None
     found_to: date | None = None
     sort: str = "newest"
@@ -69,14 +70,21 @@ def ledger_query(user: User, wanted: LedgerQuery, today: date) -> Select:
     if wanted.standard_id is not None:
         query = query.where(Hazard.id.in_(select(HazardJudgedItem.hazard_id).join(StandardItem)
                                           .where(StandardItem.standard_id == wanted.standard_id)))
+    return _where_state(query, wanted, today).order_by(*SORTS[wanted.sort])
+
+
+def _where_state(query: Select, wanted: LedgerQuery, today: date) -> Select:
+    """Limit to overdue or listed (挂牌督办) hazards and to those found in a period, as asked."""
     if wanted.overdue:
         query = query.where((Hazard.rectification_deadline < today) | Hazard.overdue_since.is_not(None),
                             Hazard.status.not_in(("closed", "rejected")))
+    if wanted.listed:
+        query = query.where(Hazard.supervision_listed.is_(True))
     if wanted.found_from:
         query = query.where(Hazard.found_on >= wanted.found_from)
     if wanted.found_to:
         query = query.where(Hazard.found_on <= wanted.found_to)
-    return query.order_by(*SORTS[wanted.sort])
+    return query
 
 
 def _where_enterprises(query: Select, wanted: LedgerQuery) -> Select:

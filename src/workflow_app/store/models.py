@@ -292,10 +292,17 @@ class TimerFiring(Base):
     fired_at: Mapped[datetime]
 
 
+KPI_COLUMNS = ("status", "supervision_listed", "rectification_deadline", "overdue_since")
+
+
 class Hazard(Base):
     """The business record of one hazard (隐患), kept in step with its process instance."""
 
     __tablename__ = "hazards"
+    __table_args__ = (  # the home page's figures: hazards found in a period, of all or of some enterprises
+        Index("ix_hazards_kpi_found", "found_on", "enterprise_id", *KPI_COLUMNS),
+        Index("ix_hazards_kpi_enterprise", "enterprise_id", "found_on", *KPI_COLUMNS),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(30), unique=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), unique=True)

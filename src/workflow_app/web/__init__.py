@@ -36,6 +36,7 @@ from . import (
     hazard_views,
     health,
     holiday_views,
+    home_views,
     i18n,
     inbox_views,
     incident_views,
@@ -107,7 +108,7 @@ def create_app(settings: Settings | None = None, factory: sessionmaker[Session] 
                   incident_views.bp, delegation_views.bp, spot_check_views.bp, standard_views.bp,
                   checklist_views.bp, people_views.bp, roster_views.bp, enterprise_views.bp, health.bp,
                   holiday_views.bp, document_views.bp, listing_views.bp, inspection_views.bp,
-                  inspection_plan_views.bp, staged_views.bp)
+                  inspection_plan_views.bp, staged_views.bp, home_views.bp)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     if settings.oidc is not None:

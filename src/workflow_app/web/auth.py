@@ -155,7 +155,3 @@ def _refusal(reason: str) -> str:
     }
     return messages[reason]
 
-
-@bp.get("/")
-def home() -> Response:
-    return redirect(url_for("inbox.inbox_page"))

@@ -44,7 +44,8 @@ def _ledger_query() -> LedgerQuery:
         source=request.args.get("source") or None, enterprise_id=_int("enterprise"), town_id=_int("town"),
         sector=request.args.get("sector") or None, department_id=_int("department"),
         standard_id=_int("standard"), item_id=_int("item"),
-        overdue=request.args.get("overdue") == "1", found_from=_date("from"), found_to=_date("to"),
+        overdue=request.args.get("overdue") == "1",
+        listed=request.args.get("listed") == "1", found_from=_date("from"), found_to=_date("to"),
         sort=request.args.get("sort") or "newest", page=_int("page") or 1)
 
 
