@@ -124,7 +124,7 @@ CAMPAIGN = CampaignConfig(
     code="2026", name="重大事故隐患专项排查整治2026行动", year=2026, towns=None, departments=None, zone="基准开发区",
     dates={"mobilization_end": "2026-01-31", "self_inspection_end": "2026-04-30", "enforcement_end": "2026-09-30",
            "summary_end": "2026-12-31", "dispatch_start": "2026-02-06", "report_1_on": "2026-08-18",
-           "report_2_on": "2026-12-18"})
+           "report_2_on": "2026-12-18", "summary_on": "2026-12-28"})
 
 
 def seed_campaign(factory) -> None:  # type: ignore[no-untyped-def]
