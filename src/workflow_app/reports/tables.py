@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, select
 from sqlalchemy.orm import Session
 
-from ..engine.calendar import SHANGHAI, as_date, deadline_passed_at, week_monday
-from ..services.campaign_figures import FIGURES, SPANS, overridden
+from ..engine.calendar import SHANGHAI, as_date, week_monday
+from ..services.campaign_figures import FIGURES, SPANS, overridden, reporting_ends_at
 from ..services.errors import InvalidInputError, NotFoundError
 from ..services.roles import UNCONFIRMED_STATUSES, source_shown_to
 from ..services.vocabulary import LEVELS, SOURCES, STATUSES
@@ -125,7 +125,7 @@ def table3_conditions(campaign: Campaign) -> tuple[ColumnElement[bool], ...]:
     summary phase, not a report triage has not accepted (or rejected)."""
     return (Hazard.level == "major", Hazard.status.not_in(UNCONFIRMED_STATUSES),
             Hazard.reported_at >= campaign.started_at,
-            Hazard.reported_at < datetime.fromisoformat(deadline_passed_at(campaign.params["summary_end"])))
+            Hazard.reported_at < reporting_ends_at(campaign))
 
 
 def lead_departments(session: Session) -> dict[int, str]:

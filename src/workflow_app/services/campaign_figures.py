@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Select, func, select, union
 from sqlalchemy.orm import Session
 
-from ..engine.calendar import SHANGHAI, week_monday
+from ..engine.calendar import SHANGHAI, deadline_passed_at, week_monday
 from ..store.models import Campaign, Hazard, Inspection, Organisation, Penalty, SelfInspection
 from .errors import InvalidInputError
 from .roles import supervised_by
@@ -161,3 +161,9 @@ def totals_below_week(typed: Mapping[str, Any]) -> list[str]:
         if total < week:
             below.append(figure)
     return below
+
+
+def reporting_ends_at(campaign: Campaign) -> datetime:
+    """The instant a campaign's period ends (the end of its summary phase's last day, Asia/Shanghai): hazards
+    reported from its start until then are the campaign's (running counts, 附表3, the reward rule)."""
+    return datetime.fromisoformat(deadline_passed_at(campaign.params["summary_end"]))

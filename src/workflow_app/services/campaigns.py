@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..engine import ProcessInstance
-from ..engine.calendar import as_date, deadline_passed_at, shift_working_days
+from ..engine.calendar import as_date, shift_working_days
 from ..store.models import (
     Campaign,
     CampaignSubmission,
@@ -23,7 +23,7 @@ from ..store.models import (
     User,
 )
 from . import audit
-from .campaign_figures import form_figures, week_window
+from .campaign_figures import form_figures, reporting_ends_at, week_window
 from .campaign_subject import PHASES, UNIT_REPORTS
 from .errors import InvalidInputError, NotFoundError
 from .instances import apply_step
@@ -196,7 +196,7 @@ def filings(session: Session, campaign: Campaign, asked: dict[str, str]) -> list
 
 def running_counts(session: Session, campaign: Campaign) -> dict[str, int]:
     """Hazards reported while the campaign runs: found, major, closed, overdue now."""
-    until = datetime.fromisoformat(deadline_passed_at(campaign.params["summary_end"]))
+    until = reporting_ends_at(campaign)
     base = select(func.count(Hazard.id)).where(Hazard.reported_at >= campaign.started_at, Hazard.reported_at < until)
     return {
         "found": session.scalar(base) or 0,

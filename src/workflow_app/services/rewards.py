@@ -17,8 +17,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..engine import FieldError, FormValidationError
-from ..engine.calendar import deadline_passed_at
 from ..store.models import Campaign, Hazard, Penalty
+from .campaign_figures import reporting_ends_at
 
 CENT = Decimal("0.01")
 
@@ -81,7 +81,7 @@ def rule_for(session: Session, hazard: Hazard) -> tuple[RewardRule, Campaign | N
     started = session.scalars(select(Campaign).where(Campaign.started_at <= hazard.reported_at)
                               .order_by(Campaign.started_at.desc(), Campaign.id.desc()))
     for campaign in started:
-        until = datetime.fromisoformat(deadline_passed_at(campaign.params["summary_end"]))
+        until = reporting_ends_at(campaign)
         if campaign.closed_at is not None:
             until = min(until, campaign.closed_at)
         if hazard.reported_at < until:
