@@ -10,7 +10,7 @@ import pytest
 from conftest import T0, Zone
 from helpers import EVIDENCE
 from sqlalchemy.orm import Session, sessionmaker
-from web_support import csrf, make_app, sign_in
+from web_support import csrf, make_app, png, sign_in, upload
 
 from workflow_app.services import self_inspections as walks
 from workflow_app.services import standards
@@ -262,3 +262,32 @@ def test_answered_compliant_the_details_fold_and_every_control_has_its_label(fac
     fold = re.search(r'id="details-2".*?</div>\s*</div>', page, re.S)
     assert fold and all(f'id="{name}-{lines[1]}"' in fold.group(0) for name in ("note", "location", "category",
                                                                                  "photos"))
+
+
+def test_photos_sent_with_a_refused_save_are_kept_for_the_retry(factory, zone: Zone, walker, tmp_path) -> None:
+    walk_id, lines = _long_walk(factory, zone, 4)
+    path = f"/self-inspections/{walk_id}"
+    line = lines[1]
+    form = {"csrf_token": csrf(walker, path), "version": str(_version(factory, walk_id)), "action": "save",
+            "one": "1", "at": "2", f"answer-{line}": "found", f"note-{line}": "护栏缺失",
+            f"category-{line}": "equipment",
+            f"photos-{line}": [upload(png("red"), "a.png"), upload(png("blue"), "b.png")]}
+    refused = walker.post(path, data=form, content_type="multipart/form-data")
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "隐患部位" in page
+    kept = re.findall(rf'name="staged_photos-{line}" value="([0-9a-f]{{64}})" checked', page)
+    assert len(kept) == 2
+    assert walker.get(f"/staged/walk-{walk_id}/{kept[0]}").status_code == 200
+    outsider = make_app(factory, tmp_path / "o", T0).test_client()
+    sign_in(outsider, "outsider")
+    assert outsider.get(f"/staged/walk-{walk_id}/{kept[0]}").status_code == 404  # only the one who sent it
+    retry = {"csrf_token": csrf(walker, path), "version": str(_version(factory, walk_id)), "action": "next",
+             "one": "1", "at": "2", f"answer-{line}": "found", f"note-{line}": "护栏缺失",
+             f"location-{line}": "二层平台", f"category-{line}": "equipment", f"staged_photos-{line}": kept[1]}
+    saved = walker.post(path, data=retry, content_type="multipart/form-data")
+    assert saved.status_code == 303 and saved.headers["Location"] == f"{path}?one=1&item=3"
+    with transaction(factory) as s:
+        assert [p["sha256"] for p in walks.answers_of(s, walk_id)[line].photos] == [kept[1]]  # the one still ticked
+    assert walker.get(f"/staged/walk-{walk_id}/{kept[1]}").status_code == 404  # staging is cleared once saved
+    forged = {**retry, "version": str(_version(factory, walk_id)), f"staged_photos-{line}": "0" * 64}
+    assert walker.post(path, data=forged, content_type="multipart/form-data").status_code == 422

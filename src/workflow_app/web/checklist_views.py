@@ -13,10 +13,12 @@ from werkzeug.wrappers import Response
 from ..services import self_inspections as walks
 from ..services import standards
 from ..services.errors import ConflictError, InvalidInputError
-from ..services.evidence import check_photo
+from ..services.evidence import Photo, Uploads, check_photo
+from ..services.staged_uploads import StagedUploads
 from ..store.models import Checklist, ChecklistItem, Sector, SelfInspection
 from .context import app_services, me, now, today, unit_of_work
 from .downloads import send_evidence
+from .forms import keep_for_retry, staging
 
 bp = Blueprint("checklists", __name__)
 RECENT_WALKS = 100
@@ -93,9 +95,10 @@ def start(checklist_id: int) -> Response:
 
 
 def _walk_page(walk_id: int, error: str | None = None, status: int = 200, one: bool = False,
-               item: str | None = None) -> tuple[str, int]:
+               item: str | None = None, staged: dict[str, list[str]] | None = None) -> tuple[str, int]:
     """The walk as a list of every item, or (`one`) one item per screen: item `item` (1-based; default the
-    first unanswered). Who may see the walk is checked before the item asked for."""
+    first unanswered). Who may see the walk is checked before the item asked for. `staged`: the photos a
+    refused save kept for the retry (field → hashes)."""
     user = me()
     with unit_of_work() as session:
         walk = walks.get_inspection(session, user, walk_id)
@@ -107,7 +110,8 @@ def _walk_page(walk_id: int, error: str | None = None, status: int = 200, one: b
     may_sign = walk.status == "submitted" and user.is_principal and user.organisation_id == walk.enterprise_id
     return render_template("self_inspection.html", walk=walk, lines=lines, answers=answers, editable=editable,
                            may_sign=may_sign, error=error, categories=walks.CATEGORIES, one=one, steps=steps,
-                           long_walk=len(lines) > LONG_WALK), status
+                           long_walk=len(lines) > LONG_WALK, staged=staged or {},
+                           staged_key=_staged_key(walk_id)), status
 
 
 def _item_number(raw: str, count: int) -> int:
@@ -138,10 +142,12 @@ def save(walk_id: int) -> Response | tuple[str, int]:
     at = request.form.get("save_at") or request.form.get("at") or ""
     with unit_of_work() as session:
         lines = walks.checklist_items(session, walks.get_inspection(session, user, walk_id).checklist_id)
+    staged, photos = staging(_staged_key(walk_id)), dict[int, list[Photo]]()
     try:
         if not version.isdigit():
             raise InvalidInputError(_("表单缺少版本号，请刷新页面后重试"))
-        answers = _submitted_answers([line.id for line in lines])
+        photos = _submitted_photos([line.id for line in lines], staged)
+        answers = _submitted_answers([line.id for line in lines], photos)
         with unit_of_work() as session:
             walk = walks.save_answers(session, user, walk_id, int(version), answers, store, now())
             created = (walks.submit_walk(session, user, walk_id, walk.version, store, now())
@@ -149,7 +155,10 @@ def save(walk_id: int) -> Response | tuple[str, int]:
             answered = set(walks.answers_of(session, walk_id))
     except (InvalidInputError, ConflictError) as refused:  # re-shown with everything entered: nothing typed is lost
         status = 409 if isinstance(refused, ConflictError) else 422
-        return _walk_page(walk_id, _(str(refused)), status, one, at if one and _in_range(at, len(lines)) else None)
+        kept = keep_for_retry(staged, Uploads(store, {f"photos-{line}": p for line, p in photos.items() if p}))
+        return _walk_page(walk_id, _(str(refused)), status, one, at if one and _in_range(at, len(lines)) else None,
+                          kept)
+    staged.discard()
     if created is not None:
         flash(_("已提交，发现隐患 %(count)s 项并已进入整改流程", count=len(created)), "info")
         return redirect(url_for("checklists.walk", walk_id=walk_id), 303)
@@ -165,25 +174,38 @@ def _where_to_go_on(walk_id: int, lines: list[ChecklistItem], answered: set[int]
     number = int(at) if _in_range(at, len(lines)) else None
     steps = walks.walk_steps(lines, answered, number)
     if one:
-        target = (steps.next or steps.next_open or steps.at) if forward else steps.at
-        return url_for("checklists.walk", walk_id=walk_id, one=1, item=target)
-    target = number or steps.first_open
-    return url_for("checklists.walk", walk_id=walk_id, _anchor=f"item-{target}" if target else "walk-actions")
+        item = (steps.next or steps.next_open or steps.at) if forward else steps.at
+        return url_for("checklists.walk", walk_id=walk_id, one=1, item=item)
+    anchor = number or steps.first_open
+    return url_for("checklists.walk", walk_id=walk_id, _anchor=f"item-{anchor}" if anchor else "walk-actions")
 
 
-def _submitted_answers(line_ids: list[int]) -> dict[int, walks.AnswerInput]:
+def _staged_key(walk_id: int) -> str:
+    return f"walk-{walk_id}"
+
+
+def _submitted_photos(line_ids: list[int], staged: StagedUploads) -> dict[int, list[Photo]]:
+    """Each line's photos, checked: those a refused save kept (ticked to keep), then the files sent now."""
+    photos = {}
+    for line_id in line_ids:
+        kept = [staged.photo(h) for h in dict.fromkeys(request.form.getlist(f"staged_photos-{line_id}"))]
+        files = [f for f in request.files.getlist(f"photos-{line_id}") if f.filename]
+        photos[line_id] = kept + [check_photo(f.read(), f.filename or "photo") for f in files]
+    return photos
+
+
+def _submitted_answers(line_ids: list[int], photos: dict[int, list[Photo]]) -> dict[int, walks.AnswerInput]:
     """The answers in the form, by checklist line; a line with photos but no answer is refused."""
     answers = {}
     for line_id in line_ids:
         answer = request.form.get(f"answer-{line_id}", "")
-        files = [f for f in request.files.getlist(f"photos-{line_id}") if f.filename]
         if not answer:
-            if files:
+            if photos.get(line_id):
                 raise InvalidInputError(_("请先为上传照片的条款选择检查结果"))
             continue
         answers[line_id] = walks.AnswerInput(
             answer, request.form.get(f"note-{line_id}", ""), request.form.get(f"location-{line_id}", ""),
-            request.form.get(f"category-{line_id}", ""), [check_photo(f.read(), f.filename or "photo") for f in files],
+            request.form.get(f"category-{line_id}", ""), photos.get(line_id, []),
             frozenset(request.form.getlist(f"remove-{line_id}")))
     return answers
 
