@@ -32,6 +32,32 @@
     }
   });
 
+  // One item per screen: following 上一项 / 下一项 / 下一未答项 or the jump list with an answer not yet saved
+  // saves it first, then goes there (without JavaScript, the links just go: 保存并下一项 saves).
+  var go = document.getElementById("walk-go");
+  if (go) {
+    var dirty = false;
+    form.addEventListener("input", function () { dirty = true; });
+    form.addEventListener("change", function () { dirty = true; });
+    var leave = function (event, item) {
+      if (!dirty || !item) { return; }
+      event.preventDefault();
+      go.value = item;
+      form.submit();
+    };
+    ["prev-item", "next-item", "next-open"].forEach(function (id) {
+      var link = document.getElementById(id);
+      if (!link || !link.href) { return; }
+      link.addEventListener("click", function (event) {
+        leave(event, new URL(link.href).searchParams.get("item"));
+      });
+    });
+    var jump = document.getElementById("jump-item");
+    if (jump) {
+      jump.form.addEventListener("submit", function (event) { leave(event, jump.value); });
+    }
+  }
+
   // On a long walk: "只看未检查项" hides the items already answered, to find what is left (untick to see
   // all again). Without JavaScript the box stays hidden and every item shows.
   var onlyOpen = document.getElementById("only-open");

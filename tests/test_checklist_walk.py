@@ -214,6 +214,9 @@ def test_saving_one_item_and_going_on_keeps_the_answer(factory, zone: Zone, walk
     stayed = save(3, "save", **{f"answer-{lines[2]}": "found", f"note-{lines[2]}": "盲板未登记",
                                 f"location-{lines[2]}": "管廊", f"category-{lines[2]}": "management"})
     assert stayed.headers["Location"] == f"{path}?one=1&item=3"
+    went = save(3, "save", go="1", **{f"answer-{lines[2]}": "found", f"note-{lines[2]}": "盲板未登记",  # walk.js
+                                      f"location-{lines[2]}": "管廊", f"category-{lines[2]}": "management"})
+    assert went.headers["Location"] == f"{path}?one=1&item=1"  # a link followed with the answer unsaved
     assert save(4, "next", **{f"answer-{lines[3]}": "compliant"}).headers["Location"] == f"{path}?one=1&item=1"
     page = walker.get(f"{path}?one=1&item=1").get_data(as_text=True)  # the last unanswered: finishing is offered
     assert 'value="submit"' in page and Page(page).item_of("next-open") == 1

@@ -169,12 +169,14 @@ def save(walk_id: int) -> Response | tuple[str, int]:
 def _where_to_go_on(walk_id: int, lines: list[ChecklistItem], answered: set[int], at: str, one: bool,
                     forward: bool) -> str:
     """After a save: the same item (one item per screen), or the next with `forward` (past the last: the next
-    unanswered); in the list, the item the walker was at (its 保存 button, or the one last touched), else the
-    first unanswered."""
+    unanswered), or the item `go` of the form; in the list, the item the walker was at (its 保存 button, or
+    the one last touched), else the first unanswered."""
     number = int(at) if _in_range(at, len(lines)) else None
     steps = walks.walk_steps(lines, answered, number)
     if one:
-        item = (steps.next or steps.next_open or steps.at) if forward else steps.at
+        go = request.form.get("go", "")  # walk.js: a link followed with unsaved answers saves them first
+        item = (int(go) if _in_range(go, len(lines)) else
+                (steps.next or steps.next_open or steps.at) if forward else steps.at)
         return url_for("checklists.walk", walk_id=walk_id, one=1, item=item)
     anchor = number or steps.first_open
     return url_for("checklists.walk", walk_id=walk_id, _anchor=f"item-{anchor}" if anchor else "walk-actions")
