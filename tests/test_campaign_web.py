@@ -112,6 +112,9 @@ def test_a_wrong_start_form_names_every_problem_and_changes_nothing(factory, zon
     # also report_2_on and the default summary_on, now after the summary phase's end
     assert "共 9 处" in page and 'value="2027-04-01"' in page  # what was typed stays
     assert _counts(factory) == before
+    far = {**START, "summary_end": "9999-12-31", "report_2_on": "2027-13-01"}  # no overflow, no 500
+    status, page = _post(office, "/campaigns/new", far)
+    assert status == 422 and "日期须在 2000 至 2100 年之间" in page and "日期格式应为 YYYY-MM-DD" in page
     past = {**START, "mobilization_end": "2026-11-02"}  # the campaign starts today: its first phase can't be over
     status, page = _post(office, "/campaigns/new", past)
     assert status == 422 and "动员部署阶段截止日期须晚于今天" in page and _counts(factory) == before

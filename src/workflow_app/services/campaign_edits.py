@@ -101,6 +101,8 @@ def units(session: Session) -> Units:
 
 
 def _shift(day: str, years: int) -> str:
+    if not day:
+        return ""
     parsed = date.fromisoformat(day)
     try:
         return parsed.replace(year=parsed.year + years).isoformat()
@@ -123,9 +125,9 @@ def form_of(session: Session, campaign: Campaign) -> CampaignForm:
     codes = dict(session.execute(select(Organisation.id, Organisation.code)).tuples().all())
     params = campaign.params
     return CampaignForm(code=campaign.code, name=campaign.name, year=str(campaign.year), zone=params.get("zone", ""),
-                        **{k: params[k] for k in DATE_FIELDS},
-                        towns=tuple(codes[i] for i in params["towns"] if i in codes),
-                        departments=tuple(codes[i] for i in params["departments"] if i in codes),
+                        **{k: str(params.get(k, "")) for k in DATE_FIELDS},
+                        towns=tuple(codes[i] for i in params.get("towns", []) if i in codes),
+                        departments=tuple(codes[i] for i in params.get("departments", []) if i in codes),
                         **_reward_fields(_rewards(campaign)), revision=str(params.get("revision", 0)))
 
 
@@ -149,10 +151,14 @@ def template_form(session: Session, actor: User, today: date) -> CampaignForm:
 def _date(typed: CampaignForm, name: str, errors: dict[str, str]) -> date | None:
     text = getattr(typed, name).strip()
     try:
-        return date.fromisoformat(text) if text else None
+        day = date.fromisoformat(text) if text else None
     except ValueError:
         errors[name] = "日期格式应为 YYYY-MM-DD"
         return None
+    if day is not None and not 2000 <= day.year <= 2100:  # the timers add days: 9999-12-31 would overflow
+        errors[name] = "日期须在 2000 至 2100 年之间"
+        return None
+    return day
 
 
 def _checked_dates(typed: CampaignForm, today: date, errors: dict[str, str]) -> dict[str, str]:
