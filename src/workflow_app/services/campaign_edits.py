@@ -122,7 +122,7 @@ def _reward_fields(rule: RewardRule) -> dict[str, str]:
 
 def form_of(session: Session, campaign: Campaign) -> CampaignForm:
     """A running campaign's parameters as the form shows them."""
-    codes = dict(session.execute(select(Organisation.id, Organisation.code)).tuples().all())
+    codes = dict(session.execute(select(Organisation.id, Organisation.code)).all())
     params = campaign.params
     return CampaignForm(code=campaign.code, name=campaign.name, year=str(campaign.year), zone=params.get("zone", ""),
                         **{k: str(params.get(k, "")) for k in DATE_FIELDS},

@@ -164,7 +164,7 @@ def page(session: Session, actor: User, redraw_id: int | None = None) -> SpotChe
     draws = spot_checks(session, actor)
     enterprise_ids = {item.hazard.enterprise_id for _, items in draws for item in items}
     names = dict(session.execute(select(Organisation.id, Organisation.name)
-                                 .where(Organisation.id.in_(enterprise_ids))).tuples().all())
+                                 .where(Organisation.id.in_(enterprise_ids))).all())
     redraw = None
     check = session.get(SpotCheck, redraw_id) if redraw_id is not None else None
     if check is not None:
