@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -14,12 +15,15 @@ from web_support import csrf, make_app, sign_in
 
 from workflow_app.reports.charts import Dot, dot_map
 from workflow_app.reports.dashboard import map_places, risk_by_town
+from workflow_app.services import demo
+from workflow_app.services.evidence import EvidenceStore
 from workflow_app.store.database import transaction
 from workflow_app.store.models import Hazard, Organisation
 
 SVG = "{http://www.w3.org/2000/svg}"
 CJK = re.compile(r"[\u2e80-\u9fff\uff00-\uffef]")
 HOSTILE = "<script>alert(1)</script>化工"
+PLAN_DATE = datetime(2023, 5, 19, 1, 0, tzinfo=UTC)
 
 
 def _section(page: str, name: str) -> str:
@@ -208,3 +212,15 @@ def test_the_map_keeps_the_aspect_of_the_land(factory) -> None:
     svg = ET.fromstring(dot_map("图", [Dot(59.5, 10, "a", "#000"), Dot(60.5, 12, "b", "#000")]))
     (x1, y1), (x2, y2) = ((float(c.get("cx")), float(c.get("cy"))) for c in svg.iter(f"{SVG}circle"))
     assert abs(abs(x2 - x1) - abs(y2 - y1)) < 2
+
+
+def test_the_demo_zone_shows_on_the_map(factory, tmp_path) -> None:
+    """`workflow-app demo`: 22 of its 25 enterprises are placed in the zone, three are listed apart, and the
+    major hazards it leaves open are marked."""
+    assert demo.seed(factory, PLAN_DATE, EvidenceStore(tmp_path / "evidence"))
+    office = make_app(factory, tmp_path, PLAN_DATE).test_client()
+    sign_in(office, "office", demo.DEMO_PASSWORD)
+    section = _section(office.get("/dashboard").get_data(as_text=True), "map")
+    dots = list(_svg(section).iter(f"{SVG}circle"))
+    assert len(dots) == 22 and "未标注坐标的企业：3 家" in section
+    assert any(d.get("r") == "8" for d in dots) and {d.get("fill") for d in dots} >= {"#c92a2a", "#1971c2"}
