@@ -36,6 +36,14 @@ def _svg(section: str) -> ET.Element:
     return ET.fromstring(re.search(r"<svg.*?</svg>", section, re.S).group(0))
 
 
+def _dots(svg: ET.Element) -> dict[str, tuple[ET.Element, str | None]]:
+    """The map's dots by their title (on the dot, or on the link around it): the circle and its link."""
+    linked = {a.find(f"{SVG}title").text: (a.find(f"{SVG}circle"), a.get("href")) for a in svg.iter(f"{SVG}a")}
+    bare = {c.find(f"{SVG}title").text: (c, None) for c in svg.iter(f"{SVG}circle")
+            if c.find(f"{SVG}title") is not None}
+    return linked | bare
+
+
 def _table(section: str) -> list[list[str]]:
     body = re.search(r"<tbody>(.*?)</tbody>", section, re.S).group(1)
     return [[re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)]
@@ -87,7 +95,8 @@ def test_the_stacked_bars_count_each_towns_enterprises_by_colour(factory, zone, 
     for name in ("weekly", "towns", "departments", "map"):
         section = _section(page, name)
         assert "<h2" in section and 'class="chart-totals"' in section and "数据表" in section
-        assert _svg(section).get("role") == "img" and _svg(section).find(f"{SVG}title") is not None
+        drawing = _svg(section)
+        assert drawing.get("role") in ("img", "graphics-document") and drawing.find(f"{SVG}title") is not None
     with transaction(factory) as s:  # the figures come from one grouped query
         rows = risk_by_town(s, None)
     assert [(r.name, sum(r.counts.values())) for r in rows] == [("滨江街道", 3), ("T1单位", 2), (None, 1)]
@@ -126,11 +135,12 @@ def test_the_map_places_a_dot_per_enterprise_with_coordinates_and_lists_the_othe
     svg = _svg(section)
     dots = list(svg.iter(f"{SVG}circle"))
     assert len(dots) == 4  # E1, E3, E4, E5; not E2 and E6 (no coordinates) nor the closed E7
-    titles = {c.find(f"{SVG}title").text: c for c in dots}
+    titles = {t: c for t, (c, _) in _dots(svg).items()}
+    assert len(titles) == 4 and svg.get("role") == "graphics-document"  # links: not a presentational image
     e1 = titles["E1单位 · 重大风险（红） · 未销号重大事故隐患 1 项"]
-    assert e1.get("r") == "8" and e1.get("stroke-width") == "3" and e1.get("fill") == "#c92a2a"
-    assert titles["E5单位 · 未评定"].get("r") == "5"
-    links = {a.get("href") for a in svg.iter(f"{SVG}a")}
+    assert e1.get("r") == "9" and e1.get("stroke-width") == "3" and e1.get("fill") == "#c92a2a"
+    assert titles["E5单位 · 未评定"].get("r") == "6"
+    links = {href for _, href in _dots(svg).values()}
     assert links == {f"/enterprises/{graded[c]}" for c in ("E1", "E3", "E4", "E5")}
     assert office.get(f"/enterprises/{graded['E3']}").status_code == 200
     # north is up, east is right, within the drawing
@@ -171,8 +181,7 @@ def test_a_department_and_a_town_see_only_their_enterprises(factory, zone, grade
                                               ["合计", "0", "1", "0", "1", "0", "2"]]
     industry = app.test_client()
     sign_in(industry, "dept")
-    titles = [t.text for t in _svg(_section(industry.get("/dashboard").get_data(as_text=True), "map"))
-              .iter(f"{SVG}title")][1:]
+    titles = list(_dots(_svg(_section(industry.get("/dashboard").get_data(as_text=True), "map"))))
     assert len(titles) == 4 and not any("E2单位" in t or "E6单位" in t for t in titles)
     town = app.test_client()
     sign_in(town, "town0")
@@ -198,6 +207,7 @@ def test_the_map_draws_any_number_of_dots_inside_its_frame(places) -> None:
     """None, one, all at one place, all on one parallel or one meridian, the whole globe: no division by zero,
     every dot inside the drawing."""
     svg = ET.fromstring(dot_map("图", [Dot(lat, lon, f"企业{n}", "#c92a2a") for n, (lat, lon) in enumerate(places)]))
+    assert svg.get("role") == "img" and svg.get("aria-label") == "图"
     width, height = (float(v) for v in svg.get("viewBox").split()[2:])
     dots = list(svg.iter(f"{SVG}circle"))
     assert len(dots) == len(places)
@@ -223,4 +233,4 @@ def test_the_demo_zone_shows_on_the_map(factory, tmp_path) -> None:
     section = _section(office.get("/dashboard").get_data(as_text=True), "map")
     dots = list(_svg(section).iter(f"{SVG}circle"))
     assert len(dots) == 22 and "未标注坐标的企业：3 家" in section
-    assert any(d.get("r") == "8" for d in dots) and {d.get("fill") for d in dots} >= {"#c92a2a", "#1971c2"}
+    assert any(d.get("r") == "9" for d in dots) and {d.get("fill") for d in dots} >= {"#c92a2a", "#1971c2"}

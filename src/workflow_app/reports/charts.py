@@ -53,7 +53,7 @@ def _text(parent: ET.Element, x: float, y: float, text: str, fill: str, anchor: 
     node.text = text
 
 
-BAR_WIDTH, BAR_HEIGHT, ROW_HEIGHT, LABEL_SIZE = 480, 20, 46, 13
+BAR_WIDTH, BAR_HEIGHT, ROW_HEIGHT, LABEL_SIZE = 360, 18, 42, 13
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ class Dot:
     href: str | None = None
 
 
-MAP_WIDTH, MAP_MAX_HEIGHT, MAP_MIN_HEIGHT, MAP_PAD, DOT, MARKED_DOT = 600, 600, 160, 18, 5, 8
+MAP_WIDTH, MAP_MAX_HEIGHT, MAP_MIN_HEIGHT, MAP_PAD, DOT, MARKED_DOT = 480, 480, 140, 16, 6, 9
 
 
 def dot_map(title: str, dots: Sequence[Dot]) -> str:
@@ -127,8 +127,10 @@ def dot_map(title: str, dots: Sequence[Dot]) -> str:
     left = (MAP_WIDTH - span_x * scale) / 2
     top = (height - span_y * scale) / 2
     # written as text, not ElementTree: a large zone has thousands of dots (a third of the time); every text and
-    # attribute value that is not a number of ours goes through escape()
-    parts = [f'<svg xmlns="{SVG_NS}" viewBox="0 0 {MAP_WIDTH} {height}" width="100%" role="img" '
+    # attribute value that is not a number of ours goes through escape(). With links it is a graphics document,
+    # not an image: an image's content is presentational, and links inside one are "nested interactive"
+    role = "graphics-document" if any(d.href is not None for d in dots) else "img"
+    parts = [f'<svg xmlns="{SVG_NS}" viewBox="0 0 {MAP_WIDTH} {height}" width="100%" role="{role}" '
              f'aria-label="{escape(title)}"><title>{escape(title)}</title>'
              f'<rect x="0.5" y="0.5" width="{MAP_WIDTH - 1}" height="{height - 1}" fill="#f8f9fa" stroke="#adb5bd"/>'
              '<g stroke="#212529">']
@@ -136,10 +138,12 @@ def dot_map(title: str, dots: Sequence[Dot]) -> str:
         x = left + (dot.longitude - west) * squeeze * scale
         y = top + (north - dot.latitude) * scale
         size = f'r="{MARKED_DOT}" stroke-width="3"' if dot.marked else f'r="{DOT}"'
-        circle = (f'<circle cx="{x:.1f}" cy="{y:.1f}" {size} fill="{escape(dot.fill)}">'
-                  f'<title>{escape(dot.title)}</title></circle>')
-        # a link is reached by pointer; the keyboard has the same links in the lists below the map
-        parts.append(circle if dot.href is None else f'<a href="{escape(dot.href)}" tabindex="-1">{circle}</a>')
+        circle = f'<circle cx="{x:.1f}" cy="{y:.1f}" {size} fill="{escape(dot.fill)}"'
+        tooltip = f"<title>{escape(dot.title)}</title>"
+        if dot.href is None:
+            parts.append(f"{circle}>{tooltip}</circle>")
+        else:  # the link's name is its title; reached by pointer, the keyboard has the lists below the map
+            parts.append(f'<a href="{escape(dot.href)}" tabindex="-1">{tooltip}{circle}/></a>')
     parts.append("</g></svg>")
     return "".join(parts)
 
