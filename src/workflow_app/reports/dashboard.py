@@ -215,7 +215,10 @@ def map_places(session: Session, viewer: User | None) -> list[MapPoint]:
 
 
 def _placed(point: MapPoint) -> bool:
-    return point.latitude is not None and point.longitude is not None
+    """Whether the point has coordinates to draw (the forms and the roster refuse others; a stray value in the
+    database is listed apart rather than drawn off the map)."""
+    return (point.latitude is not None and point.longitude is not None and abs(point.latitude) <= 90
+            and abs(point.longitude) <= 180)
 
 
 def _map_chart(points: list[MapPoint], words: Words, enterprise_url: Callable[[int], str] | None) -> Chart:
