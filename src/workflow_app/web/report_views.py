@@ -6,7 +6,7 @@ import io
 import re
 from datetime import date, timedelta
 
-from flask import Blueprint, render_template, request, send_file
+from flask import Blueprint, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
@@ -139,6 +139,7 @@ def statistics() -> str:
 @login_required
 def dashboard_page() -> str:
     _overseer()
+    file_url = url_for("enterprises.show", enterprise_id=0)[:-1]  # one url_for, not one per enterprise on the map
     with unit_of_work() as session:
-        board = dashboard(session, today())
+        board = dashboard(session, today(), me(), words=_, enterprise_url=lambda i: f"{file_url}{i}")
     return render_template("dashboard.html", board=board)
