@@ -201,6 +201,14 @@ class Page:
         button.click()
         self.settled()
 
+    def follow(self, css: str) -> None:
+        """Tap a link and wait for the page it opens."""
+        self.driver.execute_script("window.__old_page = true")
+        link = self.find(css)
+        self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", link)
+        link.click()
+        self.settled()
+
     def find(self, css: str) -> Any:
         return self.driver.find_element(self.by.CSS_SELECTOR, css)
 
@@ -217,12 +225,16 @@ class Page:
             f"{self.name}: {css} did not load"
 
     def shot(self) -> None:
-        """The whole page (beyond the window) as artifacts/<page>-<width>.png."""
-        self.driver.execute_script("window.scrollTo(0, 0)")
-        size = self.driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
-        capture = self.driver.execute_cdp_cmd("Page.captureScreenshot", {
-            "format": "png", "captureBeyondViewport": True,
-            "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}})
+        """The whole page as artifacts/<page>-<width>.png: taken in a window as tall as the page, so that sticky
+        bars sit where they end up rather than over the content."""
+        width, height = self.driver.execute_script(
+            "return [window.innerWidth, document.documentElement.scrollHeight]")
+        self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+            "width": width, "height": min(height, 16000), "deviceScaleFactor": 1, "mobile": False})
+        try:
+            capture = self.driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png"})
+        finally:
+            self.driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
         (artifacts() / f"{self.name}.png").write_bytes(base64.b64decode(capture["data"]))
 
     def check(self) -> None:
@@ -368,9 +380,11 @@ def test_checklist_one_item(driver: Any, site: Site, size: tuple[int, int]) -> N
                  "select#jump-item")
     jump = page.all("select#jump-item option")
     assert len(jump) >= ITEMS, [o.text for o in jump]
-    page.check()
-    page.driver.execute_script("window.__old_page = true")
-    page.find("a#next-item").click()
-    page.settled()
+    first = page.find("fieldset.check-item").get_attribute("id")
+    page.follow("a#next-item")
     assert "item=2" in page.driver.current_url and len(page.all("fieldset.check-item")) == 1
+    assert page.find("fieldset.check-item").get_attribute("id") != first
     page.visible("a#prev-item", "a#next-item")
+    page.follow("a#prev-item")
+    assert page.find("fieldset.check-item").get_attribute("id") == first
+    page.check()
