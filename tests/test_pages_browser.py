@@ -50,7 +50,7 @@ SHELL_PENDING = pytest.mark.xfail(raises=ShellViolations, strict=False,
 1.18:1, the major badge's 3.58:1) are expected; any other failure fails the test. Drop it after the merge."""
 
 REPORT = {"source": "self_inspection", "hazard_level": "major", "category": "equipment", "description": "报警器不报警",
-          "location": "储罐区", "found_on": "2026-11-01"}
+          "location": "储罐区", "found_on": "2026-11-02"}
 PLAN = {"responsible_person": "王五", "rectification_measures": "更换可燃气体报警器并联调",
         "rectification_funds": "2.5", "rectification_deadline": "2026-11-20",
         "emergency_plan": "设置警戒区，专人值守"}
