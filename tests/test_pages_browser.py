@@ -170,6 +170,7 @@ class Page:
 
         self.driver, self.site, self.by, self.name = driver, site, By, f"{name}-{size[0]}"
         self.wait = WebDriverWait(driver, 10)
+        driver.get_log("browser")  # what an earlier test's pages logged is theirs
         driver.set_window_size(*size)
         inner = driver.execute_script("return window.innerWidth")
         assert inner == size[0], f"the window is {inner} px wide inside, not {size[0]}"
