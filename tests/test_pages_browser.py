@@ -367,7 +367,6 @@ def test_hazard_page(driver: Any, site: Site, size: tuple[int, int]) -> None:
 
 @SHELL_PENDING
 @pytest.mark.parametrize("size", SIZES)
-@pytest.mark.xfail(reason="one-item mode lands with branch checklist", strict=False)
 def test_checklist_one_item(driver: Any, site: Site, size: tuple[int, int]) -> None:
     """A checklist of 18 items walked one per screen: exactly one item shows, with previous / next / next
     unanswered links and a jump list; next goes to item 2."""
