@@ -602,19 +602,25 @@ def token_revoke(ctx: Context, token_id: int, username: str) -> None:
 def deploy_command(ctx: Context, bpmn_file: str, lanes: tuple[str, ...]) -> None:
     """Validate a BPMN file and store it as the newest version of its process (nothing stored on error)."""
     from .engine import ModelError
-    from .services.model_registry import deploy
+    from .services.model_registry import prepare, store
 
     mapping = dict(lane.split("=", 1) for lane in lanes if "=" in lane)
     if len(mapping) != len(lanes):
         raise click.BadParameter("give lanes as name=role", param_hint="--lane")
     path = Path(bpmn_file)
-    try:
-        with transaction(ctx.factory) as session:
-            version = deploy(session, path.read_bytes(), path.name, datetime.now(UTC), mapping)
-            click.echo(f"{version.process_id} v{version.version} deployed ({version.name}, {version.sha256[:12]})")
+    limit = ctx.settings.max_model_bytes
+    if path.stat().st_size > limit:
+        click.echo(f"FAIL  {path.name}: {path.stat().st_size:,} bytes, more than the {limit:,} allowed "
+                   "(WORKFLOW_APP_MAX_MODEL_BYTES)", err=True)
+        sys.exit(1)
+    try:  # parsed before the transaction: a large model must not hold the database while it is read
+        prepared = prepare(path.read_bytes(), path.name, mapping)
     except ModelError as exc:
         click.echo(f"FAIL  {exc}", err=True)
         sys.exit(1)
+    with transaction(ctx.factory) as session:
+        version = store(session, prepared, datetime.now(UTC))
+        click.echo(f"{version.process_id} v{version.version} deployed ({version.name}, {version.sha256[:12]})")
 
 
 @main.group("models")

@@ -8,6 +8,7 @@ SpiffWorkflow, or breaks a rule this application needs: every user task sits in 
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,6 +111,8 @@ class ProcessModel:
     spec: Any
     subprocess_specs: dict[str, Any] = field(default_factory=dict)
     forms: dict[str, FormSpec] = field(default_factory=dict)
+    source: str = ""
+    """The document as text (decoded from its declared encoding); empty for a model restored from its spec."""
 
     @property
     def start_form(self) -> FormSpec:
@@ -144,14 +147,17 @@ class ProcessModel:
         return properties
 
 
+MAX_FLOW_ELEMENTS = 20_000
+"""More elements than this in one document are refused: split the model with call activities."""
+
+
 def load_model(xml: bytes | str, file_name: str, process_id: str | None = None) -> ProcessModel:
     """Parse and validate one BPMN document; raise ModelError on any fault."""
     raw = xml.encode("utf-8") if isinstance(xml, str) else xml
-    try:
-        document = etree.fromstring(raw, parser=etree.XMLParser(resolve_entities=False, no_network=True))
-    except etree.XMLSyntaxError as exc:
-        raise ModelError(file_name, None, f"not well-formed XML: {exc.msg}", exc.lineno) from exc
+    document = _document(raw, file_name)
     _check_sequence_flows(document, file_name)
+    _check_reserved_ids(document, file_name)
+    _allow_deep_chains(document, file_name)
     parser = ModelParser(validator=_schema_validator())
     try:
         parser.add_bpmn_xml(etree.ElementTree(document), filename=file_name)
@@ -165,7 +171,45 @@ def load_model(xml: bytes | str, file_name: str, process_id: str | None = None) 
         raise ModelError(file_name, None, str(exc)) from exc
     for task_spec in _task_specs(spec, subprocess_specs):
         _check_task_spec(task_spec, file_name)
-    return model_from_specs(spec, subprocess_specs, file_name)
+    model = model_from_specs(spec, subprocess_specs, file_name)
+    model.source = _text(raw, document)
+    return model
+
+
+def _document(raw: bytes, file_name: str) -> Any:
+    """The parsed document: its declared encoding honoured, no DTD, no entity, nothing fetched."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    try:
+        document = etree.fromstring(raw, parser=parser)
+    except etree.XMLSyntaxError as exc:
+        if "encoding" in exc.msg.lower() or b"\x00" in raw[:200]:
+            raise ModelError(file_name, None, f"file encoding not readable ({exc.msg}): save the model as UTF-8, "
+                                              "or declare its encoding in the XML declaration") from exc
+        raise ModelError(file_name, None, f"not well-formed XML: {exc.msg}", exc.lineno) from exc
+    if document.getroottree().docinfo.doctype:
+        raise ModelError(file_name, None, "DTDs/entities are not allowed in a model (remove the <!DOCTYPE …>)")
+    return document
+
+
+def _text(raw: bytes, document: Any) -> str:
+    """The document as text: UTF-8 files verbatim, others re-serialised (their declaration named another encoding)."""
+    if document.getroottree().docinfo.encoding.upper() in ("UTF-8", "UTF8"):
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+    return str(etree.tostring(document, encoding="unicode"))
+
+
+def _allow_deep_chains(document: Any, file_name: str) -> None:
+    """SpiffWorkflow's parser follows sequence flows recursively, a few frames per element: a long chain needs a
+    deeper stack than Python's default 1,000 frames. Pure-Python calls do not use the C stack on 3.11+, so the
+    limit is raised for the model's size (never lowered: another thread may be deep in a parse), within a cap."""
+    elements = sum(1 for _ in document.iterfind(".//bpmn:process//*[@id]", BPMN_NS))
+    if elements > MAX_FLOW_ELEMENTS:
+        raise ModelError(file_name, None, f"{elements} elements: more than {MAX_FLOW_ELEMENTS:,} in one model; "
+                                          "split it with call activities")
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 1_000 + 4 * elements))
 
 
 def model_from_specs(spec: Any, subprocess_specs: dict[str, Any], file_name: str) -> ProcessModel:
@@ -200,6 +244,19 @@ def _check_sequence_flows(document: Any, file_name: str) -> None:
                     raise ModelError(file_name, flow.get("id"),
                                      f"sequence flow {end} {flow.get(end)!r} names no element of the process",
                                      flow.sourceline)
+
+
+RESERVED_IDS = ("Start", "End", "Root")
+"""Names SpiffWorkflow gives its own task specs: an element with one of them replaces the engine's and the
+process silently never starts (with ``<process>.EndJoin``)."""
+
+
+def _check_reserved_ids(document: Any, file_name: str) -> None:
+    for element in document.iterfind(".//bpmn:process//*[@id]", BPMN_NS):
+        element_id = element.get("id")
+        if element_id in RESERVED_IDS or element_id.endswith(".EndJoin"):
+            raise ModelError(file_name, element_id, f"the id {element_id!r} is reserved by the engine: "
+                                                    "rename the element (e.g. StartEvent_1)", element.sourceline)
 
 
 def _only_executable_process(parser: ModelParser, file_name: str) -> str:

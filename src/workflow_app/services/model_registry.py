@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import case, func, select
@@ -22,32 +23,61 @@ _RESTORED: dict[str, ProcessModel] = {}
 """Restored specs by content hash: restoring a spec costs milliseconds, so do it once."""
 
 
-def deploy(session: Session, xml: bytes, file_name: str, now: datetime,
-           lane_roles: dict[str, str] | None = None) -> ModelVersion:
-    """Validate and store a model; the same content (and lane mapping) deployed again returns the existing version.
+@dataclass(frozen=True)
+class PreparedModel:
+    """A model parsed and checked, ready to store: everything slow and fallible done before any transaction."""
 
-    Beyond `check`, every user task's lane must map to a role: a built-in lane name or one
-    given in `lane_roles`. On any fault ModelError names the file and element; nothing is stored.
+    model: ProcessModel
+    file_name: str
+    sha256: str
+    spec_json: str
+    lane_roles: dict[str, str]
+
+
+def prepare(xml: bytes, file_name: str, lane_roles: dict[str, str] | None = None) -> PreparedModel:
+    """Parse, validate and serialise a model; ModelError names the file and element on any fault.
+
+    Beyond `check`, every user task's lane must map to a role: a built-in lane name or one given in
+    `lane_roles`. Call it outside the write transaction: a large model takes seconds to parse, and on
+    SQLite a write transaction holds the whole database meanwhile.
     """
     lane_roles = lane_roles or {}
-    mapping = json.dumps(lane_roles, sort_keys=True, ensure_ascii=False).encode() if lane_roles else b""
-    digest = hashlib.sha256(xml + mapping).hexdigest()
-    existing = session.scalar(select(ModelVersion).where(ModelVersion.sha256 == digest))
-    if existing is not None:
-        return existing
-    model = load_model(xml, file_name)  # raises ModelError, nothing stored
+    model = load_model(xml, file_name)
     _check_lanes(model, file_name, lane_roles)
     check_services(model, file_name)
+    return PreparedModel(model, file_name, _digest(xml, lane_roles),
+                         dump_spec(model.spec, model.subprocess_specs), lane_roles)
+
+
+def store(session: Session, prepared: PreparedModel, now: datetime) -> ModelVersion:
+    """Store a prepared model as the newest version of its process; the same content (and lane mapping)
+    stored again returns the existing version."""
+    existing = session.scalar(select(ModelVersion).where(ModelVersion.sha256 == prepared.sha256))
+    if existing is not None:
+        return existing
+    model = prepared.model
     latest = session.scalar(select(func.max(ModelVersion.version)).where(ModelVersion.process_id == model.process_id))
     version = ModelVersion(
-        process_id=model.process_id, version=(latest or 0) + 1, name=model.name, file_name=file_name,
-        sha256=digest, xml=xml.decode("utf-8"), spec_json=dump_spec(model.spec, model.subprocess_specs),
-        serializer_version=SERIALIZER_VERSION, deployed_at=now, lane_roles=lane_roles or None,
+        process_id=model.process_id, version=(latest or 0) + 1, name=model.name, file_name=prepared.file_name,
+        sha256=prepared.sha256, xml=model.source, spec_json=prepared.spec_json,
+        serializer_version=SERIALIZER_VERSION, deployed_at=now, lane_roles=prepared.lane_roles or None,
     )
     session.add(version)
     session.flush()
-    _RESTORED[digest] = model
+    _RESTORED[prepared.sha256] = model
     return version
+
+
+def deploy(session: Session, xml: bytes, file_name: str, now: datetime,
+           lane_roles: dict[str, str] | None = None) -> ModelVersion:
+    """Prepare and store in one go (start-up's shipped models); content already stored is not parsed again."""
+    existing = session.scalar(select(ModelVersion).where(ModelVersion.sha256 == _digest(xml, lane_roles or {})))
+    return existing if existing is not None else store(session, prepare(xml, file_name, lane_roles), now)
+
+
+def _digest(xml: bytes, lane_roles: dict[str, str]) -> str:
+    mapping = json.dumps(lane_roles, sort_keys=True, ensure_ascii=False).encode() if lane_roles else b""
+    return hashlib.sha256(xml + mapping).hexdigest()
 
 
 def _check_lanes(model: ProcessModel, file_name: str, lane_roles: dict[str, str]) -> None:

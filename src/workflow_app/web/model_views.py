@@ -9,12 +9,11 @@ from flask_login import login_required
 from ..diagram import render_svg
 from ..engine import ModelError
 from ..services.errors import NotFoundError
-from ..services.model_registry import deploy, versions_with_counts
+from ..services.model_registry import prepare, store, versions_with_counts
 from ..store.models import ModelVersion
-from .context import me, now, unit_of_work
+from .context import app_services, me, now, unit_of_work
 
 bp = Blueprint("models", __name__)
-MAX_MODEL_BYTES = 2 * 1024 * 1024
 
 
 def _office() -> None:
@@ -42,19 +41,20 @@ def upload() -> Response | tuple[str, int]:
     upload = request.files.get("model")
     if upload is None or not upload.filename:
         return _page(_("请选择 BPMN 文件"), 422)
-    content = upload.read(MAX_MODEL_BYTES + 1)
-    if len(content) > MAX_MODEL_BYTES:
-        return _page(_("文件过大"), 413)
+    limit = app_services().max_model_bytes
+    content = upload.read(limit + 1)
+    if len(content) > limit:
+        return _page(_("文件过大（最多 %(mb).1f MB）", mb=limit / 1024 / 1024), 413)
     lines = [line.strip() for line in request.form.get("lanes", "").splitlines() if line.strip()]
     if any("=" not in line for line in lines):
         return _page(_("泳道映射应为“泳道名=角色”，每行一个"), 422)
-    try:
-        with unit_of_work() as session:
-            version = deploy(session, content, upload.filename, now(),
-                             dict(line.split("=", 1) for line in lines))
-            label = f"{version.process_id} v{version.version}"
+    try:  # parsed before the transaction: a large model must not hold the database while it is read
+        prepared = prepare(content, upload.filename, dict(line.split("=", 1) for line in lines))
     except ModelError as exc:
         return _page(str(exc), 422)
+    with unit_of_work() as session:
+        version = store(session, prepared, now())
+        label = f"{version.process_id} v{version.version}"
     flash(_("已部署 %(label)s", label=label), "info")
     return redirect(url_for("models.index"))
 
