@@ -34,3 +34,4 @@ bench: install
 	$(VENV)/bin/python bench/reports.py
 	$(VENV)/bin/python bench/admin.py
 	$(VENV)/bin/python bench/dispatch.py
+	$(VENV)/bin/python bench/deploy.py
