@@ -29,6 +29,7 @@ from SpiffWorkflow.camunda.parser.task_spec import CamundaTaskParser, UserTaskPa
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
+from . import camunda_expressions
 from .errors import ModelError
 from .forms import FormSpec, check_form, form_from_spiff
 from .generic_forms import assigned_names, generic_form
@@ -155,6 +156,7 @@ def load_model(xml: bytes | str, file_name: str, process_id: str | None = None) 
     """Parse and validate one BPMN document; raise ModelError on any fault."""
     raw = xml.encode("utf-8") if isinstance(xml, str) else xml
     document = _document(raw, file_name)
+    camunda_expressions.normalise(document, file_name)
     _check_sequence_flows(document, file_name)
     _check_reserved_ids(document, file_name)
     _allow_deep_chains(document, file_name)
