@@ -15,7 +15,15 @@ from typing import Any
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator, full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.bpmn.specs.defaults import BoundaryEvent, EndEvent, IntermediateCatchEvent, StartEvent
+from SpiffWorkflow.bpmn.specs.defaults import (
+    BoundaryEvent,
+    EndEvent,
+    IntermediateCatchEvent,
+    ReceiveTask,
+    SendTask,
+    StartEvent,
+)
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptTask
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
@@ -29,7 +37,7 @@ from SpiffWorkflow.camunda.parser.task_spec import CamundaTaskParser, UserTaskPa
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
-from . import camunda_expressions
+from . import assignment, camunda_expressions
 from .errors import ModelError
 from .forms import FormSpec, check_form, form_from_spiff
 from .generic_forms import assigned_names, generic_form
@@ -89,6 +97,8 @@ class ModelParser(CamundaParser):
         full_tag("endEvent"): (_EndEventParser, EndEvent),
         full_tag("intermediateCatchEvent"): (_CatchEventParser, IntermediateCatchEvent),
         full_tag("serviceTask"): (ServiceTaskParser, NamedServiceTask),
+        full_tag("task"): (UserTaskParser, UserTask),  # a plain or manual task: a person confirms it is done
+        full_tag("manualTask"): (UserTaskParser, UserTask),
     }
 
 
@@ -114,6 +124,8 @@ class ProcessModel:
     forms: dict[str, FormSpec] = field(default_factory=dict)
     source: str = ""
     """The document as text (decoded from its declared encoding); empty for a model restored from its spec."""
+    warnings: list[str] = field(default_factory=list)
+    """What deploy accepted but the deployer should know (e.g. a Camunda form replaced by a generic one)."""
 
     @property
     def start_form(self) -> FormSpec:
@@ -152,11 +164,15 @@ MAX_FLOW_ELEMENTS = 20_000
 """More elements than this in one document are refused: split the model with call activities."""
 
 
-def load_model(xml: bytes | str, file_name: str, process_id: str | None = None) -> ProcessModel:
-    """Parse and validate one BPMN document; raise ModelError on any fault."""
+def load_model(xml: bytes | str, file_name: str, process_id: str | None = None,
+               default_lane: str | None = None) -> ProcessModel:
+    """Parse and validate one BPMN document; raise ModelError on any fault.
+
+    `default_lane`: the lane of tasks the model puts in none (a model drawn without lanes)."""
     raw = xml.encode("utf-8") if isinstance(xml, str) else xml
     document = _document(raw, file_name)
     camunda_expressions.normalise(document, file_name)
+    warnings = assignment.assign(document, file_name, default_lane)
     _check_sequence_flows(document, file_name)
     _check_reserved_ids(document, file_name)
     _allow_deep_chains(document, file_name)
@@ -175,6 +191,7 @@ def load_model(xml: bytes | str, file_name: str, process_id: str | None = None) 
         _check_task_spec(task_spec, file_name)
     model = model_from_specs(spec, subprocess_specs, file_name)
     model.source = _text(raw, document)
+    model.warnings = warnings
     return model
 
 
@@ -277,7 +294,7 @@ def _task_specs(spec: Any, subprocess_specs: dict[str, Any]) -> list[Any]:
 
 def _check_task_spec(task_spec: Any, file_name: str) -> None:
     """Rules SpiffWorkflow does not enforce but we rely on; raise ModelError on the first."""
-    for check in (_check_lane, _check_form, _check_expressions, _check_service):
+    for check in (_check_lane, _check_form, _check_expressions, _check_service, _check_messages):
         problem = check(task_spec)
         if problem:
             raise ModelError(file_name, task_spec.bpmn_id, problem)
@@ -285,7 +302,15 @@ def _check_task_spec(task_spec: Any, file_name: str) -> None:
 
 def _check_lane(task_spec: Any) -> str | None:
     if isinstance(task_spec, UserTask) and not task_spec.lane:
-        return "user task is not in a lane: no role could act on it"
+        return "user task is not in a lane: no role could act on it (deploy with --default-role ROLE, or draw lanes)"
+    return None
+
+
+def _check_messages(task_spec: Any) -> str | None:
+    if isinstance(task_spec, SendTask | ReceiveTask) or isinstance(
+            getattr(task_spec, "event_definition", None), MessageEventDefinition):
+        return ("messages are not supported (send/receive tasks, message events): nothing outside delivers them "
+                "to this engine; use a user task, a timer or a signal")
     return None
 
 

@@ -34,18 +34,25 @@ class PreparedModel:
     lane_roles: dict[str, str]
 
 
-def prepare(xml: bytes, file_name: str, lane_roles: dict[str, str] | None = None) -> PreparedModel:
+def prepare(xml: bytes, file_name: str, lane_roles: dict[str, str] | None = None,
+            default_role: str | None = None) -> PreparedModel:
     """Parse, validate and serialise a model; ModelError names the file and element on any fault.
 
     Beyond `check`, every user task's lane must map to a role: a built-in lane name or one given in
-    `lane_roles`. Call it outside the write transaction: a large model takes seconds to parse, and on
-    SQLite a write transaction holds the whole database meanwhile.
+    `lane_roles` (Camunda candidate groups are lanes too); `default_role` acts on tasks in no lane. Call it
+    outside the write transaction: a large model takes seconds to parse, and on SQLite a write transaction
+    holds the whole database meanwhile.
     """
     lane_roles = lane_roles or {}
-    model = load_model(xml, file_name)
+    default_lane = None
+    if default_role is not None:
+        default_lane = next((lane for lane, role in LANE_ROLES.items() if role == default_role), None)
+        if default_lane is None:
+            raise ModelError(file_name, None, f"default role {default_role!r} is not one of {', '.join(ROLES)}")
+    model = load_model(xml, file_name, default_lane=default_lane)
     _check_lanes(model, file_name, lane_roles)
     check_services(model, file_name)
-    return PreparedModel(model, file_name, _digest(xml, lane_roles),
+    return PreparedModel(model, file_name, _digest(xml, lane_roles, default_role),
                          dump_spec(model.spec, model.subprocess_specs), lane_roles)
 
 
@@ -69,15 +76,18 @@ def store(session: Session, prepared: PreparedModel, now: datetime) -> ModelVers
 
 
 def deploy(session: Session, xml: bytes, file_name: str, now: datetime,
-           lane_roles: dict[str, str] | None = None) -> ModelVersion:
+           lane_roles: dict[str, str] | None = None, default_role: str | None = None) -> ModelVersion:
     """Prepare and store in one go (start-up's shipped models); content already stored is not parsed again."""
-    existing = session.scalar(select(ModelVersion).where(ModelVersion.sha256 == _digest(xml, lane_roles or {})))
-    return existing if existing is not None else store(session, prepare(xml, file_name, lane_roles), now)
+    digest = _digest(xml, lane_roles or {}, default_role)
+    existing = session.scalar(select(ModelVersion).where(ModelVersion.sha256 == digest))
+    return existing if existing is not None else store(session, prepare(xml, file_name, lane_roles, default_role), now)
 
 
-def _digest(xml: bytes, lane_roles: dict[str, str]) -> str:
+def _digest(xml: bytes, lane_roles: dict[str, str], default_role: str | None = None) -> str:
+    """The version's identity: the file, and how its lanes were mapped to roles."""
     mapping = json.dumps(lane_roles, sort_keys=True, ensure_ascii=False).encode() if lane_roles else b""
-    return hashlib.sha256(xml + mapping).hexdigest()
+    default = f"default-role={default_role}".encode() if default_role else b""
+    return hashlib.sha256(xml + mapping + default).hexdigest()
 
 
 def _check_lanes(model: ProcessModel, file_name: str, lane_roles: dict[str, str]) -> None:
@@ -88,7 +98,7 @@ def _check_lanes(model: ProcessModel, file_name: str, lane_roles: dict[str, str]
     for bpmn_id, lane in sorted(model.user_task_lanes().items()):
         if lane not in known:
             raise ModelError(file_name, bpmn_id, f"lane {lane!r} maps to no role: deploy with --lane '{lane}=<role>' "
-                                                 f"(roles: {', '.join(ROLES)})")
+                                                 f"(--group for a candidate group; roles: {', '.join(ROLES)})")
 
 
 def check_services(model: ProcessModel, file_name: str) -> None:

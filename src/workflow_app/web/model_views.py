@@ -48,10 +48,13 @@ def upload() -> Response | tuple[str, int]:
     lines = [line.strip() for line in request.form.get("lanes", "").splitlines() if line.strip()]
     if any("=" not in line for line in lines):
         return _page(_("泳道映射应为“泳道名=角色”，每行一个"), 422)
+    default_role = request.form.get("default_role") or None
     try:  # parsed before the transaction: a large model must not hold the database while it is read
-        prepared = prepare(content, upload.filename, dict(line.split("=", 1) for line in lines))
+        prepared = prepare(content, upload.filename, dict(line.split("=", 1) for line in lines), default_role)
     except ModelError as exc:
         return _page(str(exc), 422)
+    for warning in prepared.model.warnings:
+        flash(warning, "warning")
     with unit_of_work() as session:
         version = store(session, prepared, now())
         label = f"{version.process_id} v{version.version}"
