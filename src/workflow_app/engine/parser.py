@@ -170,29 +170,73 @@ def load_model(xml: bytes | str, file_name: str, process_id: str | None = None,
 
     `default_lane`: the lane of tasks the model puts in none (a model drawn without lanes)."""
     raw = xml.encode("utf-8") if isinstance(xml, str) else xml
-    document = _document(raw, file_name)
-    camunda_expressions.normalise(document, file_name)
-    warnings = assignment.assign(document, file_name, default_lane)
-    _check_sequence_flows(document, file_name)
-    _check_reserved_ids(document, file_name)
-    _allow_deep_chains(document, file_name)
-    parser = ModelParser(validator=_schema_validator())
+    parsed = _parse_documents([(file_name, raw)], default_lane)
+    chosen = process_id or _only_executable_process(parsed.parser, file_name)
+    return _model(parsed, chosen, file_name)
+
+
+def load_bundle(files: list[tuple[str, bytes]], default_lane: str | None = None) -> list[ProcessModel]:
+    """Parse and validate several documents deployed together, where processes call each other (call
+    activities); one model per process no other one calls, carrying the processes it calls."""
+    parsed = _parse_documents(files, default_lane)
+    called = {element.get("calledElement") for document in parsed.documents.values()
+              for element in document.iterfind(".//bpmn:callActivity", BPMN_NS)}
+    roots = [pid for pid in parsed.parser.get_process_ids() if pid not in called]
+    names = ", ".join(name for name, _ in files)
+    if not roots:
+        raise ModelError(names, None, "every executable process is called by another: nothing to start")
+    return [_model(parsed, root, parsed.file_of.get(root, names)) for root in roots]
+
+
+@dataclass
+class _Parsed:
+    """Documents read into one SpiffWorkflow parser (so call activities find the processes they call)."""
+
+    parser: ModelParser
+    documents: dict[str, Any]
+    raws: dict[str, bytes]
+    file_of: dict[str, str]
+    warnings: list[str]
+
+
+def _parse_documents(files: list[tuple[str, bytes]], default_lane: str | None) -> _Parsed:
+    parsed = _Parsed(ModelParser(validator=_schema_validator()), {}, {}, {}, [])
+    for file_name, raw in files:
+        document = _document(raw, file_name)
+        camunda_expressions.normalise(document, file_name)
+        parsed.warnings += assignment.assign(document, file_name, default_lane)
+        _check_sequence_flows(document, file_name)
+        _check_reserved_ids(document, file_name)
+        _allow_deep_chains(document, file_name)
+        try:
+            parsed.parser.add_bpmn_xml(etree.ElementTree(document), filename=file_name)
+        except ValidationException as exc:
+            raise _model_error(exc, file_name) from exc
+        parsed.documents[file_name], parsed.raws[file_name] = document, raw
+        for process in document.iterfind("bpmn:process", BPMN_NS):
+            parsed.file_of[process.get("id")] = file_name
+    return parsed
+
+
+def _model(parsed: _Parsed, process_id: str, file_name: str) -> ProcessModel:
     try:
-        parser.add_bpmn_xml(etree.ElementTree(document), filename=file_name)
-        chosen = process_id or _only_executable_process(parser, file_name)
-        spec = parser.get_spec(chosen)
-        subprocess_specs = parser.get_subprocess_specs(chosen)
+        spec = parsed.parser.get_spec(process_id)
+        subprocess_specs = parsed.parser.get_subprocess_specs(process_id)
     except ValidationException as exc:
-        raise ModelError(file_name, exc.id or None, str(exc.args[0] if exc.args else exc),
-                         int(exc.line_number) if exc.line_number else None) from exc
+        raise _model_error(exc, exc.file_name or file_name) from exc
     except SpiffWorkflowException as exc:
         raise ModelError(file_name, None, str(exc)) from exc
     for task_spec in _task_specs(spec, subprocess_specs):
-        _check_task_spec(task_spec, file_name)
+        _check_task_spec(task_spec, getattr(task_spec, "file", None) or file_name)
     model = model_from_specs(spec, subprocess_specs, file_name)
-    model.source = _text(raw, document)
-    model.warnings = warnings
+    model.source = _text(parsed.raws[file_name], parsed.documents[file_name]) if file_name in parsed.raws else ""
+    model.warnings = list(parsed.warnings)
     return model
+
+
+def _model_error(exc: ValidationException, file_name: str) -> ModelError:
+    return ModelError(file_name, exc.id or None, str(exc.args[0] if exc.args else exc),
+                      int(exc.line_number) if exc.line_number else None)
 
 
 def _document(raw: bytes, file_name: str) -> Any:

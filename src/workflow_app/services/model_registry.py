@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from ..engine import ModelError, ProcessModel, dump_spec, load_model, load_spec
+from ..engine import ModelError, ProcessModel, dump_spec, load_bundle, load_model, load_spec
 from ..engine.parser import model_from_specs
 from ..engine.serializer import SERIALIZER_VERSION
 from ..engine.service_tasks import SERVICES
@@ -44,16 +44,38 @@ def prepare(xml: bytes, file_name: str, lane_roles: dict[str, str] | None = None
     holds the whole database meanwhile.
     """
     lane_roles = lane_roles or {}
-    default_lane = None
-    if default_role is not None:
-        default_lane = next((lane for lane, role in LANE_ROLES.items() if role == default_role), None)
-        if default_lane is None:
-            raise ModelError(file_name, None, f"default role {default_role!r} is not one of {', '.join(ROLES)}")
+    default_lane = _default_lane(default_role, file_name)
     model = load_model(xml, file_name, default_lane=default_lane)
+    return _prepared(model, file_name, _digest(xml, lane_roles, default_role), lane_roles)
+
+
+def prepare_bundle(files: list[tuple[str, bytes]], lane_roles: dict[str, str] | None = None,
+                   default_role: str | None = None) -> list[PreparedModel]:
+    """`prepare` for several files deployed together (processes calling each other through call activities):
+    one prepared model per process that no other calls, each carrying what it calls."""
+    if len(files) == 1:
+        return [prepare(files[0][1], files[0][0], lane_roles, default_role)]
+    lane_roles = lane_roles or {}
+    bundle = b"".join(hashlib.sha256(name.encode() + b"\0" + xml).digest() for name, xml in sorted(files))
+    models = load_bundle(files, default_lane=_default_lane(default_role, files[0][0]))
+    return [_prepared(model, model.file_name, _digest(bundle + model.process_id.encode(), lane_roles, default_role),
+                      lane_roles) for model in models]
+
+
+def _prepared(model: ProcessModel, file_name: str, digest: str, lane_roles: dict[str, str]) -> PreparedModel:
     _check_lanes(model, file_name, lane_roles)
     check_services(model, file_name)
-    return PreparedModel(model, file_name, _digest(xml, lane_roles, default_role),
-                         dump_spec(model.spec, model.subprocess_specs), lane_roles)
+    return PreparedModel(model, file_name, digest, dump_spec(model.spec, model.subprocess_specs), lane_roles)
+
+
+def _default_lane(default_role: str | None, file_name: str) -> str | None:
+    """The built-in lane of `default_role` (tasks in no lane go there)."""
+    if default_role is None:
+        return None
+    lane = next((lane for lane, role in LANE_ROLES.items() if role == default_role), None)
+    if lane is None:
+        raise ModelError(file_name, None, f"default role {default_role!r} is not one of {', '.join(ROLES)}")
+    return lane
 
 
 def store(session: Session, prepared: PreparedModel, now: datetime) -> ModelVersion:
