@@ -40,3 +40,4 @@ bench: install
 	$(VENV)/bin/python bench/reports.py
 	$(VENV)/bin/python bench/admin.py
 	$(VENV)/bin/python bench/dispatch.py
+	$(VENV)/bin/python bench/deploy.py
