@@ -9,12 +9,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from ..engine import FieldError, FormSpec, FormValidationError
+from ..engine import FieldError, FormSpec, FormValidationError, validate_submission
 from ..engine.calendar import SHANGHAI
 from ..store.models import Hazard, InboxTask, ProcessInstanceRow, User
 from . import audit, delegation, evidence
 from .errors import ConflictError, NotFoundError, PermissionDeniedError
 from .evidence import Uploads
+from .hazard_subject import form_facts
 from .instances import apply_step, load_locked
 from .model_registry import process_model
 from .roles import may_act
@@ -32,11 +33,14 @@ def open_tasks(session: Session, actor: User, limit: int = 200) -> list[InboxTas
 
 
 def task_form(session: Session, actor: User, task_id: str, today: date | None = None) -> tuple[InboxTask, FormSpec]:
-    """An open task the actor may act on (`today`: the date delegations are checked for), with its form."""
+    """An open task the actor may act on (`today`: the date delegations are checked for), with its form as it
+    applies today (a field that depends on what is known of the record, e.g. `only_when` overdue, only then)."""
     task = actionable_task(session, actor, task_id, today)
     row = session.get(ProcessInstanceRow, task.instance_id)
     assert row is not None
-    return task, process_model(row.model_version).forms.get(task.bpmn_id, FormSpec(key=""))
+    form = process_model(row.model_version).forms.get(task.bpmn_id, FormSpec(key=""))
+    hazard = session.get(Hazard, task.hazard_id) if task.hazard_id is not None else None
+    return task, form.for_facts(form_facts(hazard, today or datetime.now(SHANGHAI).date()))
 
 
 def actionable_task(session: Session, actor: User, task_id: str, today: date | None = None) -> InboxTask:
@@ -97,10 +101,13 @@ def complete_task(session: Session, actor: User, task_id: str, data: dict[str, A
         raise PermissionDeniedError("此环节须由他人办理：不能审核或验收自己提交的事项")
     _check_signature(view.properties.get("signature_field"), data, actor)
     subject = subject_of(record)
-    subject.check_submission(view, data, now)
-    recorded = view.properties.get("record_actor_as")
     if uploads:
         data = uploads.merged_into(data)
+    shown = view.form.for_facts(form_facts(record if isinstance(record, Hazard) else None, today))
+    validate_submission(shown, data)  # the form as it applies now: every error at once
+    data = {k: v for k, v in data.items() if k not in {f.id for f in shown.withheld}}
+    subject.check_submission(view, data, now)
+    recorded = view.properties.get("record_actor_as")
     result = instance.complete_task(task_id, data, now, {recorded: actor.id} if recorded else None)
     if isinstance(record, Hazard):
         evidence.check_known(session, record.id, evidence.file_hashes(instance.data, view.form.file_field_ids()),
