@@ -113,7 +113,7 @@ def test_user_add_prints_a_one_time_password_and_refuses_bad_input(run, factory,
     assert "password" not in str(entry.detail).replace("must_change_password", "")
     for args, message in [
         (("clerk", "--org", "E1", "--role", "enterprise", "--name", "X"), "该用户名已被使用"),
-        (("new1", "--org", "E1", "--role", "department", "--name", "X"), "账号角色应为 enterprise"),
+        (("new1", "--org", "E1", "--role", "department", "--name", "X"), "账号角色须与所在单位的类型一致"),
         (("new1", "--org", "NOPE", "--role", "enterprise", "--name", "X"), "没有编码为 NOPE 的单位"),
         (("a", "--org", "E1", "--role", "enterprise", "--name", "X"), "用户名应为"),
         (("new1", "--org", "E1", "--role", "enterprise", "--name", "X", "--email", "not-mail"), "电子邮箱格式不正确"),

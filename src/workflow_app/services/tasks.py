@@ -53,9 +53,9 @@ def actionable_task(session: Session, actor: User, task_id: str, today: date | N
     if task is None or not (task.role == actor.role and task.organisation_id == actor.organisation_id):
         raise NotFoundError(f"task {task_id} not found")
     if task.completed_at is not None:
-        raise ConflictError(f"task {task_id} was already completed at {task.completed_at.isoformat()}")
+        raise ConflictError("该事项已经办理完毕")
     if not may_act(actor, task) and acting_for_on(session, actor, task, today) is None:
-        raise PermissionDeniedError("this task is assigned to someone else")
+        raise PermissionDeniedError("该事项已由他人认领办理")
     return task
 
 
@@ -95,7 +95,7 @@ def complete_task(session: Session, actor: User, task_id: str, data: dict[str, A
     instance, record = loaded.instance, loaded.record
     view = next((t for t in instance.ready_user_tasks() if t.task_id == task_id), None)
     if view is None:  # completed by someone else while we waited for the lock
-        raise ConflictError(f"task {task_id} was completed by someone else meanwhile")
+        raise ConflictError("该事项刚刚已由他人办理")
     excluded = view.properties.get("exclude_actor")
     if excluded and instance.data.get(excluded) == actor.id:
         raise PermissionDeniedError("此环节须由他人办理：不能审核或验收自己提交的事项")
@@ -117,7 +117,7 @@ def complete_task(session: Session, actor: User, task_id: str, data: dict[str, A
     try:
         apply_step(session, loaded.row, instance, subject, result, now, actor, loaded.projected)
     except StaleDataError as exc:
-        raise ConflictError("the record was changed by someone else meanwhile; reload and try again") from exc
+        raise ConflictError("记录刚刚已被他人修改，请刷新后重试") from exc
     submitted = {k: result.submitted.get(k) for k in data}
     subject.task_completed(session, view, submitted, actor, now)
     audit.record(session, actor, "complete_task", subject.audit_type, subject.audit_id,
