@@ -68,7 +68,17 @@ def test_a_post_without_csrf_token_is_refused(client: FlaskClient, factory, zone
 def test_sign_in_does_not_redirect_off_site(client: FlaskClient, zone: Zone, target: str) -> None:
     response = client.post("/login", query_string={"next": target.replace("%5C", "\\")},
                            data={"username": "boss", "password": "pw", "csrf_token": csrf(client)})
-    assert response.headers["Location"] == "/inbox"
+    assert response.headers["Location"] == "/"  # the home page (工作台)
+
+
+def test_sign_in_lands_on_the_home_page_or_the_local_page_asked_for(client: FlaskClient, zone: Zone) -> None:
+    home = client.post("/login", data={"username": "boss", "password": "pw", "csrf_token": csrf(client)})
+    assert home.headers["Location"] == "/"
+    assert "工作台" in client.get("/").get_data(as_text=True)
+    other = client.application.test_client()
+    asked = other.post("/login", query_string={"next": "/ledger?level=major"},
+                       data={"username": "boss", "password": "pw", "csrf_token": csrf(other)})
+    assert asked.headers["Location"] == "/ledger?level=major"
 
 
 def test_inbox_lists_my_tasks_with_counts_and_marks_overdue(client: FlaskClient, factory, zone: Zone) -> None:
