@@ -249,7 +249,8 @@ def test_cost_follows_the_choice_and_the_overdue_explanation_only_when_late(fact
     form = {**DONE, "rectified_on": "2026-11-22", "csrf_token": token,
             "photos_after": [upload(png("green"), "after.png")]}
     missing = late.post(f"/tasks/{task_id}", data=form, content_type="multipart/form-data")
-    assert missing.status_code == 422 and "逾期说明（超过整改时限后提交须填写）为必填项" in missing.get_data(as_text=True)
+    assert missing.status_code == 422
+    assert "逾期说明（超过整改时限后提交须填写）为必填项" in missing.get_data(as_text=True)
     kept = STAGED.findall(missing.get_data(as_text=True))
     assert len(kept) == 1 and open_task(factory, hazard_id).bpmn_id == "Task_Rectify"
     done = late.post(f"/tasks/{task_id}", data={**DONE, "rectified_on": "2026-11-22", "csrf_token": token,
@@ -259,7 +260,7 @@ def test_cost_follows_the_choice_and_the_overdue_explanation_only_when_late(fact
 
 def test_the_server_asks_the_same_of_every_door(factory, zone: Zone) -> None:
     """The service behind the API and the CLI: an explanation refused on time, required when late."""
-    hazard_id, task_id = _rectifying(factory, zone)
+    _, task_id = _rectifying(factory, zone)
     finished = {**DONE, "rectified_on": "2026-11-05", "photos_after": ["a" * 64]}
     with pytest.raises(FormValidationError) as refused, transaction(factory) as s:
         tasks.complete_task(s, zone.principal, task_id, {**finished, "overdue_explanation": "x"}, T0)

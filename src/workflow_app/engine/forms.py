@@ -167,15 +167,7 @@ def _field_problems(spiff_field: Any, field_ids: set[str]) -> list[str]:
         problems.append(f"form field {fid!r} has unknown type {spiff_field.type!r}")
     if spiff_field.type == "enum" and not getattr(spiff_field, "options", None):
         problems.append(f"enum field {fid!r} has no values")
-    properties = {p.id: p.value for p in spiff_field.properties}
-    for name in ("required_if", "shown_if"):
-        rule = properties.get(name)
-        condition = RequiredIf.parse(rule)
-        if rule is not None and (condition is None or condition.other not in field_ids):
-            problems.append(f"{name} of {fid!r} names no field of this form: {rule!r}")
-    if "only_when" in properties and properties["only_when"] not in FACTS:
-        problems.append(f"only_when of {fid!r} names no known fact: {properties['only_when']!r} "
-                        f"(known: {', '.join(FACTS)})")
+    problems.extend(_condition_problems(fid, {p.id: p.value for p in spiff_field.properties}, field_ids))
     for rule in spiff_field.validation:
         if rule.name not in CONSTRAINTS:
             problems.append(f"form field {fid!r} has unknown constraint {rule.name!r}")
@@ -184,6 +176,20 @@ def _field_problems(spiff_field: Any, field_ids: set[str]) -> list[str]:
                 float(rule.config)
             except (TypeError, ValueError):
                 problems.append(f"constraint {rule.name} of {fid!r} is not a number: {rule.config!r}")
+    return problems
+
+
+def _condition_problems(fid: str, properties: dict[str, str], field_ids: set[str]) -> list[str]:
+    """Rules naming another field (required_if, shown_if) or a fact (only_when) that do not exist."""
+    problems = []
+    for name in ("required_if", "shown_if"):
+        rule = properties.get(name)
+        condition = RequiredIf.parse(rule)
+        if rule is not None and (condition is None or condition.other not in field_ids):
+            problems.append(f"{name} of {fid!r} names no field of this form: {rule!r}")
+    if "only_when" in properties and properties["only_when"] not in FACTS:
+        problems.append(f"only_when of {fid!r} names no known fact: {properties['only_when']!r} "
+                        f"(known: {', '.join(FACTS)})")
     return problems
 
 
