@@ -23,7 +23,7 @@ CONSTRAINTS = ("required", "readonly", "minlength", "maxlength", "min", "max")
 
 FACTS = ("overdue",)
 """What the application knows of a task's record and a field may depend on (camunda property `only_when`):
-``overdue`` — the record's deadline (a hazard's rectification deadline) has passed. A field with
+``overdue`` — the record is late (a hazard past its rectification deadline, or on the overdue list). A field with
 ``only_when`` belongs to the form only while its fact holds (see FormSpec.for_facts)."""
 
 
