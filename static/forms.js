@@ -12,11 +12,16 @@
     return control.value || "";
   }
 
+  // An optional field that applies only to one choice (data-shown-if, data-shown-value,
+  // data-shown-equals) likewise.
   function follow(form) {
-    var fields = form.querySelectorAll("[data-required-if]");
+    var fields = form.querySelectorAll("[data-required-if], [data-shown-if]");
     Array.prototype.forEach.call(fields, function (field) {
-      var holds = valueOf(form, field.dataset.requiredIf) === field.dataset.requiredValue;
-      if (field.dataset.requiredEquals === "false") { holds = !holds; }
+      var data = field.dataset;
+      var required = data.requiredIf !== undefined;
+      var holds = valueOf(form, required ? data.requiredIf : data.shownIf) ===
+        (required ? data.requiredValue : data.shownValue);
+      if ((required ? data.requiredEquals : data.shownEquals) === "false") { holds = !holds; }
       field.hidden = !holds && !field.classList.contains("invalid");
     });
   }
@@ -60,7 +65,7 @@
     input.addEventListener("input", function () { narrow(input); });
   });
   Array.prototype.forEach.call(document.querySelectorAll("form"), function (form) {
-    if (form.querySelector("[data-required-if]")) {
+    if (form.querySelector("[data-required-if], [data-shown-if]")) {
       follow(form);
       form.addEventListener("change", function () { follow(form); });
     }

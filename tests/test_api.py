@@ -59,6 +59,27 @@ def test_a_read_token_cannot_write(app, factory, zone):
     assert "write" in body["detail"]
 
 
+def test_history_says_in_words_what_was_done_beside_the_codes(app, factory, zone):
+    hazard_id = report(factory, zone.principal, zone.enterprise_id, T0)
+    complete(factory, zone.principal, hazard_id, PLAN, T0)
+    complete(factory, zone.department, hazard_id, {"review_decision": "approve", "review_opinion": "同意"}, T0)
+    client, headers = app.test_client(), _token(factory, zone.principal)
+    history = client.get(f"/api/v1/hazards/{hazard_id}", headers=headers).json["history"]
+    reviewed = next(e for e in history if e["detail"].get("task") == "Task_ReviewPlan")
+    assert reviewed["action"] == "complete_task" and reviewed["detail"]["data"]["review_decision"] == "approve"
+    assert reviewed["action_label"] == "办理：审核治理方案"
+    assert "审核结论：同意" in reviewed["outcome_label"] and "approve" not in reviewed["outcome_label"]
+    assert {"label": "审核意见", "text": "同意"} in reviewed["notes"]
+    assert history[0]["action_label"] == "上报隐患"
+    english = client.get(f"/api/v1/hazards/{hazard_id}", headers={**headers, "Accept-Language": "en"}).json
+    reviewed = next(e for e in english["history"] if e["detail"].get("task") == "Task_ReviewPlan")
+    assert reviewed["action_label"] == "completed: Review the plan"
+    assert "Review decision: Approve" in reviewed["outcome_label"]
+    for words in (reviewed["action_label"], reviewed["outcome_label"]):
+        assert not any("\u3400" <= c <= "\u9fff" for c in words), words
+    assert reviewed["detail"]["data"]["review_decision"] == "approve"
+
+
 def test_hazards_are_limited_like_the_web_and_paged_by_cursor(app, factory, zone):
     own = [report(factory, zone.principal, zone.enterprise_id, T0, title=f"隐患{n}") for n in range(3)]
     other = report(factory, zone.outsider, zone.other_enterprise_id, T0)

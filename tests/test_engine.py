@@ -29,6 +29,9 @@ def model():
      "script"),
     (XML.replace('type="double"', 'type="money"', 1), "Task_PlanRectification", "unknown type"),
     (XML.replace("<bpmn:flowNodeRef>Task_ReviewPlan</bpmn:flowNodeRef>", ""), "Task_ReviewPlan", "lane"),
+    (XML.replace('id="only_when" value="overdue"', 'id="only_when" value="late"'), "Task_Rectify", "only_when"),
+    (XML.replace('id="shown_if" value="rectify_action=done"', 'id="shown_if" value="action=done"', 1),
+     "Task_Rectify", "shown_if"),
 ])
 def test_broken_models_are_refused_naming_the_element(broken, element, words):
     with pytest.raises(ModelError) as refused:

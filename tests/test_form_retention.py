@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from web_support import csrf, make_app, png, sign_in, upload
 
+from workflow_app.engine import FormValidationError
+from workflow_app.services import tasks
 from workflow_app.services.staged_uploads import STAGED_HOURS, expire, staging_root
 from workflow_app.store.database import transaction
 from workflow_app.store.models import Evidence, Hazard, Organisation
@@ -222,3 +225,51 @@ def test_public_enterprise_picker_finds_by_name_and_pinyin_initials(client: Flas
         assert "瑞丰化工有限公司" in page and "E1单位" not in page, query
     page = client.get("/report").get_data(as_text=True)
     assert "瑞丰化工有限公司" in page and "E1单位" in page and 'data-initials="rfhgyxgs"' in page
+
+
+def test_cost_follows_the_choice_and_the_overdue_explanation_only_when_late(factory, tmp_path: Path,
+                                                                            zone: Zone) -> None:
+    """Actual cost applies to a finished rectification (optional: the five-in-place plan already required the
+    funds); the overdue explanation exists only once the deadline (2026-11-20) has passed, and is then required
+    for a finished one — on the page and on the server alike."""
+    hazard_id, task_id = _rectifying(factory, zone)
+    client = make_app(factory, tmp_path / "on-time", T0).test_client()
+    sign_in(client, "boss")
+    page = client.get(f"/tasks/{task_id}").get_data(as_text=True)
+    assert re.search(r'data-shown-if="rectify_action" data-shown-value="done" data-shown-equals="true">\s*'
+                     r'<label for="f-rectification_cost">实际投入资金（万元）</label>', page)
+    assert "f-overdue_explanation" not in page and "逾期说明" not in page
+
+    late = make_app(factory, tmp_path / "late", datetime(2026, 11, 23, 2, 0, tzinfo=UTC)).test_client()
+    sign_in(late, "boss")
+    page = late.get(f"/tasks/{task_id}").get_data(as_text=True)
+    assert re.search(r'data-required-if="rectify_action" data-required-value="done"[^>]*>\s*'
+                     r'<label for="f-overdue_explanation">逾期说明[^<]*<span class="req"', page)
+    token = csrf(late, f"/tasks/{task_id}")
+    form = {**DONE, "rectified_on": "2026-11-22", "csrf_token": token,
+            "photos_after": [upload(png("green"), "after.png")]}
+    missing = late.post(f"/tasks/{task_id}", data=form, content_type="multipart/form-data")
+    assert missing.status_code == 422
+    assert "逾期说明（超过整改时限后提交须填写）为必填项" in missing.get_data(as_text=True)
+    kept = STAGED.findall(missing.get_data(as_text=True))
+    assert len(kept) == 1 and open_task(factory, hazard_id).bpmn_id == "Task_Rectify"
+    done = late.post(f"/tasks/{task_id}", data={**DONE, "rectified_on": "2026-11-22", "csrf_token": token,
+                                                "staged_photos_after": kept, "overdue_explanation": "设备到货延迟"})
+    assert done.status_code == 302 and open_task(factory, hazard_id).bpmn_id != "Task_Rectify"
+
+
+def test_the_server_asks_the_same_of_every_door(factory, zone: Zone) -> None:
+    """The service behind the API and the CLI: an explanation refused on time, required when late."""
+    _, task_id = _rectifying(factory, zone)
+    finished = {**DONE, "rectified_on": "2026-11-05", "photos_after": ["a" * 64]}
+    with pytest.raises(FormValidationError) as refused, transaction(factory) as s:
+        tasks.complete_task(s, zone.principal, task_id, {**finished, "overdue_explanation": "x"}, T0)
+    assert [(e.field_id, e.code) for e in refused.value.errors] == [("overdue_explanation", "not_applicable")]
+    with transaction(factory) as s:
+        _, form = tasks.task_form(s, zone.principal, task_id, T0.date())
+        assert "overdue_explanation" not in form.field_ids() and "rectification_cost" in form.field_ids()
+        _, late_form = tasks.task_form(s, zone.principal, task_id, date(2026, 11, 21))
+        assert late_form.required_for({"rectify_action": "done"}) == [
+            "rectify_action", "rectification_result", "rectified_on", "photos_after", "overdue_explanation"]
+        assert late_form.required_for({"rectify_action": "extend"}) == ["rectify_action", "requested_deadline",
+                                                                        "extension_reason"]

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from conftest import Zone
-from helpers import CAMPAIGN_2026, report
+from helpers import CAMPAIGN_2026, PLAN, complete, report
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 from web_support import make_app, sign_in
@@ -250,3 +250,41 @@ def test_kpi_figures_pinned_over_every_way_a_hazard_counts(factory: sessionmaker
         figures[found.username] = [(k.found, k.rectified, k.overdue, k.listed, k.rate) for k in tiles]
     week, all_time = (6, 1, 2, 1, 16.7), (7, 2, 2, 2, 28.6)
     assert figures == {"office": [week, all_time], "dept": [week, (6, 1, 2, 1, 16.7)], "town": [week, all_time]}
+def _tiles(page: str) -> dict[str, tuple[int, str]]:
+    """My task tiles: figure and link by kind."""
+    return {kind: (int(figure), href.replace("&amp;", "&")) for href, kind, figure in re.findall(
+        r'<a class="tile[^"]*" href="([^"]+)"><span class="figure" data-count="(\w+)">(\d+)</span>', page)}
+
+
+def test_each_task_tile_opens_the_inbox_filtered_to_as_many(factory: sessionmaker[Session], zone: Zone,
+                                                             tmp_path: Path) -> None:
+    """To-dos, due soon (today to today + 3 days), overdue, awaiting my review: the tile's figure is the count
+    of the inbox it links to, for every role."""
+    _seed(factory, zone)
+    for due in ("2026-11-25", "2026-11-27"):  # two major hazards' plans for the department to review
+        hazard_id = report(factory, zone.principal, zone.enterprise_id, NOW, hazard_level="major")
+        complete(factory, zone.principal, hazard_id, {**PLAN, "rectification_deadline": "2026-12-20"}, NOW)
+        _due(factory, hazard_id, due)
+    _due(factory, report(factory, None, zone.enterprise_id, NOW, source="public_report"), "2026-11-28")  # triage
+    app = make_app(factory, tmp_path, NOW)
+    seen = {}
+    for username in ("boss", "dept", "town", "office"):
+        client = app.test_client()
+        sign_in(client, username)
+        tiles = _tiles(client.get("/").get_data(as_text=True))
+        assert set(tiles) == {"todo", "due_soon", "overdue", "review"}, username
+        for kind, (figure, href) in tiles.items():
+            inbox = client.get(href)
+            assert inbox.status_code == 200, (username, href)
+            assert f'data-tab="todo">{figure}<' in inbox.get_data(as_text=True), (username, kind, href)
+        seen[username] = {kind: figure for kind, (figure, _) in tiles.items()}
+    assert seen["boss"] == {"todo": 4, "due_soon": 2, "overdue": 1, "review": 0}
+    assert seen["dept"] == {"todo": 2, "due_soon": 1, "overdue": 1, "review": 2}
+    assert seen["office"]["review"] == seen["office"]["due_soon"] == 1
+
+
+def test_the_inbox_refuses_an_unknown_due_filter(factory: sessionmaker[Session], zone: Zone, tmp_path: Path) -> None:
+    client = make_app(factory, tmp_path, NOW).test_client()
+    sign_in(client, "boss")
+    refused = client.get("/inbox?due=someday")
+    assert refused.status_code == 400 and "someday" not in refused.get_data(as_text=True)

@@ -88,12 +88,12 @@ def _text(response) -> str:  # type: ignore[no-untyped-def]
     return response.get_data(as_text=True)
 
 
-def test_a_linked_subject_signs_in_and_lands_in_the_inbox(client: FlaskClient, idp: Provider, factory,
+def test_a_linked_subject_signs_in_and_lands_on_the_home_page(client: FlaskClient, idp: Provider, factory,
                                                           zone: Zone) -> None:
     assert BUTTON in _text(client.get("/login"))
     _link(factory, zone.safety_officer.id, "sso-alice")
     landed = _sign_in(client)
-    assert landed.status_code == 302 and landed.headers["Location"] == "/inbox"
+    assert landed.status_code == 302 and landed.headers["Location"] == "/"
     assert idp.token_calls == 1  # the code was exchanged over the back channel
     inbox = client.get("/inbox")
     assert inbox.status_code == 200 and zone.safety_officer.display_name in _text(inbox)
@@ -101,8 +101,8 @@ def test_a_linked_subject_signs_in_and_lands_in_the_inbox(client: FlaskClient, i
     assert client.get("/inbox").status_code == 302  # signed out like any session
 
 
-@pytest.mark.parametrize(("next_path", "lands"), [("/hazards?x=1", "/hazards?x=1"), ("//evil.example/", "/inbox"),
-                                                  ("https://evil.example/", "/inbox")])
+@pytest.mark.parametrize(("next_path", "lands"), [("/hazards?x=1", "/hazards?x=1"), ("//evil.example/", "/"),
+                                                  ("https://evil.example/", "/")])
 def test_next_follows_the_sign_in_only_to_a_local_path(client: FlaskClient, factory, zone: Zone, next_path: str,
                                                        lands: str) -> None:
     _link(factory, zone.safety_officer.id, "sso-alice")
@@ -246,7 +246,7 @@ def test_link_and_unlink_from_the_command_line_are_audited_and_a_duplicate_is_re
     assert duplicate.exit_code == 1 and "该统一身份账号已关联其他账号" in duplicate.output
     bad = run("user", "link-oidc", "boss", "has space")
     assert bad.exit_code == 1 and "统一身份账号标识应为" in bad.output
-    assert _sign_in(client).headers["Location"] == "/inbox"
+    assert _sign_in(client).headers["Location"] == "/"
     unlinked = run("user", "unlink-oidc", "safety")
     assert unlinked.exit_code == 0, unlinked.output
     entry = _audit(factory, "unlink_oidc")[-1]

@@ -113,7 +113,7 @@ def test_user_add_prints_a_one_time_password_and_refuses_bad_input(run, factory,
     assert "password" not in str(entry.detail).replace("must_change_password", "")
     for args, message in [
         (("clerk", "--org", "E1", "--role", "enterprise", "--name", "X"), "该用户名已被使用"),
-        (("new1", "--org", "E1", "--role", "department", "--name", "X"), "账号角色应为 enterprise"),
+        (("new1", "--org", "E1", "--role", "department", "--name", "X"), "账号角色须与所在单位的类型一致"),
         (("new1", "--org", "NOPE", "--role", "enterprise", "--name", "X"), "没有编码为 NOPE 的单位"),
         (("a", "--org", "E1", "--role", "enterprise", "--name", "X"), "用户名应为"),
         (("new1", "--org", "E1", "--role", "enterprise", "--name", "X", "--email", "not-mail"), "电子邮箱格式不正确"),
@@ -336,11 +336,11 @@ def test_a_new_account_must_change_its_password_before_anything_else(app: Flask,
     assert "一次性密码" in newcomer.get("/password").get_data(as_text=True)
     assert _change(newcomer, plain, "1q2w3e4r5t").status_code == 422
     changed = _change(newcomer, plain, "a-long-own-secret")
-    assert changed.status_code == 302 and changed.headers["Location"].endswith("/inbox")
+    assert changed.status_code == 302 and changed.headers["Location"] == "/"
     assert newcomer.get("/inbox").status_code == 200
     assert _user(factory, "newcomer").must_change_password is False  # type: ignore[union-attr]
     assert _audit(factory, "change_password")[-1].detail["before"]["must_change_password"] is True
-    assert _attempt(app.test_client(), "newcomer", "a-long-own-secret").headers["Location"].endswith("/inbox")
+    assert _attempt(app.test_client(), "newcomer", "a-long-own-secret").headers["Location"] == "/"
 
 
 def test_sign_out_works_while_the_change_is_pending(app: Flask, factory, zone: Zone) -> None:

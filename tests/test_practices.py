@@ -270,7 +270,7 @@ def test_past_the_deadline_no_extension_an_explanation_and_the_overdue_list_unti
     for data, field in ((EXTEND, "rectify_action"), (RECTIFIED, "overdue_explanation")):
         with pytest.raises(FormValidationError) as refused, transaction(factory) as s:
             tasks.complete_task(s, zone.principal, rectify.task_id, data, late)
-        assert [e.field_id for e in refused.value.errors] == [field]
+        assert field in [e.field_id for e in refused.value.errors]  # with the photo it lacks: all at once
     assert snapshot(factory, hid) == before
     complete(factory, zone.principal, hid, {**RECTIFIED, "overdue_explanation": "设备厂家延迟供货"}, late)
     complete(factory, zone.department, hid, {"verification_result": "failed", "verification_opinion": "未整改到位",

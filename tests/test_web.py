@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -67,7 +68,17 @@ def test_a_post_without_csrf_token_is_refused(client: FlaskClient, factory, zone
 def test_sign_in_does_not_redirect_off_site(client: FlaskClient, zone: Zone, target: str) -> None:
     response = client.post("/login", query_string={"next": target.replace("%5C", "\\")},
                            data={"username": "boss", "password": "pw", "csrf_token": csrf(client)})
-    assert response.headers["Location"] == "/inbox"
+    assert response.headers["Location"] == "/"  # the home page (工作台)
+
+
+def test_sign_in_lands_on_the_home_page_or_the_local_page_asked_for(client: FlaskClient, zone: Zone) -> None:
+    home = client.post("/login", data={"username": "boss", "password": "pw", "csrf_token": csrf(client)})
+    assert home.headers["Location"] == "/"
+    assert "工作台" in client.get("/").get_data(as_text=True)
+    other = client.application.test_client()
+    asked = other.post("/login", query_string={"next": "/ledger?level=major"},
+                       data={"username": "boss", "password": "pw", "csrf_token": csrf(other)})
+    assert asked.headers["Location"] == "/ledger?level=major"
 
 
 def test_inbox_lists_my_tasks_with_counts_and_marks_overdue(client: FlaskClient, factory, zone: Zone) -> None:
@@ -99,6 +110,47 @@ def test_claim_and_release(client: FlaskClient, factory, zone: Zone) -> None:
                           ).status_code == 403
     assert client.post(f"/tasks/{task.task_id}/release", data={"csrf_token": token}).status_code == 302
     assert colleague.get(f"/tasks/{task.task_id}").status_code == 200
+
+
+def _main_text(page: str) -> str:
+    """The words of a page's <main> (tags and attributes left out)."""
+    main = page.split("<main", 1)[1].split("</main>", 1)[0].split(">", 1)[1]
+    return re.sub(r"<[^>]+>", " ", main)
+
+
+def test_a_refusal_speaks_the_pages_language(client: FlaskClient, factory, zone: Zone) -> None:
+    """A 403 says why in the page's language: no English sentence on a Chinese page, no Chinese on an English one."""
+    hazard_id = report(factory, zone.principal, zone.enterprise_id, T0)
+    task = open_task(factory, hazard_id)
+    sign_in(client, "boss")
+    client.post(f"/tasks/{task.task_id}/claim", data={"csrf_token": csrf(client, "/inbox")})
+    colleague = client.application.test_client()
+    sign_in(colleague, "safety")
+    chinese = colleague.get(f"/tasks/{task.task_id}")
+    words = _main_text(chinese.get_data(as_text=True))
+    assert chinese.status_code == 403 and "该事项已由他人认领办理" in words
+    assert not re.search(r"[A-Za-z]{2,}", words), words
+    colleague.post("/lang/en", data={"csrf_token": csrf(colleague, "/inbox")})
+    english = colleague.get(f"/tasks/{task.task_id}")
+    words = _main_text(english.get_data(as_text=True))
+    assert english.status_code == 403 and "This task is assigned to someone else" in words
+    assert not re.search(r"[\u3400-\u9fff]", words), words
+
+
+def test_every_refusal_a_service_raises_has_its_english_words() -> None:
+    """Each PermissionDeniedError's message is Chinese (the catalog's source) with an English translation."""
+    source = Path(__file__).parent.parent / "src" / "workflow_app"
+    catalog = (Path(__file__).parent.parent / "translations" / "en" / "LC_MESSAGES" / "messages.po").read_text()
+    constants = dict(re.findall(r'^([A-Z_]+) = "([^"]+)"$', "\n".join(
+        p.read_text() for p in source.rglob("*.py")), re.MULTILINE))
+    messages = set()
+    for path in source.rglob("*.py"):
+        for literal, name in re.findall(r'PermissionDeniedError\((?:"([^"]*)"|([A-Z_]+)\))', path.read_text()):
+            messages.add(literal or constants[name])
+    assert len(messages) > 25
+    for message in messages:
+        assert re.search(r"[\u3400-\u9fff]", message), message
+        assert re.search(rf'^msgid "{re.escape(message)}"\nmsgstr "[^"]+"', catalog, re.MULTILINE), message
 
 
 def test_task_form_comes_from_the_bpmn_and_keeps_input_on_errors(client: FlaskClient, factory, zone: Zone) -> None:

@@ -21,6 +21,11 @@ application stores the files; the process data only names them)."""
 
 CONSTRAINTS = ("required", "readonly", "minlength", "maxlength", "min", "max")
 
+FACTS = ("overdue",)
+"""What the application knows of a task's record and a field may depend on (camunda property `only_when`):
+``overdue`` — the record is late (a hazard past its rectification deadline, or on the overdue list). A field with
+``only_when`` belongs to the form only while its fact holds (see FormSpec.for_facts)."""
+
 
 @dataclass(frozen=True)
 class RequiredIf:
@@ -63,6 +68,16 @@ class FieldSpec:
         return RequiredIf.parse(self.properties.get("required_if"))
 
     @property
+    def shown_if(self) -> RequiredIf | None:
+        """When this optional field applies (shown only then with JavaScript): `other=value` or `other!=value`."""
+        return RequiredIf.parse(self.properties.get("shown_if"))
+
+    @property
+    def only_when(self) -> str | None:
+        """The fact (FACTS) without which this field is not part of the form at all."""
+        return self.properties.get("only_when") or None
+
+    @property
     def multiline(self) -> bool:
         """Long text: rendered as a text area."""
         return self.properties.get("multiline") == "true"
@@ -74,6 +89,18 @@ class FormSpec:
 
     key: str
     fields: tuple[FieldSpec, ...] = ()
+    withheld: tuple[FieldSpec, ...] = ()
+    """Declared fields left out by for_facts: a blank value for one is ignored, a filled one refused."""
+    facts: frozenset[str] | None = None
+    """What for_facts was given; None for the form as declared, where a field with `only_when` is never
+    required (the engine does not know the record: the application checks the form for_facts first)."""
+
+    def for_facts(self, facts: frozenset[str] | set[str]) -> FormSpec:
+        """The form as it applies to a record of which `facts` hold: fields whose `only_when` fact does not
+        hold are left out (not shown, not accepted)."""
+        kept = tuple(f for f in self.fields if f.only_when is None or f.only_when in facts)
+        return FormSpec(key=self.key, fields=kept, facts=frozenset(facts),
+                        withheld=self.withheld + tuple(f for f in self.fields if f not in kept))
 
     def field_ids(self) -> list[str]:
         """The ids of the declared fields, in order."""
@@ -86,8 +113,13 @@ class FormSpec:
     def required_for(self, data: dict[str, Any]) -> list[str]:
         """The ids of the fields a submission of `data` must fill (declared defaults applied)."""
         given = _with_defaults(self, data)
-        return [f.id for f in self.fields
-                if f.required or (f.required_if is not None and f.required_if.holds(given))]
+        return [f.id for f in self.fields if self.requires(f, given)]
+
+    def requires(self, spec: FieldSpec, given: dict[str, Any]) -> bool:
+        """Whether `spec` must be filled in a submission of `given` (defaults applied)."""
+        if spec.only_when is not None and self.facts is None:
+            return False
+        return spec.required or (spec.required_if is not None and spec.required_if.holds(given))
 
 
 def form_from_spiff(form: Any) -> FormSpec:
@@ -135,10 +167,7 @@ def _field_problems(spiff_field: Any, field_ids: set[str]) -> list[str]:
         problems.append(f"form field {fid!r} has unknown type {spiff_field.type!r}")
     if spiff_field.type == "enum" and not getattr(spiff_field, "options", None):
         problems.append(f"enum field {fid!r} has no values")
-    rule = next((p.value for p in spiff_field.properties if p.id == "required_if"), None)
-    condition = RequiredIf.parse(rule)
-    if rule is not None and (condition is None or condition.other not in field_ids):
-        problems.append(f"required_if of {fid!r} names no field of this form: {rule!r}")
+    problems.extend(_condition_problems(fid, {p.id: p.value for p in spiff_field.properties}, field_ids))
     for rule in spiff_field.validation:
         if rule.name not in CONSTRAINTS:
             problems.append(f"form field {fid!r} has unknown constraint {rule.name!r}")
@@ -147,6 +176,20 @@ def _field_problems(spiff_field: Any, field_ids: set[str]) -> list[str]:
                 float(rule.config)
             except (TypeError, ValueError):
                 problems.append(f"constraint {rule.name} of {fid!r} is not a number: {rule.config!r}")
+    return problems
+
+
+def _condition_problems(fid: str, properties: dict[str, str], field_ids: set[str]) -> list[str]:
+    """Rules naming another field (required_if, shown_if) or a fact (only_when) that do not exist."""
+    problems = []
+    for name in ("required_if", "shown_if"):
+        rule = properties.get(name)
+        condition = RequiredIf.parse(rule)
+        if rule is not None and (condition is None or condition.other not in field_ids):
+            problems.append(f"{name} of {fid!r} names no field of this form: {rule!r}")
+    if "only_when" in properties and properties["only_when"] not in FACTS:
+        problems.append(f"only_when of {fid!r} names no known fact: {properties['only_when']!r} "
+                        f"(known: {', '.join(FACTS)})")
     return problems
 
 
@@ -243,16 +286,20 @@ def validate_submission(form: FormSpec, data: dict[str, Any]) -> dict[str, Any]:
     """
     errors: list[FieldError] = []
     declared = {f.id: f for f in form.fields}
+    withheld = {f.id: f for f in form.withheld}
     for key in data:
-        if key not in declared:
+        if key in withheld:
+            if not _blank(data[key]):
+                errors.append(FieldError(key, "not_applicable", f"{withheld[key].label}此时不适用，无需填写"))
+        elif key not in declared:
             errors.append(FieldError(key, "unknown_field", f"表单中没有字段“{key}”"))
+    data = {k: v for k, v in data.items() if k not in withheld}
     given = _with_defaults(form, data)
     cleaned: dict[str, Any] = {}
     for spec in form.fields:
         value = given.get(spec.id)
         if _blank(value):
-            condition = spec.required_if
-            if spec.required or (condition is not None and condition.holds(given)):
+            if form.requires(spec, given):
                 errors.append(FieldError(spec.id, "required", f"{spec.label}为必填项"))
             continue
         try:

@@ -47,7 +47,7 @@ def export(session: Session, user: User, request: ExportRequest, out: IO[bytes],
     if request.name not in EXPORTS:
         raise InvalidInputError(f"unknown export {request.name!r}; one of {', '.join(EXPORTS)}")
     if user.role not in CAMPAIGN_ROLES:
-        raise PermissionDeniedError("campaign tables are for the office, towns and departments")
+        raise PermissionDeniedError("专项行动报表仅供安委办、镇街和监管部门查看")
     campaign = tables.campaign_by_code(session, request.campaign)
     if request.name == "table4":
         title = tables.TITLES["table4"].format(zone=tables.zone_name(campaign))

@@ -26,7 +26,7 @@ def attach(session: Session, actor: User, hazard_id: int, photo: Photo, store: E
     """
     hazard = get_hazard(session, actor, hazard_id)
     if not may_report_for(session, actor, hazard.enterprise):
-        raise PermissionDeniedError("you may not add attachments to this hazard")
+        raise PermissionDeniedError("您无权为该隐患添加附件")
     for added in Uploads(store, {STAGE: [photo]}).save(session, actor, hazard.id, now):
         audit.record(session, actor, "add_attachment", "hazard", hazard.id,
                      {"evidence": added.id, "sha256": added.sha256, "name": added.original_name,

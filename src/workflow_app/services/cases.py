@@ -78,7 +78,7 @@ def _enterprise_for(session: Session, actor: User, enterprise_id: int | None) ->
     if enterprise is None or enterprise.kind != "enterprise":
         raise InvalidInputError(f"no enterprise with id {enterprise_id}")
     if not may_report_for(session, actor, enterprise):
-        raise PermissionDeniedError("you may not start cases for this enterprise")
+        raise PermissionDeniedError("您无权为该企业立案")
     return enterprise
 
 

@@ -120,7 +120,7 @@ def _act(session: Session, hazard_id: int, data: dict[str, Any], when: datetime,
     users = session.scalars(select(User).where(User.organisation_id == task.organisation_id,
                                                User.role == task.role).order_by(User.id)).all()
     actor = next(u for u in users if u.id != avoid)
-    _, form = tasks.task_form(session, actor, task.task_id)
+    _, form = tasks.task_form(session, actor, task.task_id, when.astimezone(SHANGHAI).date())
     model = process_model(session.get(ProcessInstanceRow, task.instance_id).model_version)  # type: ignore[union-attr]
     signature = model.task_properties(task.bpmn_id).get("signature_field")
     if signature:

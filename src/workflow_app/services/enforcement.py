@@ -59,7 +59,7 @@ def record_inspection(session: Session, actor: User, enterprise_id: int, team: s
     if enterprise is None or enterprise.kind != "enterprise":
         raise InvalidInputError(f"no enterprise with id {enterprise_id}")
     if actor.role != "department" or not may_report_for(session, actor, enterprise):
-        raise PermissionDeniedError("only a department supervising this enterprise inspects it")
+        raise PermissionDeniedError("只有监管该企业的部门可以对其执法检查")
     team = team.strip()
     if not team or not findings.strip():
         raise InvalidInputError("须填写包联执法组和检查情况")

@@ -113,6 +113,18 @@ class HazardSubject:
                           "campaign": suggested.campaign}, now)
 
 
+def form_facts(hazard: Hazard | None, today: date) -> frozenset[str]:
+    """What is known of a task's record that its form depends on (engine.forms.FACTS): `overdue` once the
+    hazard's rectification deadline has passed, or while it is on the overdue list (a new deadline after a
+    failed verification does not take it off: it stays late until closed). The overdue explanation applies
+    then, and only then."""
+    if hazard is None:
+        return frozenset()
+    deadline = hazard.rectification_deadline
+    late = hazard.overdue_since is not None or (deadline is not None and today > deadline)
+    return frozenset({"overdue"}) if late else frozenset()
+
+
 def _as_date(value: Any) -> date | None:
     try:
         return date.fromisoformat(str(value)[:10]) if value else None

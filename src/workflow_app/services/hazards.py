@@ -83,9 +83,9 @@ def report_hazard(session: Session, actor: User | None, enterprise_id: int, data
         raise InvalidInputError(f"no enterprise with id {enterprise_id}")
     if actor is None:
         if data.get("source") not in PUBLIC_SOURCES:
-            raise PermissionDeniedError("an anonymous report must be a public report or a whistleblower report")
+            raise PermissionDeniedError("匿名上报只能是群众举报或内部吹哨人举报")
     elif not may_report_for(session, actor, enterprise):
-        raise PermissionDeniedError("you may not report hazards of this enterprise")
+        raise PermissionDeniedError("您无权上报该企业的隐患")
     if uploads is not None and data.get("source") in PUBLIC_SOURCES:
         uploads = uploads.anonymised()  # the reported enterprise sees these photos once the report is accepted
     items = _judged_items(session, enterprise, judged_item_ids, now)
@@ -160,10 +160,10 @@ def rejudge(session: Session, actor: User, hazard_id: int, level: str, item_ids:
     The running instance takes the new level for the steps still to come (who reviews, who verifies).
     """
     if actor.role == "enterprise":
-        raise PermissionDeniedError("only a supervisor re-judges a hazard")
+        raise PermissionDeniedError("只有监管单位可以重新判定隐患等级")
     hazard = get_hazard(session, actor, hazard_id)
     if level not in ("general", "major"):
-        raise InvalidInputError("等级应为 general 或 major")
+        raise InvalidInputError("隐患等级应为一般隐患或重大事故隐患")
     if not reason.strip():
         raise InvalidInputError("请说明重新判定的理由")
     items = _judged_items(session, hazard.enterprise, item_ids, now)

@@ -10,7 +10,7 @@ undated tasks last on every database by reading the dated ones first.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import ColumnElement, Select, and_, func, select, true, update
 from sqlalchemy.orm import Session
@@ -22,9 +22,12 @@ from .errors import ConflictError, InvalidInputError
 from .roles import source_is, supervised_by
 from .task_subjects import TaskSubject, subjects_of
 from .tasks import acting_for_on, actionable_task
-from .vocabulary import check_filters
+from .vocabulary import UNKNOWN_FILTER, check_filters
 
 TABS = ("todo", "mine", "watch")
+DUE = ("soon", "overdue")
+"""The due-date filters: `soon` due today or within the home page's DUE_SOON_DAYS, `overdue` due before today
+(the home page's yellow and red tiles link here and count the same tasks)."""
 PER_PAGE = 20
 UNKNOWN_TAB = "没有这个标签页"
 
@@ -39,6 +42,8 @@ class InboxQuery:
     source: str | None = None
     enterprise_id: int | None = None
     overdue: bool = False
+    due: str | None = None
+    review: bool = False
     page: int = 1
     per_page: int = PER_PAGE
 
@@ -88,8 +93,14 @@ def _filtered(query: Select, user: User, wanted: InboxQuery, tab: str, today: da
     query = query.where(InboxTask.completed_at.is_(None), _tab_condition(user, tab, delegators))
     if wanted.enterprise_id is not None:
         query = query.where(InboxTask.enterprise_id == wanted.enterprise_id)
-    if wanted.overdue:
+    from .home import DUE_SOON_DAYS, REVIEW_STEPS  # the home page counts with the inbox's tab conditions
+
+    if wanted.overdue or wanted.due == "overdue":
         query = query.where(InboxTask.due_on < today)
+    if wanted.due == "soon":
+        query = query.where(InboxTask.due_on >= today, InboxTask.due_on <= today + timedelta(days=DUE_SOON_DAYS))
+    if wanted.review:
+        query = query.where(InboxTask.bpmn_id.in_(sorted(REVIEW_STEPS)))
     hazard_filters = [column == value for column, value in
                       ((Hazard.status, wanted.status), (Hazard.level, wanted.level)) if value]
     if wanted.source:
@@ -104,6 +115,8 @@ def inbox_page(session: Session, user: User, wanted: InboxQuery, today: date) ->
     if wanted.tab not in tabs_for(user):
         raise InvalidInputError(UNKNOWN_TAB)
     check_filters(wanted.level, wanted.status, wanted.source)
+    if wanted.due is not None and wanted.due not in DUE:
+        raise InvalidInputError(UNKNOWN_FILTER)
     delegators = delegation.delegators_of(session, user, today)
     # count(*), not count(id): SQLite then counts index entries without reading a column of each
     counts = {tab: session.scalar(_filtered(select(func.count()).select_from(InboxTask), user, wanted, tab, today,

@@ -24,7 +24,7 @@ from .subjects import subject_of
 
 def _admin(actor: User) -> None:
     if actor.role != "office":
-        raise PermissionDeniedError("incidents are handled by the safety committee office")
+        raise PermissionDeniedError("流程异常由安委办处理")
 
 
 def list_incidents(session: Session, actor: User, open_only: bool = True) -> list[Incident]:

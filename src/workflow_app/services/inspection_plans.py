@@ -57,7 +57,7 @@ def draw_plan(session: Session, actor: User, year: int, size: int, per_enterpris
               seed: int | None = None) -> InspectionPlan:
     """Draw the department's plan for `year` (one per department and year); the seed is random unless given."""
     if actor.role != "department":
-        raise PermissionDeniedError("inspection plans are drawn by a department")
+        raise PermissionDeniedError("检查计划由监管部门制定")
     if not 2000 <= year <= 2100:
         raise InvalidInputError(f"年度无效：{year}")
     if not 1 <= size <= MAX_SAMPLE or not 1 <= per_enterprise <= MAX_INSPECTORS:
@@ -122,7 +122,7 @@ def _visible(actor: User) -> ColumnElement[bool]:
         return true()
     if actor.role == "department":
         return InspectionPlan.department_id == actor.organisation_id
-    raise PermissionDeniedError("inspection plans are for the departments and the office")
+    raise PermissionDeniedError("检查计划仅供监管部门和安委办查看")
 
 
 def plans(session: Session, actor: User) -> list[tuple[InspectionPlan, str]]:

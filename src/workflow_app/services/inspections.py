@@ -98,7 +98,7 @@ def inspectable_enterprises(session: Session, user: User, text: str = "") -> lis
     """The active enterprises a department supervises (id, name), by name; `text` matches the name or its
     pinyin initials (as the enterprise list does). Nobody else inspects."""
     if user.role != "department":
-        raise PermissionDeniedError("enforcement inspections are recorded by a supervising department")
+        raise PermissionDeniedError("执法检查由监管部门记录")
     query = select(Organisation.id, Organisation.name).where(
         Organisation.kind == "enterprise", Organisation.status == "active",
         Organisation.id.in_(supervised_by(user.organisation_id)))

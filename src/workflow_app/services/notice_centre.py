@@ -37,7 +37,7 @@ def mark_all_read(session: Session, user: User, now: datetime) -> int:
 def parked_notices(session: Session, user: User) -> list[Notice]:
     """Notices that could not be delivered after every retry: the office's to see."""
     if user.role != "office":
-        raise PermissionDeniedError("only the safety committee office sees undelivered notices")
+        raise PermissionDeniedError("只有安委办可以查看未送达的通知")
     return list(session.scalars(select(Notice).where(Notice.status == "parked").order_by(Notice.id)))
 
 
@@ -47,7 +47,7 @@ def supervision_candidates(session: Session, user: User) -> list[tuple[Hazard, i
     These are the ones to consider for listed supervision (挂牌督办) at a higher level.
     """
     if user.role != "office":
-        raise PermissionDeniedError("only the safety committee office sees supervision candidates")
+        raise PermissionDeniedError("只有安委办可以查看挂牌督办候选")
     overdue_count = (select(TimerFiring.instance_id, func.count(TimerFiring.id).label("times"))
                      .where(TimerFiring.notice_kind == "overdue").group_by(TimerFiring.instance_id).subquery())
     query = (select(Hazard, func.coalesce(overdue_count.c.times, 0))

@@ -54,7 +54,7 @@ def record_penalties(session: Session, actor: User, inspection_id: int, decision
     if inspection is None:
         raise NotFoundError(f"inspection {inspection_id} not found")
     if actor.role != "department" or actor.organisation_id != inspection.department_id:
-        raise PermissionDeniedError("only the inspecting department records its penalties")
+        raise PermissionDeniedError("只有实施检查的部门可以记录其行政处罚")
     enterprise = session.get(Organisation, inspection.enterprise_id)
     assert enterprise is not None
     case_number = _text(decision.case_number, "案号", 60)
@@ -99,7 +99,7 @@ def _text(value: str, label: str, limit: int) -> str:
 
 def _kind(kind: str) -> str:
     if kind not in KINDS:
-        raise InvalidInputError(f"处罚种类无效：{kind}")
+        raise InvalidInputError("处罚种类无效")
     return kind
 
 

@@ -221,7 +221,7 @@ def _checked(session: Session, new: NewAccount, organisation: Organisation) -> d
     if not name or len(name) > 100:
         raise InvalidInputError("请填写姓名（不超过 100 字）")
     if role not in ROLES or role != organisation.kind:
-        raise InvalidInputError(f"单位 {organisation.code} 的账号角色应为 {organisation.kind}")
+        raise InvalidInputError("账号角色须与所在单位的类型一致（企业、监管部门、镇街或安委办）")
     if phone and not PHONE.fullmatch(phone):
         raise InvalidInputError("电话号码格式不正确")
     if email and (len(email) > 200 or not EMAIL.fullmatch(email)):

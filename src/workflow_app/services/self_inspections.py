@@ -94,7 +94,7 @@ def create_checklist(session: Session, actor: User, sector_code: str, title: str
     """A checklist of items in force for the sector, in the order given; by the sector's department."""
     sector = session.get(Sector, sector_code)
     if actor.role != "department" or sector is None or sector.department_id != actor.organisation_id:
-        raise PermissionDeniedError("checklists are built by the department that supervises the sector")
+        raise PermissionDeniedError("检查清单由监管该行业领域的部门编制")
     if not title.strip() or len(title.strip()) > 200:
         raise InvalidInputError("请填写清单名称（不超过 200 字）")
     applicable = {i.id: i for i in standards.applicable_items(session, sector_code, now.astimezone(SHANGHAI).date())}
@@ -171,10 +171,10 @@ def walk_steps(lines: Sequence[ChecklistItem], answered: Collection[int], at: in
 def start_walk(session: Session, actor: User, checklist_id: int, kind: str, now: datetime) -> SelfInspection:
     """An enterprise begins walking a checklist of one of its sectors."""
     if actor.role != "enterprise":
-        raise PermissionDeniedError("self-inspections are walked by enterprises")
+        raise PermissionDeniedError("自查由企业开展")
     checklist = get_checklist(session, actor, checklist_id)
     if kind not in KINDS:
-        raise InvalidInputError(f"检查类型应为 {' 或 '.join(KINDS)}")
+        raise InvalidInputError("检查类型应为企业自查或主要负责人带队检查")
     walk = SelfInspection(checklist_id=checklist.id, enterprise_id=actor.organisation_id, kind=kind, status="walking",
                           started_by_id=actor.id, started_at=now, updated_at=now)
     session.add(walk)
@@ -187,7 +187,7 @@ def start_walk(session: Session, actor: User, checklist_id: int, kind: str, now:
 def _own_walk(session: Session, actor: User, inspection_id: int, version: int, status: str) -> SelfInspection:
     walk = get_inspection(session, actor, inspection_id)
     if actor.role != "enterprise":
-        raise PermissionDeniedError("only the enterprise walks its self-inspection")
+        raise PermissionDeniedError("只有本企业可以填写其自查")
     if walk.status != status:
         raise ConflictError("该自查已提交，不能再修改" if status == "walking" else "该自查不在待签字状态")
     if walk.version != version:

@@ -45,7 +45,7 @@ def draw(session: Session, actor: User, month: str, now: datetime, rate: float =
          seed: int | None = None) -> SpotCheck:
     """Draw `month`'s sample (once per month); the seed is random unless given, and recorded."""
     if actor.role != "office":
-        raise PermissionDeniedError("spot-checks are drawn by the safety committee office")
+        raise PermissionDeniedError("双随机抽查由安委办抽取")
     if not 0 < rate <= 1:
         raise InvalidInputError("抽检比例须大于 0 且不超过 1")
     try:
@@ -113,7 +113,7 @@ def figures(session: Session, start: datetime, end: datetime) -> SpotCheckFigure
 def spot_checks(session: Session, actor: User) -> list[tuple[SpotCheck, list[SpotCheckItem]]]:
     """Draws, newest first, each with the items `actor` may see."""
     if actor.role not in ("office", "department"):
-        raise PermissionDeniedError("spot-checks are for the office and the departments")
+        raise PermissionDeniedError("双随机抽查仅供安委办和监管部门查看")
     visible = visible_hazards(select(Hazard.id), actor).scalar_subquery()
     result = []
     for check in session.scalars(select(SpotCheck).order_by(SpotCheck.month.desc()).limit(24)):

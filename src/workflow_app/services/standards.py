@@ -64,7 +64,7 @@ def read_table(content: bytes, file_name: str) -> list[dict[str, str]]:
 def import_rows(session: Session, actor: User | None, rows: list[dict[str, str]], now: datetime) -> ImportResult:
     """Check every row, then add them all (or nothing: InvalidInputError naming each wrong row, line 1 = header)."""
     if actor is not None and actor.role not in ("office", "department"):
-        raise PermissionDeniedError("standards are kept by the office; key inspection items by departments")
+        raise PermissionDeniedError("判定标准由安委办维护，重点检查事项由监管部门维护")
     existing = {s.code: s for s in session.scalars(select(Standard))}
     heads, items = _checked(rows, existing, actor)
     known_items = {(item.standard_id, item.number) for item in session.scalars(select(StandardItem))}

@@ -9,12 +9,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from ..engine import FieldError, FormSpec, FormValidationError
+from ..engine import FieldError, FormSpec, FormValidationError, validate_submission
 from ..engine.calendar import SHANGHAI
 from ..store.models import Hazard, InboxTask, ProcessInstanceRow, User
 from . import audit, delegation, evidence
 from .errors import ConflictError, NotFoundError, PermissionDeniedError
 from .evidence import Uploads
+from .hazard_subject import form_facts
 from .instances import apply_step, load_locked
 from .model_registry import process_model
 from .roles import may_act
@@ -32,11 +33,14 @@ def open_tasks(session: Session, actor: User, limit: int = 200) -> list[InboxTas
 
 
 def task_form(session: Session, actor: User, task_id: str, today: date | None = None) -> tuple[InboxTask, FormSpec]:
-    """An open task the actor may act on (`today`: the date delegations are checked for), with its form."""
+    """An open task the actor may act on (`today`: the date delegations are checked for), with its form as it
+    applies today (a field that depends on what is known of the record, e.g. `only_when` overdue, only then)."""
     task = actionable_task(session, actor, task_id, today)
     row = session.get(ProcessInstanceRow, task.instance_id)
     assert row is not None
-    return task, process_model(row.model_version).forms.get(task.bpmn_id, FormSpec(key=""))
+    form = process_model(row.model_version).forms.get(task.bpmn_id, FormSpec(key=""))
+    hazard = session.get(Hazard, task.hazard_id) if task.hazard_id is not None else None
+    return task, form.for_facts(form_facts(hazard, today or datetime.now(SHANGHAI).date()))
 
 
 def actionable_task(session: Session, actor: User, task_id: str, today: date | None = None) -> InboxTask:
@@ -49,9 +53,9 @@ def actionable_task(session: Session, actor: User, task_id: str, today: date | N
     if task is None or not (task.role == actor.role and task.organisation_id == actor.organisation_id):
         raise NotFoundError(f"task {task_id} not found")
     if task.completed_at is not None:
-        raise ConflictError(f"task {task_id} was already completed at {task.completed_at.isoformat()}")
+        raise ConflictError("该事项已经办理完毕")
     if not may_act(actor, task) and acting_for_on(session, actor, task, today) is None:
-        raise PermissionDeniedError("this task is assigned to someone else")
+        raise PermissionDeniedError("该事项已由他人认领办理")
     return task
 
 
@@ -91,16 +95,19 @@ def complete_task(session: Session, actor: User, task_id: str, data: dict[str, A
     instance, record = loaded.instance, loaded.record
     view = next((t for t in instance.ready_user_tasks() if t.task_id == task_id), None)
     if view is None:  # completed by someone else while we waited for the lock
-        raise ConflictError(f"task {task_id} was completed by someone else meanwhile")
+        raise ConflictError("该事项刚刚已由他人办理")
     excluded = view.properties.get("exclude_actor")
     if excluded and instance.data.get(excluded) == actor.id:
         raise PermissionDeniedError("此环节须由他人办理：不能审核或验收自己提交的事项")
     _check_signature(view.properties.get("signature_field"), data, actor)
     subject = subject_of(record)
-    subject.check_submission(view, data, now)
-    recorded = view.properties.get("record_actor_as")
     if uploads:
         data = uploads.merged_into(data)
+    shown = view.form.for_facts(form_facts(record if isinstance(record, Hazard) else None, today))
+    validate_submission(shown, data)  # the form as it applies now: every error at once
+    data = {k: v for k, v in data.items() if k not in {f.id for f in shown.withheld}}
+    subject.check_submission(view, data, now)
+    recorded = view.properties.get("record_actor_as")
     result = instance.complete_task(task_id, data, now, {recorded: actor.id} if recorded else None)
     if isinstance(record, Hazard):
         evidence.check_known(session, record.id, evidence.file_hashes(instance.data, view.form.file_field_ids()),
@@ -110,7 +117,7 @@ def complete_task(session: Session, actor: User, task_id: str, data: dict[str, A
     try:
         apply_step(session, loaded.row, instance, subject, result, now, actor, loaded.projected)
     except StaleDataError as exc:
-        raise ConflictError("the record was changed by someone else meanwhile; reload and try again") from exc
+        raise ConflictError("记录刚刚已被他人修改，请刷新后重试") from exc
     submitted = {k: result.submitted.get(k) for k in data}
     subject.task_completed(session, view, submitted, actor, now)
     audit.record(session, actor, "complete_task", subject.audit_type, subject.audit_id,

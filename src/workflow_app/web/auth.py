@@ -69,8 +69,8 @@ def load_account(session_id: str) -> Account | None:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a local path may follow sign-in (no open redirect)."""
-    return local_path(target) or url_for("inbox.inbox_page")
+    """Only a local path may follow sign-in (no open redirect); without one, the home page (工作台)."""
+    return local_path(target) or url_for("home.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -141,7 +141,7 @@ def password() -> str | Response | tuple[str, int]:
         return render_template("password.html", forced=forced, error=_refusal(refused.reason)), 422
     login_user(Account(user))
     flash(_("密码已修改，其他设备上的登录已退出"), "info")
-    return redirect(url_for("inbox.inbox_page"))
+    return redirect(url_for("home.index"))
 
 
 def _refusal(reason: str) -> str:

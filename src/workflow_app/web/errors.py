@@ -6,9 +6,11 @@ stable `type`, a `title`/`detail` in the request's language and field errors for
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -41,8 +43,25 @@ RETRY_AFTER_SECONDS = 15
 """What a 503 tells the client to wait before trying again (the database is being waited for)."""
 
 
+CHINESE = re.compile(r"[\u3400-\u9fff\uff00-\uffef\u3000-\u303f]")
+
+
 def _is_api() -> bool:
     return request.path.startswith("/api/")
+
+
+def said(detail: str | None) -> str | None:
+    """A service's message (zh-CN, the catalog's source language) in the page's language.
+
+    Translated when the catalog knows it. A page never mixes languages: a message that would still speak
+    the other one (an English sentence on a Chinese page, Chinese on an English one: a message built with
+    values the catalog cannot know) is left out, and the page says only what its status means.
+    """
+    if not detail:
+        return None
+    text = _(detail)
+    english = str(get_locale()) == "en"
+    return None if bool(CHINESE.search(text)) == english else text
 
 
 def _problem(status: int, detail: str | None = None, errors: dict[str, Any] | None = None,
@@ -61,10 +80,11 @@ def _problem(status: int, detail: str | None = None, errors: dict[str, Any] | No
 
 
 def _page(status: int, detail: str | None = None) -> tuple[str, int] | tuple[Response, int]:
+    """The error page (a problem under /api/) with a service's `detail` in the page's language."""
     if _is_api():
-        return _problem(status, detail)
+        return _problem(status, _(detail) if detail else None)
     return render_template("error.html", status=status, message=_(MESSAGES.get(status, "出错了")),
-                           detail=detail), status
+                           detail=said(detail)), status
 
 
 def _http(exc: HTTPException) -> tuple[str | Response, int, dict[str, str]]:
@@ -124,8 +144,8 @@ def init_app(app: Flask) -> None:
 
     app.register_error_handler(NotFoundError, lambda exc: _page(404))
     app.register_error_handler(PermissionDeniedError, lambda exc: _page(403, str(exc)))
-    app.register_error_handler(ConflictError, lambda exc: _page(409, _(str(exc))))
-    app.register_error_handler(InvalidInputError, lambda exc: _page(400, _(str(exc))))
+    app.register_error_handler(ConflictError, lambda exc: _page(409, str(exc)))
+    app.register_error_handler(InvalidInputError, lambda exc: _page(400, str(exc)))
     app.register_error_handler(Unauthenticated, lambda exc: _problem(401, str(exc)))
     app.register_error_handler(IdempotencyKeyReused,
                                lambda exc: _problem(422, exc.description, kind="idempotency-key-reused"))

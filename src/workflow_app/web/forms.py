@@ -27,6 +27,7 @@ ENGLISH_ERRORS = {
     "too_large": _l("%(label)s过大"),
     "not_a_file": _l("%(label)s应为已上传的文件"),
     "too_many_files": _l("%(label)s文件过多"),
+    "not_applicable": _l("%(label)s此时不适用，无需填写"),
     "not_your_signature": _l("%(label)s须为本人姓名"),
     "extension_too_late": _l("整改时限已过，不能再申请延期"),
     "not_later": _l("%(label)s须晚于现在的整改时限"),
@@ -66,7 +67,7 @@ def submitted_photos(form: FormSpec, store: EvidenceStore, staged: StagedUploads
 
 def error_messages(form: FormSpec, errors: list[FieldError]) -> dict[str, str]:
     """Field id → message in the user's language (the engine speaks zh-CN)."""
-    labels = {f.id: f.label for f in form.fields}
+    labels = {f.id: f.label for f in form.fields + form.withheld}
     english = str(get_locale()) == "en"
     messages: dict[str, str] = {}
     for error in errors:

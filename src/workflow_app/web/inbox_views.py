@@ -30,6 +30,7 @@ def _query() -> inbox.InboxQuery:
         tab=request.args.get("tab", "todo"), status=request.args.get("status") or None,
         level=request.args.get("level") or None, source=request.args.get("source") or None,
         enterprise_id=_int_arg("enterprise"), overdue=request.args.get("overdue") == "1",
+        due=request.args.get("due") or None, review=request.args.get("review") == "1",
         page=_int_arg("page") or 1,
     )
 

@@ -6,10 +6,11 @@ from datetime import datetime
 from typing import Any
 
 from flask import Flask
-from flask_babel import format_datetime
+from flask_babel import format_datetime, get_locale, gettext
 from flask_login import current_user
 
 from ..services.duty_subject import KIND_NAMES as DUTY_KINDS
+from ..services.history_words import HistoryLine
 from ..services.penalties import KINDS as PENALTY_KINDS
 from ..services.penalties import TARGETS as PENALTY_TARGETS
 from ..services.roles import sources_offered_to
@@ -39,6 +40,26 @@ TABS = {"todo": "待我办理", "mine": "我认领的", "watch": "督办跟踪"}
 def local_time(moment: datetime | None) -> str:
     """An instant as Asia/Shanghai wall time (the app's Babel time zone)."""
     return format_datetime(moment, "yyyy-MM-dd HH:mm") if moment else ""
+
+
+def history_in_words(lines: list[HistoryLine]) -> list[dict[str, Any]]:
+    """History entries for the API: the raw fields for machines, and beside them what was done and chosen in
+    words of the request's language (as the pages say it, templates/_history.html)."""
+    english = str(get_locale()) == "en"
+    colon, semicolon = (": ", "; ") if english else ("：", "；")
+    shown = []
+    for line in lines:
+        entry = line.entry
+        detail = entry.detail or {}
+        action = gettext(ACTIONS.get(entry.action, "办理"))
+        if detail.get("name"):
+            action += colon + gettext(str(detail["name"]))
+        notes = [{"label": gettext(n.label), "text": gettext(n.text) if n.words else n.text} for n in line.notes]
+        chosen = [f"{note['label']}{colon}{note['text']}" for n, note in zip(line.notes, notes, strict=True)
+                  if n.words]
+        shown.append({"at": entry.at, "actor_name": entry.actor_name, "action": entry.action, "detail": detail,
+                      "action_label": action, "outcome_label": semicolon.join(chosen) or None, "notes": notes})
+    return shown
 
 
 def _source_choices() -> dict[str, Any]:

@@ -41,7 +41,7 @@ def mark_read() -> Response:
 @login_required
 def retry(notice_id: int) -> Response:
     if me().role != "office":
-        raise PermissionDeniedError("only the safety committee office retries notices")
+        raise PermissionDeniedError("只有安委办可以重发通知")
     with unit_of_work() as session:
         count = retry_parked(session, [notice_id])
     flash(_("已重新排队 %(count)s 条通知", count=count), "info")

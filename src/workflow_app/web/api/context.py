@@ -58,7 +58,7 @@ def _authenticate() -> None:
         raise Unauthenticated("the token is unknown, expired or revoked")
     g.api_user, g.api_scopes = found
     if request.method not in ("GET", "HEAD", "OPTIONS") and "write" not in g.api_scopes:
-        raise PermissionDeniedError("this token may only read (scope write needed)")
+        raise PermissionDeniedError("该访问令牌只能读取（需要 write 权限）")
 
 
 def caller() -> User:

@@ -12,11 +12,13 @@ from werkzeug.wrappers import Response
 
 from ...services import attachments, evidence
 from ...services.hazards import get_hazard, hazard_history, report_hazard
+from ...services.history_words import read_history
 from ...services.ledger import LedgerQuery, ledger_query
 from ...services.roles import source_shown_to
 from ...store.models import Hazard
 from ..context import app_services, now, today, unit_of_work
 from ..downloads import send_evidence
+from ..labels import history_in_words
 from .context import before_api_call, caller, fields_of, idempotent
 from .schemas import (
     AttachmentSchema,
@@ -73,7 +75,8 @@ class HazardDetail(MethodView):
         with unit_of_work() as session:
             hazard = get_hazard(session, caller(), hazard_id)
             return {**_shown(hazard), "judged_items": list(hazard.judged_items),
-                    "history": hazard_history(session, caller(), hazard),
+                    "history": history_in_words(read_history(session, hazard.instance_id,
+                                                             hazard_history(session, caller(), hazard))),
                     "attachments": evidence.for_hazard(session, hazard.id)}
 
 

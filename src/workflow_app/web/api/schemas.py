@@ -44,11 +44,23 @@ class HazardSchema(Schema):
     enterprise = fields.Nested(EnterpriseSchema, required=True)
 
 
+class HistoryNoteSchema(Schema):
+    label = fields.String(required=True, metadata={"description": "the form field's label, in the request's language"})
+    text = fields.String(required=True, metadata={"description": "the value in words (a choice's name, 是/否 "
+                                                                  "translated) or as typed"})
+
+
 class HistoryEntrySchema(Schema):
     at = fields.DateTime(required=True)
     actor_name = fields.String(required=True)
-    action = fields.String(required=True)
-    detail = fields.Dict(required=True)
+    action = fields.String(required=True, metadata={"description": "a stable code, for machines"})
+    detail = fields.Dict(required=True, metadata={"description": "the raw record, codes as stored"})
+    action_label = fields.String(required=True, metadata={
+        "description": "what was done in words, in the request's language (e.g. 办理：审核治理方案)"})
+    outcome_label = fields.String(required=True, allow_none=True, metadata={
+        "description": "the choices made in words (e.g. 审核结论：同意), null when the step made none"})
+    notes = fields.List(fields.Nested(HistoryNoteSchema), required=True, metadata={
+        "description": "every fact the step recorded, in words, in its form's order"})
 
 
 class AttachmentSchema(Schema):
