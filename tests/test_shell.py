@@ -130,8 +130,9 @@ PAGES = {
     "boss": ["/", "/inbox", "/ledger", "/hazards/new", "/hazard", "/task", "/enterprises/{own}", "/checklists",
              "/cases", "/delegations", "/people", "/tokens", "/password", "/notices", "/listings",
              "/standards"],
-    "dept": ["/inbox", "/ledger?status=awaiting_plan&overdue=1", "/enterprises", "/enterprises/{own}", "/hazard", "/inspections",
-             "/inspections/new", "/inspection-plans", "/listings", "/people", "/delegations", "/checklists/new"],
+    "dept": ["/inbox", "/ledger?status=awaiting_plan&overdue=1", "/enterprises", "/enterprises/{own}", "/hazard",
+             "/inspections", "/inspections/new", "/inspection-plans", "/listings", "/people", "/delegations",
+             "/checklists/new"],
     "office": ["/inbox", "/ledger", "/enterprises", "/enterprises/{own}/edit", "/people", "/organisations/roster",
                "/holidays", "/admin/models", "/admin/incidents", "/notices", "/tokens", "/delegations"],
 }
