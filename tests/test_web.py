@@ -181,7 +181,7 @@ def test_errors_are_in_english_when_english_is_chosen(client: FlaskClient, facto
     client.post("/lang/en", data={"csrf_token": token})
     page = client.get(f"/tasks/{task.task_id}").get_data(as_text=True)
     assert "Person responsible" in page and "Submit" in page
-    assert 'lang="zh_CN">中文</button>' in page and ">English</button>" not in page
+    assert 'lang="zh-CN">中文</button>' in page and ">English</button>" not in page
     bad = client.post(f"/tasks/{task.task_id}", data={**PLAN, "responsible_person": "", "csrf_token": token})
     assert "Person responsible for rectification is required" in bad.get_data(as_text=True)
 
