@@ -23,11 +23,9 @@ AXE_TAGS = ("wcag2a", "wcag2aa", "wcag21a", "wcag21aa")
 BLOCKING = ("serious", "critical")
 """The impacts that fail a page; minor and moderate findings are left to judgement."""
 CSP_VIOLATION = re.compile(r"Content Security Policy|Refused to")
-SHELL = "header.top"
-"""The page shell (templates/base.html): its header, menu and notices badge."""
 AXE_RUN = """
-const [tags, shell, done] = arguments;
-const node = n => ({target: n.target.join(' '), shell: !!document.querySelector(n.target[0])?.closest(shell)});
+const [tags, done] = arguments;
+const node = n => ({target: n.target.join(' ')});
 // axe leaves the contrast of very short text (a count badge: "3") to review, though it measured it
 const measured = n => n.any.map(check => check.data || {}).find(d => d.messageKey === 'shortTextContent'
   && typeof d.contrastRatio === 'number' && d.contrastRatio < parseFloat(d.expectedContrastRatio));
@@ -89,29 +87,17 @@ def assert_no_csp_violation(driver: Any) -> None:
     assert not violations, f"{driver.current_url}: {violations}"
 
 
-class ShellViolations(AssertionError):
-    """axe's serious or critical findings on a page all lie in the page shell (base.html, app.css): the `shell`
-    branch of issue #20 fixes them; tests that only meet these are marked xfail(raises=ShellViolations) until
-    it is merged."""
-
-
 def axe_violations(driver: Any) -> list[dict[str, Any]]:
     """The WCAG 2.0/2.1 A and AA violations axe-core finds on the page now, each with id, impact, help and its
-    targets (CSS selectors), each saying whether it lies in the shell; plus the colour contrasts axe measured too
+    targets (CSS selectors); plus the colour contrasts axe measured too
     low on text it deems too short to judge (it leaves those to review: a count badge is text all the same).
     Skips when axe-core is not installed."""
     if not AXE.is_file():
         pytest.skip(f"{AXE} missing: run `npm ci` (CI installs axe-core from package-lock.json)")
     driver.execute_script(AXE.read_text(encoding="utf-8"))
     driver.set_script_timeout(60)
-    found = driver.execute_async_script(AXE_RUN, list(AXE_TAGS), SHELL)
+    found = driver.execute_async_script(AXE_RUN, list(AXE_TAGS))
     return list(found)
-
-
-def shell_owned(violation: dict[str, Any]) -> bool:
-    """Whether a finding is the shell's to fix: every node lies in base.html's header, or it is a colour contrast
-    (the colours are app.css's rules)."""
-    return violation["id"] == "color-contrast" or all(node["shell"] for node in violation["nodes"])
 
 
 def describe(violations: list[dict[str, Any]]) -> str:
@@ -120,18 +106,13 @@ def describe(violations: list[dict[str, Any]]) -> str:
 
 
 def assert_accessible(driver: Any, page: str) -> None:
-    """No serious or critical axe finding on the page (every finding is written to artifacts/axe/<page>.json).
-    Findings that are all the shell's raise ShellViolations
-    (an AssertionError), anything else a plain AssertionError."""
+    """No serious or critical axe finding on the page (every finding is written to artifacts/axe/<page>.json)."""
     found = axe_violations(driver)
     (artifacts("axe") / f"{page}.json").write_text(json.dumps(found, ensure_ascii=False, indent=1), encoding="utf-8")
     blocking = [v for v in found if v["impact"] in BLOCKING]
     if not blocking:
         return
-    message = f"{page}: axe-core found serious or critical WCAG violations:\n{describe(blocking)}"
-    if all(shell_owned(v) for v in blocking):
-        raise ShellViolations(message)
-    raise AssertionError(message)
+    raise AssertionError(f"{page}: axe-core found serious or critical WCAG violations:\n{describe(blocking)}")
 
 
 def assert_no_horizontal_scroll(driver: Any, page: str) -> None:

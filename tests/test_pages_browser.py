@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 from browser_support import (
-    ShellViolations,
     artifacts,
     assert_accessible,
     assert_no_csp_violation,
@@ -44,11 +43,6 @@ pytestmark = pytest.mark.browser
 
 PHONE, DESKTOP = (390, 844), (1440, 900)
 SIZES = [pytest.param(PHONE, id="390"), pytest.param(DESKTOP, id="1440")]
-SHELL_PENDING = pytest.mark.xfail(raises=ShellViolations, strict=False,
-                                  reason="contrast/labels fixed by branch shell")
-"""Until the `shell` branch is merged: only axe findings in base.html/app.css (ShellViolations: the unread badge's
-1.18:1, the major badge's 3.58:1) are expected; any other failure fails the test. Drop it after the merge."""
-
 REPORT = {"source": "self_inspection", "hazard_level": "major", "category": "equipment", "description": "报警器不报警",
           "location": "储罐区", "found_on": "2026-11-02"}
 PLAN = {"responsible_person": "王五", "rectification_measures": "更换可燃气体报警器并联调",
@@ -249,7 +243,6 @@ class Page:
 HOMES = {"enterprise": "boss", "department": "dept", "town": "town", "office": "office"}
 
 
-@SHELL_PENDING
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("role", HOMES)
 def test_home(driver: Any, site: Site, size: tuple[int, int], role: str) -> None:
@@ -277,7 +270,6 @@ def test_home(driver: Any, site: Site, size: tuple[int, int], role: str) -> None
     page.check()
 
 
-@SHELL_PENDING
 @pytest.mark.parametrize("size", SIZES)
 def test_rectification_form_kept_photo(driver: Any, site: Site, size: tuple[int, int]) -> None:
     """The enterprise sends 实施整改 with a photo and a wrong field: the error is shown beside the field and the
@@ -303,7 +295,6 @@ def test_rectification_form_kept_photo(driver: Any, site: Site, size: tuple[int,
     page.check()
 
 
-@SHELL_PENDING
 @pytest.mark.parametrize("size", SIZES)
 def test_plan_review(driver: Any, site: Site, size: tuple[int, int]) -> None:
     """The department reviews the plan seeing all of it (责任人、措施、资金、时限、应急预案) and the photo from
@@ -322,7 +313,6 @@ def test_plan_review(driver: Any, site: Site, size: tuple[int, int]) -> None:
     page.check()
 
 
-@SHELL_PENDING
 @pytest.mark.parametrize("size", SIZES)
 def test_verification(driver: Any, site: Site, size: tuple[int, int]) -> None:
     """The department verifies seeing what was done (result, date, cost) and the photos before and after, side
@@ -345,7 +335,6 @@ def test_verification(driver: Any, site: Site, size: tuple[int, int]) -> None:
     page.check()
 
 
-@SHELL_PENDING
 @pytest.mark.parametrize("size", SIZES)
 def test_hazard_page(driver: Any, site: Site, size: tuple[int, int]) -> None:
     """The hazard's own page, where a reviewer's page links: its status and level, facts, the photos before and
@@ -365,7 +354,6 @@ def test_hazard_page(driver: Any, site: Site, size: tuple[int, int]) -> None:
     page.check()
 
 
-@SHELL_PENDING
 @pytest.mark.parametrize("size", SIZES)
 def test_checklist_one_item(driver: Any, site: Site, size: tuple[int, int]) -> None:
     """A checklist of 18 items walked one per screen: exactly one item shows, with previous / next / next
