@@ -34,7 +34,7 @@ exit 5
 
 def _ci_would_install_nothing() -> bool:
     """Whether .ci/run finds everything it needs here (the test must not run apt-get)."""
-    return (all(shutil.which(tool) for tool in ("make", "psql", "chromium", "chromedriver"))
+    return (all(shutil.which(tool) for tool in ("make", "psql", "chromium", "chromedriver", "npm"))
             and bool(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
             and Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc").exists())
 
