@@ -13,8 +13,14 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install --quiet -e ".[dev]"
 	touch $@
 
+# axe-core, which the browser tests inject into pages, as package-lock.json pins it (npm: apt-get install nodejs
+# npm); also bpmnlint (tests/test_bpmnlint.py). Without npm those checks skip, saying so.
+node_modules/.package-lock.json: package.json package-lock.json
+	@if command -v npm >/dev/null; then npm ci --no-audit --no-fund; \
+	else echo "npm is missing (apt-get install nodejs npm): the browser tests will skip their axe-core checks"; fi
+
 .PHONY: install demo test bench
-install: $(VENV)/.installed
+install: $(VENV)/.installed node_modules/.package-lock.json
 
 PORT ?= 8000
 
@@ -34,3 +40,4 @@ bench: install
 	$(VENV)/bin/python bench/reports.py
 	$(VENV)/bin/python bench/admin.py
 	$(VENV)/bin/python bench/dispatch.py
+	$(VENV)/bin/python bench/deploy.py

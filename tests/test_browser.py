@@ -8,28 +8,23 @@ Screenshots of each step are saved under $WORKFLOW_APP_ARTIFACTS/e2e (default ar
 
 from __future__ import annotations
 
-import os
 import re
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_support import artifacts, assert_no_csp_violation, chromium, serving
 from conftest import BPMN_DIR, T0, _org, _user
 from sqlalchemy.orm import Session, sessionmaker
 from web_support import make_app, png
-from werkzeug.serving import make_server
 
 from workflow_app.services.setup import init_db
 from workflow_app.store.database import make_engine, make_session_factory, transaction
 from workflow_app.store.models import Sector
 
 pytestmark = pytest.mark.browser
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-ARTIFACTS = Path(os.environ.get("WORKFLOW_APP_ARTIFACTS", "artifacts")) / "e2e"
 ENTERPRISE = "E1单位"  # conftest's _org names an organisation "<code>单位"
-CSP_VIOLATION = re.compile(r"Content Security Policy|Refused to")
 
 
 @pytest.fixture
@@ -46,41 +41,17 @@ def base_url(tmp_path: Path) -> Iterator[str]:
         _org(s, "E2", "enterprise", sector_code="hazchem")  # so the enterprise list is a real choice for others
         _user(s, "boss", "enterprise", enterprise).is_principal = True
         _user(s, "dept", "department", dept)
-    server = make_server("127.0.0.1", 0, make_app(factory, tmp_path, T0), threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
+    with serving(make_app(factory, tmp_path, T0)) as url:
+        yield url
     engine.dispose()
 
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
     """Debian's headless Chromium in a phone-sized window; never a downloaded browser or driver."""
-    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.is_file()]
-    if missing:
-        pytest.skip(f"{', '.join(missing)} missing: apt-get install chromium chromium-driver")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=412,915"):
-        options.add_argument(argument)
-    options.add_experimental_option("prefs", {"intl.accept_languages": "zh-CN,zh"})
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console, read for CSP violations
-    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
-    try:
+    with chromium(412, 915) as driver:
         yield driver
         assert_no_csp_violation(driver)
-    finally:
-        driver.quit()
-
-
-def assert_no_csp_violation(driver: Any) -> None:
-    """Fail on any Content-Security-Policy violation the console reported since the last look."""
-    violations = [entry["message"] for entry in driver.get_log("browser") if CSP_VIOLATION.search(entry["message"])]
-    assert not violations, f"{driver.current_url}: {violations}"
 
 
 class Walk:
@@ -95,7 +66,7 @@ class Walk:
         self.driver, self.base_url, self.by, self.select, self.ec = driver, base_url, By, Select, expected_conditions
         # while a page is being replaced Chromium may answer with errors: keep polling through them
         self.wait = WebDriverWait(driver, 10, ignored_exceptions=(WebDriverException,))
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.folder = artifacts("e2e")
         self.shots = 0
 
     def find(self, css: str) -> Any:
@@ -166,7 +137,7 @@ class Walk:
 
     def shot(self, label: str) -> None:
         self.shots += 1
-        self.driver.save_screenshot(str(ARTIFACTS / f"{self.shots:02d}-{label}.png"))
+        self.driver.save_screenshot(str(self.folder / f"{self.shots:02d}-{label}.png"))
 
 
 def report_major_hazard(walk: Walk, photo: Path) -> None:

@@ -16,7 +16,7 @@ from web_support import make_app, sign_in
 
 from workflow_app.services import duties
 from workflow_app.services.campaigns import start_campaign
-from workflow_app.services.home import FILING_STEPS, home, task_counts
+from workflow_app.services.home import FILING_STEPS, TaskCounts, home, kpis, task_counts
 from workflow_app.services.sweep import sweep
 from workflow_app.store.database import transaction
 from workflow_app.store.models import Hazard, InboxTask, Organisation, User
@@ -172,3 +172,81 @@ def test_home_page_per_role_and_sign_in_first(factory: sessionmaker[Session], zo
         page = client.get("/").get_data(as_text=True)
         assert "工作台" in page and 'data-count="todo"' in page
         assert ('data-kpi="found"' in page) is overseer
+
+
+def _task(s: Session, instance_id: int, number: int, role: str, organisation_id: int, due: str | None,
+          bpmn_id: str = "Task_ReviewPlan", **extra: object) -> None:
+    s.add(InboxTask(task_id=f"00000000-0000-4000-8000-{number:012d}", instance_id=instance_id, bpmn_id=bpmn_id,
+                    name=bpmn_id, lane="监管部门", role=role, organisation_id=organisation_id, created_at=NOW,
+                    due_on=date.fromisoformat(due) if due else None, **extra))
+
+
+def test_counts_pinned_for_each_role_as_the_inbox_counts_them(factory: sessionmaker[Session], zone: Zone,
+                                                               tmp_path: Path) -> None:
+    """The department's and the town's to-dos (homespeed: the counts read a covering index since 0031; the
+    figures must not move): unclaimed or claimed by me, not by a colleague, not completed; due soon is today
+    to today + 3 (Shanghai), overdue before today, a review step counts as awaiting my review, undated counts
+    only as a to-do. The inbox's `todo` tab counts as many."""
+    hazard_id = report(factory, zone.principal, zone.enterprise_id, NOW, hazard_level="general")
+    with transaction(factory) as s:
+        instance_id = s.get(Hazard, hazard_id).instance_id  # type: ignore[union-attr]
+        department_id, town_id = zone.department.organisation_id, zone.town.organisation_id
+        colleague = User(username="dept_colleague", display_name="同事", role="department",
+                         organisation_id=department_id, password_hash="x")
+        s.add(colleague)
+        s.flush()
+        rows = [("2026-11-25", "Task_ReviewPlan", {}), ("2026-11-26", "Task_ReviewPlan", {}),
+                ("2026-11-29", "Task_DepartmentWeekly", {}), ("2026-11-30", "Task_ReviewPlan", {}),
+                (None, "Task_DepartmentVerify", {}),
+                ("2026-11-20", "Task_DepartmentWeekly", {"assignee_id": zone.department.id}),
+                ("2026-11-20", "Task_ReviewPlan", {"assignee_id": colleague.id}),
+                ("2026-11-20", "Task_ReviewPlan", {"completed_at": NOW})]
+        for n, (due, step, extra) in enumerate(rows):
+            _task(s, instance_id, 900 + n, "department", department_id, due, step, enterprise_id=zone.enterprise_id,
+                  **extra)
+        _task(s, instance_id, 950, "department", zone.other_department.organisation_id, "2026-11-20",
+              enterprise_id=zone.enterprise_id)
+        _task(s, instance_id, 960, "town", town_id, "2026-11-27", "Task_TownWeekly", enterprise_id=zone.enterprise_id)
+        _task(s, instance_id, 961, "town", town_id, "2026-11-24", "Task_Reinspect", enterprise_id=zone.enterprise_id)
+    department, town = _user(factory, zone.department), _user(factory, zone.town)
+    with transaction(factory) as s:
+        counts = {"dept": task_counts(s, department, TODAY), "town": task_counts(s, town, TODAY)}
+    assert counts["dept"] == TaskCounts(todo=6, due_soon=2, overdue=2, review=4)
+    assert counts["town"] == TaskCounts(todo=2, due_soon=1, overdue=1, review=1)
+    app = make_app(factory, tmp_path, NOW)
+    for username, expected in counts.items():
+        client = app.test_client()
+        sign_in(client, username)
+        home_page = client.get("/").get_data(as_text=True)
+        for name in ("todo", "due_soon", "overdue", "review"):
+            assert f'data-count="{name}">{getattr(expected, name)}<' in home_page, (username, name)
+        assert f"共 {expected.todo} 项" in client.get("/inbox").get_data(as_text=True) or expected.todo == 0
+
+
+def test_kpi_figures_pinned_over_every_way_a_hazard_counts(factory: sessionmaker[Session], zone: Zone) -> None:
+    """Overdue counts a live hazard past its deadline or marked overdue by the timer (not a closed or rejected
+    one); rectified counts closed ones; listed counts 挂牌督办 whatever the status; all time when no campaign."""
+    ids = [report(factory, zone.principal, zone.enterprise_id, NOW, hazard_level="general", found_on="2026-11-24")
+           for _ in range(6)]
+    other = report(factory, zone.outsider, zone.other_enterprise_id, NOW, hazard_level="general",
+                   found_on="2026-10-01")
+    past, future = date(2026, 11, 25), date(2026, 11, 27)
+    with transaction(factory) as s:
+        for hazard_id, values in zip(ids, (
+                {"rectification_deadline": past},  # overdue by deadline
+                {"rectification_deadline": future, "overdue_since": NOW},  # overdue by the timer
+                {"rectification_deadline": past, "status": "closed"},  # rectified, not overdue
+                {"rectification_deadline": past, "status": "rejected", "supervision_listed": True},  # listed only
+                {"rectification_deadline": future},  # nothing
+                {"rectification_deadline": TODAY},  # due today: not overdue
+        ), strict=True):
+            s.execute(update(Hazard).where(Hazard.id == hazard_id).values(**values))
+        s.execute(update(Hazard).where(Hazard.id == other).values(status="closed", supervision_listed=True))
+    figures = {}
+    for user in (zone.office, zone.department, zone.town):
+        found = _user(factory, user)
+        with transaction(factory) as s:
+            tiles = kpis(s, found, TODAY)
+        figures[found.username] = [(k.found, k.rectified, k.overdue, k.listed, k.rate) for k in tiles]
+    week, all_time = (6, 1, 2, 1, 16.7), (7, 2, 2, 2, 28.6)
+    assert figures == {"office": [week, all_time], "dept": [week, (6, 1, 2, 1, 16.7)], "town": [week, all_time]}

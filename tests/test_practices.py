@@ -319,11 +319,16 @@ def test_the_spot_check_page_draws_for_the_office_and_takes_a_departments_result
         sign_in(client, name)
     assert boss.get("/spot-checks").status_code == 403
     token = csrf(office, "/spot-checks")
-    assert office.post("/spot-checks", data={"month": "2026-10", "rate": "abc", "csrf_token": token}).status_code == 422
-    assert office.post("/spot-checks", data={"month": "2026-10", "rate": "0.5", "seed": "99",
+    refused = office.post("/spot-checks", data={"month": "2026-10", "percent": "abc", "csrf_token": token})
+    assert refused.status_code == 422
+    assert office.post("/spot-checks", data={"month": "2026-10", "percent": "50", "seed": "99",  # a seed is not taken
                                              "csrf_token": token}).status_code == 302
+    with transaction(factory) as s:
+        check = s.scalars(select(SpotCheck)).one()
+    assert check.seed != "99" and float(check.rate) == 0.5
     page = dept.get("/spot-checks").get_data(as_text=True)
-    assert hazard(factory, hid).code in page and "随机种子 99" in page and "可复现" in page
+    assert hazard(factory, hid).code in page and f"随机种子 {check.seed}" in page and "可复现" in page
+    assert "抽检比例 50 %" in page
     with transaction(factory) as s:
         item = s.scalars(select(SpotCheckItem)).one()
     result = {"result": "failed", "note": "通道再次堵塞", "csrf_token": csrf(dept, "/spot-checks")}

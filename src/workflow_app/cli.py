@@ -596,25 +596,43 @@ def token_revoke(ctx: Context, token_id: int, username: str) -> None:
 
 
 @main.command("deploy")
-@click.argument("bpmn_file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("bpmn_files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--lane", "lanes", multiple=True, help="lane=role for a lane the app does not know (repeatable)")
+@click.option("--group", "groups", multiple=True,
+              help="group=role for a camunda:candidateGroups name (repeatable)")
+@click.option("--default-role", type=click.Choice(["enterprise", "department", "town", "office"]),
+              help="the role acting on tasks in no lane (a model drawn without lanes)")
 @pass_context
-def deploy_command(ctx: Context, bpmn_file: str, lanes: tuple[str, ...]) -> None:
-    """Validate a BPMN file and store it as the newest version of its process (nothing stored on error)."""
-    from .engine import ModelError
-    from .services.model_registry import deploy
+def deploy_command(ctx: Context, bpmn_files: tuple[str, ...], lanes: tuple[str, ...], groups: tuple[str, ...],
+                   default_role: str | None) -> None:
+    """Validate BPMN files and store each process as its newest version (nothing stored on error).
 
-    mapping = dict(lane.split("=", 1) for lane in lanes if "=" in lane)
-    if len(mapping) != len(lanes):
-        raise click.BadParameter("give lanes as name=role", param_hint="--lane")
-    path = Path(bpmn_file)
-    try:
-        with transaction(ctx.factory) as session:
-            version = deploy(session, path.read_bytes(), path.name, datetime.now(UTC), mapping)
-            click.echo(f"{version.process_id} v{version.version} deployed ({version.name}, {version.sha256[:12]})")
+    Several files are one bundle: processes calling each other (call activities) are deployed together."""
+    from .engine import ModelError
+    from .services.model_registry import prepare_bundle, store
+
+    mapping = dict(lane.split("=", 1) for lane in (*lanes, *groups) if "=" in lane)
+    if len(mapping) != len(lanes) + len(groups):
+        raise click.BadParameter("give lanes and groups as name=role", param_hint="--lane/--group")
+    limit = ctx.settings.max_model_bytes
+    files = []
+    for path in map(Path, bpmn_files):
+        if path.stat().st_size > limit:
+            click.echo(f"FAIL  {path.name}: {path.stat().st_size:,} bytes, more than the {limit:,} allowed "
+                       "(WORKFLOW_APP_MAX_MODEL_BYTES)", err=True)
+            sys.exit(1)
+        files.append((path.name, path.read_bytes()))
+    try:  # parsed before the transaction: a large model must not hold the database while it is read
+        bundle = prepare_bundle(files, mapping, default_role)
     except ModelError as exc:
         click.echo(f"FAIL  {exc}", err=True)
         sys.exit(1)
+    for warning in dict.fromkeys(w for prepared in bundle for w in prepared.model.warnings):
+        click.echo(f"WARN  {warning}", err=True)
+    with transaction(ctx.factory) as session:
+        for prepared in bundle:
+            version = store(session, prepared, datetime.now(UTC))
+            click.echo(f"{version.process_id} v{version.version} deployed ({version.name}, {version.sha256[:12]})")
 
 
 @main.group("models")

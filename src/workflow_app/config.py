@@ -118,6 +118,8 @@ class Settings:
     """WORKFLOW_APP_DB_CONNECT_TIMEOUT, _STATEMENT_TIMEOUT, _POOL_TIMEOUT (see DatabaseLimits)."""
     metrics_token: str | None = None
     """WORKFLOW_APP_METRICS_TOKEN: the bearer token /metrics asks for; unset, only this host (loopback) may read it."""
+    max_model_bytes: int = 5 * 1024 * 1024
+    """WORKFLOW_APP_MAX_MODEL_BYTES: the largest BPMN file `deploy` and the web's model upload accept (bytes)."""
     base_url: str | None = None
     """WORKFLOW_APP_BASE_URL: the product's external address (https://hazards.example.gov.cn), printed and put in
     the QR code of documents so a paper copy leads to its record; unset, the address the request came in on."""
@@ -156,6 +158,7 @@ class Settings:
             database_limits=DatabaseLimits.from_env(environ),
             metrics_token=environ.get("WORKFLOW_APP_METRICS_TOKEN") or None,
             base_url=_base_url(environ.get("WORKFLOW_APP_BASE_URL", "")),
+            max_model_bytes=_at_least_one(environ, "WORKFLOW_APP_MAX_MODEL_BYTES", 5 * 1024 * 1024),
         )
 
 

@@ -13,6 +13,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
+from .diagram_layout import laid_out_plane
+
 NS = {
     "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
     "bpmndi": "http://www.omg.org/spec/BPMN/20100524/DI",
@@ -66,12 +68,12 @@ class Box:
 
 
 def render_svg(xml: bytes | str, current: Collection[str] = (), done: Collection[str] = ()) -> str:
-    """SVG of the first BPMNDiagram in `xml`; elements whose bpmn id is in `current` are highlighted
-    as the step now waiting, those in `done` marked as passed."""
+    """SVG of the first BPMNDiagram in `xml` (an automatic layout when it has none); elements whose bpmn id is
+    in `current` are highlighted as the step now waiting, those in `done` marked as passed."""
     root = _parse(xml)
     plane = root.find("bpmndi:BPMNDiagram/bpmndi:BPMNPlane", NS)
-    if plane is None:
-        raise ValueError("the model has no diagram (bpmndi:BPMNDiagram): nothing to draw")
+    if plane is None:  # drawn without BPMNDI: lay it out ourselves
+        plane = laid_out_plane(root)
     semantic = {element.get("id"): element for element in root.iter() if element.get("id")}
     svg = ET.Element(f"{{{SVG_NS}}}svg", {"role": "img", "aria-label": _process_name(root), "width": "100%",
                                           "preserveAspectRatio": "xMinYMin meet"})

@@ -2,7 +2,7 @@
 
 from .errors import FieldError, FormValidationError, ModelError, ProcessError, TaskNotReadyError
 from .forms import FieldSpec, FormSpec, validate_submission
-from .parser import ProcessModel, load_model
+from .parser import ProcessModel, load_bundle, load_model
 from .runtime import FiredTimer, IncidentView, ProcessInstance, StepResult, TimerView, UserTaskView
 from .serializer import dump_spec, load_spec
 from .service_tasks import register_service
@@ -10,6 +10,6 @@ from .service_tasks import register_service
 __all__ = [
     "FieldError", "FieldSpec", "FiredTimer", "FormSpec", "FormValidationError", "IncidentView", "ModelError",
     "ProcessError", "ProcessInstance", "ProcessModel", "StepResult", "TaskNotReadyError",
-    "TimerView", "UserTaskView", "dump_spec", "load_model", "load_spec", "register_service",
+    "TimerView", "UserTaskView", "dump_spec", "load_bundle", "load_model", "load_spec", "register_service",
     "validate_submission",
 ]

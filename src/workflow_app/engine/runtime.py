@@ -15,6 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.specs.defaults import BoundaryEvent, EndEvent
+from SpiffWorkflow.bpmn.specs.event_definitions.conditional import ConditionalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptEngineTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -105,8 +106,18 @@ def _attached_to(task: Any) -> str | None:
                 None)
 
 
+PENDING_STATES = (TaskState.FUTURE, TaskState.WAITING, TaskState.READY, TaskState.STARTED)
+"""States of a task that has not run yet but will: one failing in them becomes the instance's incident."""
+
+
 def _is_timer(task: Any) -> bool:
     return isinstance(getattr(task.task_spec, "event_definition", None), TimerEventDefinition)
+
+
+def _waits_for_event(task: Any) -> bool:
+    """A timer or conditional event: retried by waiting again, not by running as if it had fired."""
+    return isinstance(getattr(task.task_spec, "event_definition", None),
+                      TimerEventDefinition | ConditionalEventDefinition)
 
 
 def _properties(task_spec: Any) -> Mapping[str, str]:
@@ -214,11 +225,13 @@ class ProcessInstance:
         task = self._failed_task(task_id)
         task.data.update(corrections)
         self._engine.now = _utc(now)
-        if not _is_timer(task):
+        if not _waits_for_event(task):
             task._set_state(TaskState.READY)
             return self._run_engine_steps(StepResult())
         task._set_state(TaskState.WAITING)
-        return self._run_engine_steps(StepResult(), before=self._evaluate_pending_timers)
+        if _is_timer(task):
+            return self._run_engine_steps(StepResult(), before=self._evaluate_pending_timers)
+        return self._run_engine_steps(StepResult(), before=lambda: task.task_spec._update(task))  # its condition
 
     def _evaluate_pending_timers(self) -> None:
         """Work out when each waiting timer is due that has not been (one failed before its siblings could be)."""
@@ -276,7 +289,17 @@ class ProcessInstance:
         task.data.update(cleaned)
         task.data.update(extra or {})
         result = StepResult(submitted=cleaned)
-        self._guarded(task.task_spec.bpmn_id, task.run)
+        try:
+            task.run()
+        except SpiffWorkflowException as exc:
+            element = getattr(getattr(exc, "task_spec", None), "bpmn_id", None) or task.task_spec.bpmn_id
+            if task.state != TaskState.COMPLETED:  # the person's step itself failed: nothing happened
+                raise ProcessError(element, str(exc)) from exc
+            result.incident = self._incident_of(exc)  # a step it led to failed (a timer's value, a condition)
+            if result.incident is None:
+                raise ProcessError(element, str(exc)) from exc
+            result.completed.append(task.task_spec.bpmn_id)
+            return result
         result.completed.append(task.task_spec.bpmn_id)
         return self._run_engine_steps(result)
 
@@ -322,16 +345,16 @@ class ProcessInstance:
             # event queues its own, which would otherwise stay in the state (and its serializer cannot write it).
             self.workflow.get_events()
         except SpiffWorkflowException as exc:
-            result.incident = self.incident(str(exc))
+            result.incident = self._incident_of(exc)
             if result.incident is None:  # not a task failure (e.g. a broken timer): nothing to wait at
                 element = getattr(getattr(exc, "task_spec", None), "bpmn_id", None) or "engine"
                 raise ProcessError(element, str(exc)) from exc
         return result
 
-    @staticmethod
-    def _guarded(where: str, step: Any) -> None:
-        try:
-            step()
-        except SpiffWorkflowException as exc:
-            element = getattr(getattr(exc, "task_spec", None), "bpmn_id", None) or where
-            raise ProcessError(element, str(exc)) from exc
+    def _incident_of(self, exc: SpiffWorkflowException) -> IncidentView | None:
+        """The incident an engine error leaves: the failed task, which waits for an admin to retry or skip it.
+        A task the engine did not mark failed itself (a conditional event's condition) is marked here."""
+        failing = getattr(exc, "task", None)
+        if failing is not None and failing.state in PENDING_STATES:
+            failing._set_state(TaskState.ERROR)
+        return self.incident(str(exc))

@@ -63,6 +63,13 @@ def _evaluate(my_task: Any, expression: str) -> Any:
         raise
 
 
+def _failed(my_task: Any, expression: str, exc: Exception) -> WorkflowTaskException:
+    """A timer whose value is not a time: the task fails, so the instance waits in an incident (never stuck)."""
+    my_task._set_state(TaskState.ERROR)
+    return WorkflowTaskException(f"{type(exc).__name__}: {exc} (timer value of {expression!r})", task=my_task,
+                                 exception=exc)
+
+
 def _to_utc_iso(value: Any) -> str:
     """Normalise an evaluated timeDate expression (ISO text or datetime) to UTC ISO text."""
     if isinstance(value, datetime):
@@ -81,7 +88,10 @@ class ClockedTimeDateEventDefinition(TimeDateEventDefinition):
         event_value = my_task._get_internal_data("event_value")
         if event_value is None:
             evaluated = _evaluate(my_task, self.expression)
-            event_value = _to_utc_iso(evaluated)
+            try:
+                event_value = _to_utc_iso(evaluated)
+            except Exception as exc:
+                raise _failed(my_task, self.expression, exc) from exc
             my_task._set_internal_data(event_value=event_value)
         if datetime.fromisoformat(event_value) <= _now(my_task):
             my_task._set_internal_data(event_fired=True)
@@ -95,7 +105,10 @@ class ClockedDurationTimerEventDefinition(DurationTimerEventDefinition):
         event_value = my_task._get_internal_data("event_value")
         if event_value is None:
             expression = _evaluate(my_task, self.expression)
-            parsed = TimerEventDefinition.parse_iso_duration(expression)
+            try:
+                parsed = TimerEventDefinition.parse_iso_duration(expression)
+            except Exception as exc:
+                raise _failed(my_task, self.expression, exc) from exc
             start = _now(my_task)
             event_value = (start + TimerEventDefinition.get_timedelta_from_start(parsed, start)).isoformat()
             my_task._set_internal_data(event_value=event_value)
@@ -112,7 +125,10 @@ class ClockedCycleTimerEventDefinition(CycleTimerEventDefinition):
         event_value = my_task._get_internal_data("event_value")
         if event_value is None:
             expression = _evaluate(my_task, self.expression)
-            event_value = _parse_cycle(expression, now)
+            try:
+                event_value = _parse_cycle(expression, now)
+            except Exception as exc:
+                raise _failed(my_task, self.expression, exc) from exc
         ready = False
         if event_value["cycles"] != 0:
             next_event = datetime.fromisoformat(event_value["next"])

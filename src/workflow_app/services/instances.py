@@ -229,11 +229,22 @@ def _sync_inbox(session: Session, row: ProcessInstanceRow, data: dict[str, Any],
         if view.task_id in before:
             continue
         role = role_of_lane(view.lane, lanes)
+        task_row = subject.task_row(session, view, role)
         rows.append({"task_id": view.task_id, "instance_id": row.id, "bpmn_id": view.bpmn_id, "name": view.name,
                      "lane": view.lane, "role": role, "due_on": _due_on(view, data), "created_at": now,
-                     **subject.task_row(session, view, role)})
+                     "assignee_id": _named_assignee(session, view, role, task_row["organisation_id"]), **task_row})
     if rows:  # Core insert: new projection rows need none of the ORM's bookkeeping
         connection.execute(_INSERT_TASK, rows)
+
+
+def _named_assignee(session: Session, view: UserTaskView, role: str, organisation_id: int) -> int | None:
+    """The user a model names as the task's assignee (camunda:assignee), when that user may act on it;
+    otherwise the task waits in the inbox of everyone acting in its lane."""
+    username = view.properties.get("assignee")
+    if not username:
+        return None
+    return session.scalar(select(User.id).where(User.username == username, User.role == role,
+                                                User.organisation_id == organisation_id, User.active.is_(True)))
 
 
 def _sync_timers(session: Session, row: ProcessInstanceRow, waiting: list[TimerView],

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from ..engine import ModelError, ProcessModel, dump_spec, load_model, load_spec
+from ..engine import ModelError, ProcessModel, dump_spec, load_bundle, load_model, load_spec
 from ..engine.parser import model_from_specs
 from ..engine.serializer import SERIALIZER_VERSION
 from ..engine.service_tasks import SERVICES
@@ -22,32 +23,93 @@ _RESTORED: dict[str, ProcessModel] = {}
 """Restored specs by content hash: restoring a spec costs milliseconds, so do it once."""
 
 
-def deploy(session: Session, xml: bytes, file_name: str, now: datetime,
-           lane_roles: dict[str, str] | None = None) -> ModelVersion:
-    """Validate and store a model; the same content (and lane mapping) deployed again returns the existing version.
+@dataclass(frozen=True)
+class PreparedModel:
+    """A model parsed and checked, ready to store: everything slow and fallible done before any transaction."""
 
-    Beyond `check`, every user task's lane must map to a role: a built-in lane name or one
-    given in `lane_roles`. On any fault ModelError names the file and element; nothing is stored.
+    model: ProcessModel
+    file_name: str
+    sha256: str
+    spec_json: str
+    lane_roles: dict[str, str]
+
+
+def prepare(xml: bytes, file_name: str, lane_roles: dict[str, str] | None = None,
+            default_role: str | None = None) -> PreparedModel:
+    """Parse, validate and serialise a model; ModelError names the file and element on any fault.
+
+    Beyond `check`, every user task's lane must map to a role: a built-in lane name or one given in
+    `lane_roles` (Camunda candidate groups are lanes too); `default_role` acts on tasks in no lane. Call it
+    outside the write transaction: a large model takes seconds to parse, and on SQLite a write transaction
+    holds the whole database meanwhile.
     """
     lane_roles = lane_roles or {}
-    mapping = json.dumps(lane_roles, sort_keys=True, ensure_ascii=False).encode() if lane_roles else b""
-    digest = hashlib.sha256(xml + mapping).hexdigest()
-    existing = session.scalar(select(ModelVersion).where(ModelVersion.sha256 == digest))
-    if existing is not None:
-        return existing
-    model = load_model(xml, file_name)  # raises ModelError, nothing stored
+    default_lane = _default_lane(default_role, file_name)
+    model = load_model(xml, file_name, default_lane=default_lane)
+    return _prepared(model, file_name, _digest(xml, lane_roles, default_role), lane_roles)
+
+
+def prepare_bundle(files: list[tuple[str, bytes]], lane_roles: dict[str, str] | None = None,
+                   default_role: str | None = None) -> list[PreparedModel]:
+    """`prepare` for several files deployed together (processes calling each other through call activities):
+    one prepared model per process that no other calls, each carrying what it calls."""
+    if len(files) == 1:
+        return [prepare(files[0][1], files[0][0], lane_roles, default_role)]
+    lane_roles = lane_roles or {}
+    bundle = b"".join(hashlib.sha256(name.encode() + b"\0" + xml).digest() for name, xml in sorted(files))
+    models = load_bundle(files, default_lane=_default_lane(default_role, files[0][0]))
+    return [_prepared(model, model.file_name, _digest(bundle + model.process_id.encode(), lane_roles, default_role),
+                      lane_roles) for model in models]
+
+
+def _prepared(model: ProcessModel, file_name: str, digest: str, lane_roles: dict[str, str]) -> PreparedModel:
     _check_lanes(model, file_name, lane_roles)
     check_services(model, file_name)
+    return PreparedModel(model, file_name, digest, dump_spec(model.spec, model.subprocess_specs), lane_roles)
+
+
+def _default_lane(default_role: str | None, file_name: str) -> str | None:
+    """The built-in lane of `default_role` (tasks in no lane go there)."""
+    if default_role is None:
+        return None
+    lane = next((lane for lane, role in LANE_ROLES.items() if role == default_role), None)
+    if lane is None:
+        raise ModelError(file_name, None, f"default role {default_role!r} is not one of {', '.join(ROLES)}")
+    return lane
+
+
+def store(session: Session, prepared: PreparedModel, now: datetime) -> ModelVersion:
+    """Store a prepared model as the newest version of its process; the same content (and lane mapping)
+    stored again returns the existing version."""
+    existing = session.scalar(select(ModelVersion).where(ModelVersion.sha256 == prepared.sha256))
+    if existing is not None:
+        return existing
+    model = prepared.model
     latest = session.scalar(select(func.max(ModelVersion.version)).where(ModelVersion.process_id == model.process_id))
     version = ModelVersion(
-        process_id=model.process_id, version=(latest or 0) + 1, name=model.name, file_name=file_name,
-        sha256=digest, xml=xml.decode("utf-8"), spec_json=dump_spec(model.spec, model.subprocess_specs),
-        serializer_version=SERIALIZER_VERSION, deployed_at=now, lane_roles=lane_roles or None,
+        process_id=model.process_id, version=(latest or 0) + 1, name=model.name, file_name=prepared.file_name,
+        sha256=prepared.sha256, xml=model.source, spec_json=prepared.spec_json,
+        serializer_version=SERIALIZER_VERSION, deployed_at=now, lane_roles=prepared.lane_roles or None,
     )
     session.add(version)
     session.flush()
-    _RESTORED[digest] = model
+    _RESTORED[prepared.sha256] = model
     return version
+
+
+def deploy(session: Session, xml: bytes, file_name: str, now: datetime,
+           lane_roles: dict[str, str] | None = None, default_role: str | None = None) -> ModelVersion:
+    """Prepare and store in one go (start-up's shipped models); content already stored is not parsed again."""
+    digest = _digest(xml, lane_roles or {}, default_role)
+    existing = session.scalar(select(ModelVersion).where(ModelVersion.sha256 == digest))
+    return existing if existing is not None else store(session, prepare(xml, file_name, lane_roles, default_role), now)
+
+
+def _digest(xml: bytes, lane_roles: dict[str, str], default_role: str | None = None) -> str:
+    """The version's identity: the file, and how its lanes were mapped to roles."""
+    mapping = json.dumps(lane_roles, sort_keys=True, ensure_ascii=False).encode() if lane_roles else b""
+    default = f"default-role={default_role}".encode() if default_role else b""
+    return hashlib.sha256(xml + mapping + default).hexdigest()
 
 
 def _check_lanes(model: ProcessModel, file_name: str, lane_roles: dict[str, str]) -> None:
@@ -58,7 +120,7 @@ def _check_lanes(model: ProcessModel, file_name: str, lane_roles: dict[str, str]
     for bpmn_id, lane in sorted(model.user_task_lanes().items()):
         if lane not in known:
             raise ModelError(file_name, bpmn_id, f"lane {lane!r} maps to no role: deploy with --lane '{lane}=<role>' "
-                                                 f"(roles: {', '.join(ROLES)})")
+                                                 f"(--group for a candidate group; roles: {', '.join(ROLES)})")
 
 
 def check_services(model: ProcessModel, file_name: str) -> None:

@@ -10,7 +10,7 @@ the weekly statistics.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -140,6 +140,32 @@ def answers_of(session: Session, inspection_id: int) -> dict[int, SelfInspection
     """The answers given so far, by checklist item id."""
     rows = session.scalars(select(SelfInspectionAnswer).where(SelfInspectionAnswer.self_inspection_id == inspection_id))
     return {a.checklist_item_id: a for a in rows}
+
+
+@dataclass(frozen=True)
+class Steps:
+    """Where item `at` (1-based, in checklist order) of a walk stands, for walking one item per screen."""
+
+    at: int
+    count: int
+    answered: int
+    previous: int | None  # None on the first item
+    next: int | None  # None on the last item
+    next_open: int | None  # the next unanswered item after `at`, wrapping round; `at` if it is the only one
+    first_open: int | None  # None when every item is answered
+
+
+def walk_steps(lines: Sequence[ChecklistItem], answered: Collection[int], at: int | None = None) -> Steps:
+    """The neighbours and progress of item `at` (default: the first unanswered item, else the first).
+
+    `answered` holds the checklist item ids answered so far; `at` must be within 1..len(lines)."""
+    count = len(lines)
+    open_items = [n for n, line in enumerate(lines, start=1) if line.id not in answered]
+    first_open = open_items[0] if open_items else None
+    at = at or first_open or 1
+    after = [n for n in open_items if n > at] + [n for n in open_items if n < at] + [n for n in open_items if n == at]
+    return Steps(at, count, count - len(open_items), at - 1 if at > 1 else None, at + 1 if at < count else None,
+                 after[0] if after else None, first_open)
 
 
 def start_walk(session: Session, actor: User, checklist_id: int, kind: str, now: datetime) -> SelfInspection:

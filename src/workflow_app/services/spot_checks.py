@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..reports.statistics import month_of, start_of_day
-from ..store.models import Hazard, SpotCheck, SpotCheckItem, User
+from ..store.models import Hazard, Organisation, SpotCheck, SpotCheckItem, User
 from . import audit
 from .draws import new_seed, pick
 from .errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
@@ -121,3 +121,55 @@ def spot_checks(session: Session, actor: User) -> list[tuple[SpotCheck, list[Spo
             SpotCheckItem.spot_check_id == check.id, SpotCheckItem.hazard_id.in_(visible)).order_by(SpotCheckItem.id)))
         result.append((check, items))
     return result
+
+
+def percent_of(rate: float) -> str:
+    """A rate as the page says it: 0.1 → "10", 0.125 → "12.5"."""
+    return f"{float(rate) * 100:.4g}"
+
+
+def rate_from_percent(text: str) -> float:
+    """The rate of a percentage as typed ("10", "12.5", "10 %"); InvalidInputError unless 0 < p ≤ 100."""
+    try:
+        percent = float(text.strip().rstrip("%").strip() or DEFAULT_RATE * 100)
+    except ValueError:
+        raise InvalidInputError("抽检比例须为 0 到 100 之间的数") from None
+    if not 0 < percent <= 100:
+        raise InvalidInputError("抽检比例须为 0 到 100 之间的数")
+    return round(percent / 100, 4)  # the column keeps four places
+
+
+@dataclass(frozen=True)
+class Redraw:
+    """A draw redone from its recorded seed and population: what it gives and whether that is the record."""
+
+    spot_check_id: int
+    drawn: list[int]
+    codes: list[str]  # of the drawn hazards the reader may see
+    matches: bool
+
+
+@dataclass(frozen=True)
+class SpotCheckPage:
+    """The page: draws with the items the reader may see, whether each redraws the same, enterprise names."""
+
+    draws: list[tuple[SpotCheck, list[SpotCheckItem]]]
+    reproducible: dict[int, bool]
+    enterprises: dict[int, str]
+    redraw: Redraw | None = None
+
+
+def page(session: Session, actor: User, redraw_id: int | None = None) -> SpotCheckPage:
+    """The spot-check page for `actor`; with `redraw_id`, that draw redone from its recorded seed (nothing stored)."""
+    draws = spot_checks(session, actor)
+    enterprise_ids = {item.hazard.enterprise_id for _, items in draws for item in items}
+    names = dict(session.execute(select(Organisation.id, Organisation.name)
+                                 .where(Organisation.id.in_(enterprise_ids))).all())
+    redraw = None
+    check = session.get(SpotCheck, redraw_id) if redraw_id is not None else None
+    if check is not None:
+        drawn = sample(list(check.population), float(check.rate), int(check.seed))
+        codes = list(session.scalars(visible_hazards(select(Hazard.code), actor).where(Hazard.id.in_(drawn))
+                                     .order_by(Hazard.id)))
+        redraw = Redraw(check.id, drawn, codes, redraw_matches(session, check))
+    return SpotCheckPage(draws, {c.id: redraw_matches(session, c) for c, _ in draws}, names, redraw)

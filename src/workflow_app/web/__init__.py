@@ -90,7 +90,7 @@ def create_app(settings: Settings | None = None, factory: sessionmaker[Session] 
             make_engine(settings.database_url, settings.database_limits), settings.audit_key)),
         evidence=EvidenceStore(Path(settings.instance_dir) / "evidence"),
         clock=clock or (lambda: datetime.now(UTC)), sweep_seconds=settings.sweep_seconds,
-        metrics_token=settings.metrics_token, base_url=settings.base_url,
+        metrics_token=settings.metrics_token, base_url=settings.base_url, max_model_bytes=settings.max_model_bytes,
     )
     csrf = CSRFProtect(app)
     api.init_app(app)  # before the error handlers: ours answer /api/ with problem details
@@ -128,8 +128,10 @@ class AppServices:
     """What views need besides the request: sessions, the evidence store, the clock, the health probe."""
 
     def __init__(self, factory: sessionmaker[Session], evidence: EvidenceStore, clock: Callable[[], datetime],
-                 sweep_seconds: int, metrics_token: str | None = None, base_url: str | None = None):
+                 sweep_seconds: int, metrics_token: str | None = None, base_url: str | None = None,
+                 max_model_bytes: int = 5 * 1024 * 1024):
         self.factory = factory
+        self.max_model_bytes = max_model_bytes  # WORKFLOW_APP_MAX_MODEL_BYTES: the largest model upload
         self.evidence = evidence
         self.clock = clock
         self.sweep_seconds = sweep_seconds

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import re
 from datetime import date, timedelta
 
-from flask import Blueprint, render_template, request, send_file
+from flask import Blueprint, render_template, request, send_file, url_for
+from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -105,20 +107,31 @@ def _overseer() -> None:
         raise NotFoundError("statistics are for the office, departments and towns")
 
 
+WEEK = re.compile(r"(\d{4})-W(\d{1,2})")
+
+
 @bp.get("/statistics")
 @login_required
 def statistics() -> str:
-    """Weekly statistics (周调度) per town and department, week over week."""
+    """Weekly statistics (周调度) per town and department, week over week.
+
+    A week is Monday to Sunday in Asia/Shanghai (`today()` is Shanghai's date); `?week=2026-W48` is an ISO week.
+    """
     _overseer()
-    week = request.args.get("week") or ""
+    week = request.args.get("week", "").strip().upper()
+    found = WEEK.fullmatch(week)
+    if week and not found:
+        raise InvalidInputError(_("周次格式应为 2026-W48"))
     try:
-        day = date.fromisocalendar(*map(int, week.upper().split("-W")), 1) if week else today()
+        day = date.fromisocalendar(int(found[1]), int(found[2]), 1) if found else today()
     except ValueError:
-        raise InvalidInputError("week must look like 2026-W48") from None
+        raise InvalidInputError(_("没有这一周：%(week)s", week=week)) from None
     start, end = week_of(day)
     with unit_of_work() as session:
         stats = period_statistics(session, start, end)
-    return render_template("statistics.html", stats=stats, week=iso_week(start),
+    year, number, _weekday = start.isocalendar()
+    return render_template("statistics.html", stats=stats, week=iso_week(start), week_year=year, week_number=number,
+                           monday=start, sunday=end - timedelta(days=1),
                            previous=iso_week(start - timedelta(days=7)), following=iso_week(end))
 
 
@@ -126,6 +139,7 @@ def statistics() -> str:
 @login_required
 def dashboard_page() -> str:
     _overseer()
+    file_url = url_for("enterprises.show", enterprise_id=0)[:-1]  # one url_for, not one per enterprise on the map
     with unit_of_work() as session:
-        board = dashboard(session, today())
+        board = dashboard(session, today(), me(), words=_, enterprise_url=lambda i: f"{file_url}{i}")
     return render_template("dashboard.html", board=board)

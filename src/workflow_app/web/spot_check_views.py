@@ -1,4 +1,9 @@
-"""/spot-checks: the office draws a month's closures for re-verification; office and departments record results."""
+"""/spot-checks: the office draws a month's closures for re-verification; office and departments record results.
+
+The draw's seed is made on the server (services/draws.py, `secrets`) and kept in the record; nobody types
+one. Anyone on the page can redo a draw from its recorded seed ("重新抽取（可复现）", a GET: nothing stored)
+and see that it gives the recorded sample.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +13,19 @@ from flask_login import login_required
 from werkzeug.wrappers import Response
 
 from ..services import spot_checks
-from ..services.errors import InvalidInputError
+from ..services.errors import ConflictError, InvalidInputError
 from .context import me, now, unit_of_work
 
 bp = Blueprint("spot_checks", __name__)
 
 
-def _page(error: str | None = None, status: int = 200) -> tuple[str, int]:
+def _page(error: str | None = None, status: int = 200, typed: dict[str, str] | None = None) -> tuple[str, int]:
+    redraw = request.args.get("redraw", "")
     with unit_of_work() as session:
-        draws = spot_checks.spot_checks(session, me())
-        reproducible = {check.id: spot_checks.redraw_matches(session, check) for check, _ in draws}
-    return render_template("spot_checks.html", draws=draws, reproducible=reproducible, error=error,
-                           default_rate=spot_checks.DEFAULT_RATE), status
+        shown = spot_checks.page(session, me(), int(redraw) if redraw.isdigit() and len(redraw) < 10 else None)
+    return render_template("spot_checks.html", page=shown, error=error, typed=typed or {},
+                           percent_of=spot_checks.percent_of,
+                           default_percent=spot_checks.percent_of(spot_checks.DEFAULT_RATE)), status
 
 
 @bp.get("/spot-checks")
@@ -31,19 +37,16 @@ def index() -> tuple[str, int]:
 @bp.post("/spot-checks")
 @login_required
 def draw() -> Response | tuple[str, int]:
+    typed = {"month": request.form.get("month", ""), "percent": request.form.get("percent", "")}
     try:
-        rate = float(request.form.get("rate") or spot_checks.DEFAULT_RATE)
-        seed_text = request.form.get("seed", "").strip()
-        if seed_text and not seed_text.isdigit():
-            raise InvalidInputError(_("随机种子须为非负整数"))
+        rate = spot_checks.rate_from_percent(typed["percent"])
         with unit_of_work() as session:
-            check = spot_checks.draw(session, me(), request.form.get("month", ""), now(), rate,
-                                     int(seed_text) if seed_text else None)
+            check = spot_checks.draw(session, me(), typed["month"], now(), rate)
             month = check.month
-    except ValueError:
-        return _page(_("抽检比例须为数字"), 422)
     except InvalidInputError as refused:
-        return _page(str(refused), 422)
+        return _page(_(str(refused)), 422, typed)
+    except ConflictError as refused:  # the month was drawn already
+        return _page(str(refused), 409, typed)
     flash(_("已抽取 %(month)s 的销号隐患", month=month), "info")
     return redirect(url_for("spot_checks.index"))
 
@@ -56,6 +59,6 @@ def result(item_id: int) -> Response | tuple[str, int]:
             spot_checks.record_result(session, me(), item_id, request.form.get("result") == "passed",
                                       request.form.get("note", ""), now())
     except InvalidInputError as refused:
-        return _page(str(refused), 422)
+        return _page(_(str(refused)), 422)
     flash(_("已记录抽检结论"), "info")
     return redirect(url_for("spot_checks.index"))
