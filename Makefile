@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # axe-core, which the browser tests inject into pages, as package-lock.json pins it (npm: apt-get install nodejs
-# npm); without npm the browser tests' accessibility checks skip, saying so.
+# npm); also bpmnlint (tests/test_bpmnlint.py). Without npm those checks skip, saying so.
 node_modules/.package-lock.json: package.json package-lock.json
 	@if command -v npm >/dev/null; then npm ci --no-audit --no-fund; \
 	else echo "npm is missing (apt-get install nodejs npm): the browser tests will skip their axe-core checks"; fi
