@@ -32,6 +32,12 @@ def report(factory: sessionmaker[Session], actor: User | None, enterprise_id: in
         return hazards.report_hazard(s, actor, enterprise_id, {**REPORT, **overrides}, now).hazard_id
 
 
+def open_case_tasks(factory: sessionmaker[Session], case_id: int) -> list[InboxTask]:
+    """A case's open tasks."""
+    with transaction(factory) as s:
+        return list(s.scalars(select(InboxTask).where(InboxTask.case_id == case_id, InboxTask.completed_at.is_(None))))
+
+
 def open_task(factory: sessionmaker[Session], hazard_id: int) -> InboxTask:
     """The hazard's one open task."""
     with transaction(factory) as s:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import T0, Zone
+from helpers import open_case_tasks
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
 from web_support import csrf, make_app, sign_in
 
 from workflow_app.cli import main
@@ -19,7 +19,7 @@ from workflow_app.engine import ModelError
 from workflow_app.services import cases, tasks
 from workflow_app.services.model_registry import prepare_bundle, store
 from workflow_app.store.database import transaction
-from workflow_app.store.models import Case, InboxTask, ModelVersion, ProcessInstanceRow
+from workflow_app.store.models import Case, ModelVersion, ProcessInstanceRow
 
 DEFINITIONS = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="{pid}_defs" targetNamespace="t">
@@ -52,11 +52,6 @@ BUNDLE = [("caller.bpmn", CALLER), ("called.bpmn", CALLED)]
 LANES = {"检查组": "department"}
 
 
-def _open(factory: sessionmaker[Session], case_id: int) -> list[InboxTask]:
-    with transaction(factory) as s:
-        return list(s.scalars(select(InboxTask).where(InboxTask.case_id == case_id, InboxTask.completed_at.is_(None))))
-
-
 def test_a_called_process_runs_as_part_of_the_case_with_its_lanes_mapped(factory, zone: Zone) -> None:
     bundle = prepare_bundle(BUNDLE, LANES)
     assert [prepared.model.process_id for prepared in bundle] == ["rectify_with_inspection"]
@@ -68,7 +63,7 @@ def test_a_called_process_runs_as_part_of_the_case_with_its_lanes_mapped(factory
             ("上报整改", "enterprise", zone.principal, zone.enterprise_id),
             ("现场检查", "department", zone.department, zone.department.organisation_id),
             ("确认关闭", "enterprise", zone.principal, zone.enterprise_id)):
-        [task] = _open(factory, case_id)
+        [task] = open_case_tasks(factory, case_id)
         assert (task.name, task.role, task.organisation_id) == (name, role, organisation)
         with transaction(factory) as s:
             tasks.complete_task(s, actor, task.task_id, {"comment": "好"}, T0)

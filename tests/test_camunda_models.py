@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import T0, Zone
+from helpers import open_case_tasks
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -82,9 +83,7 @@ def timer_model(duration: str, date: str, cycle: str) -> bytes:
 
 
 def _open(factory: sessionmaker[Session], case_id: int) -> list[str]:
-    with transaction(factory) as s:
-        return sorted(s.scalars(select(InboxTask.name).where(InboxTask.case_id == case_id,
-                                                             InboxTask.completed_at.is_(None))))
+    return sorted(task.name for task in open_case_tasks(factory, case_id))
 
 
 def _complete(factory: sessionmaker[Session], zone: Zone, case_id: int, name: str, data: dict, now: datetime) -> None:

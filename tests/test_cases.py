@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import BPMN_DIR, T0, Zone
-from helpers import PLAN, open_task, report
+from helpers import PLAN, open_case_tasks, open_task, report
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from web_support import csrf, make_app, sign_in
@@ -19,16 +19,11 @@ from workflow_app.services.errors import PermissionDeniedError
 from workflow_app.services.model_registry import deploy
 from workflow_app.services.sweep import sweep
 from workflow_app.store.database import transaction
-from workflow_app.store.models import AuditEntry, Case, InboxTask, Incident, Notice, ProcessInstanceRow
+from workflow_app.store.models import AuditEntry, Case, Incident, Notice, ProcessInstanceRow
 
 REPAIR = Path(__file__).parent / "models" / "equipment_repair.bpmn"
 LANES = {"Requester": "enterprise", "Supervisor": "department"}
 PERMIT = "special_operation_permit"
-
-
-def _open_tasks(factory: sessionmaker[Session], case_id: int) -> list[InboxTask]:
-    with transaction(factory) as s:
-        return list(s.scalars(select(InboxTask).where(InboxTask.case_id == case_id, InboxTask.completed_at.is_(None))))
 
 
 def _case(factory: sessionmaker[Session], case_id: int) -> tuple[Case, str]:
@@ -60,7 +55,7 @@ def test_a_third_party_model_without_forms_runs_through_the_inbox_and_an_inciden
     case_id = int(re.search(r"/cases/(\d+)", started.headers["Location"]).group(1))
 
     # the enterprise's generic form asks what the next gateway routes on, plus a comment
-    assess = _open_tasks(factory, case_id)[0]
+    assess = open_case_tasks(factory, case_id)[0]
     assert (assess.name, assess.role, assess.organisation_id) == ("Assess fault", "enterprise", zone.enterprise_id)
     assert f"/cases/{case_id}" in boss.get("/inbox").get_data(as_text=True)
     page = boss.get(f"/tasks/{assess.task_id}").get_data(as_text=True)
@@ -69,7 +64,7 @@ def test_a_third_party_model_without_forms_runs_through_the_inbox_and_an_inciden
                                                         "csrf_token": csrf(boss, "/inbox")}).status_code == 302
 
     # the Supervisor lane was mapped to the enterprise's department; another department sees nothing
-    approve = _open_tasks(factory, case_id)[0]
+    approve = open_case_tasks(factory, case_id)[0]
     assert (approve.name, approve.role, approve.organisation_id) == (
         "Approve repair", "department", zone.department.organisation_id)
     sign_in(dept, "dept")
@@ -84,7 +79,7 @@ def test_a_third_party_model_without_forms_runs_through_the_inbox_and_an_inciden
 
     # the service task ran; the script needs `hours` and `rate`, which nobody set: an incident
     case, status = _case(factory, case_id)
-    assert status == "incident" and case.status == "running" and _open_tasks(factory, case_id) == []
+    assert status == "incident" and case.status == "running" and open_case_tasks(factory, case_id) == []
     with transaction(factory) as s:
         incident = s.scalars(select(Incident)).one()
     assert incident.bpmn_id == "Activity_Cost" and "hours" in incident.error
@@ -100,7 +95,7 @@ def test_a_third_party_model_without_forms_runs_through_the_inbox_and_an_inciden
     assert office.post(f"/admin/incidents/{incident.id}/retry",
                        data={"corrections": '{"hours": 4, "rate": 120}', "csrf_token": token}).status_code == 302
 
-    repair = _open_tasks(factory, case_id)[0]
+    repair = open_case_tasks(factory, case_id)[0]
     assert repair.name == "Repair" and _case(factory, case_id)[1] == "running"
     assert boss.post(f"/tasks/{repair.task_id}", data={"comment": "已更换轴承",
                                                         "csrf_token": csrf(boss, "/inbox")}).status_code == 302
@@ -119,7 +114,7 @@ def _start_permit(factory, zone: Zone, kind: str, grade: str, now: datetime = T0
 
 
 def _do(factory, actor, case_id: int, data: dict, now: datetime = T0) -> str:
-    task = _open_tasks(factory, case_id)[0]
+    task = open_case_tasks(factory, case_id)[0]
     with transaction(factory) as s:
         tasks.complete_task(s, actor, task.task_id, data, now)
     return task.bpmn_id
@@ -137,15 +132,15 @@ def test_special_hot_work_permit_needs_gas_analysis_and_the_principal_and_is_clo
     # combustible gas above 0.5 %VOL fails the check even if marked qualified: analyse again
     assert _do(factory, zone.safety_officer, case_id, {**GAS, "combustible_percent": 1.2}) == "Task_GasAnalysis"
     assert _do(factory, zone.safety_officer, case_id, GAS) == "Task_GasAnalysis"
-    approval = _open_tasks(factory, case_id)[0]
+    approval = open_case_tasks(factory, case_id)[0]
     assert approval.bpmn_id == "Task_ApprovePrincipal"
     with pytest.raises(PermissionDeniedError), transaction(factory) as s:  # the applicant cannot approve
         tasks.complete_task(s, zone.safety_officer, approval.task_id, APPROVE, T0)
     _do(factory, zone.principal, case_id, APPROVE)
-    watcher = _open_tasks(factory, case_id)[0]
+    watcher = open_case_tasks(factory, case_id)[0]
     assert watcher.bpmn_id == "Task_Watcher"
     _do(factory, zone.safety_officer, case_id, {"watcher_name": "赵六", "watcher_briefed": True})
-    work = _open_tasks(factory, case_id)[0]
+    work = open_case_tasks(factory, case_id)[0]
     assert work.bpmn_id == "Task_Work" and work.due_on.isoformat() == "2026-11-02"  # valid 8 h from approval
     _do(factory, zone.safety_officer, case_id, {"work_summary": "动火完成", "watcher_present": True},
         T0 + timedelta(hours=6))
@@ -163,7 +158,7 @@ def test_other_operations_skip_gas_analysis_and_a_refusal_ends_the_permit(factor
         "Task_ApproveUnit"
     case, _ = _case(factory, case_id)
     assert (case.status, case.outcome) == ("completed", "rejected")
-    assert _open_tasks(factory, case_id) == []
+    assert open_case_tasks(factory, case_id) == []
 
 
 def test_a_permit_left_open_past_its_validity_is_voided_by_its_timer(factory, zone: Zone) -> None:
@@ -177,7 +172,7 @@ def test_a_permit_left_open_past_its_validity_is_voided_by_its_timer(factory, zo
     fired = sweep(factory, T0 + timedelta(hours=24))
     assert [f.timer for f in fired] == ["作业票到期"]
     case, status = _case(factory, case_id)
-    assert (case.outcome, status) == ("voided", "completed") and _open_tasks(factory, case_id) == []
+    assert (case.outcome, status) == ("voided", "completed") and open_case_tasks(factory, case_id) == []
     with transaction(factory) as s:
         notices = s.scalars(select(Notice.recipient_org_id).where(Notice.kind == "permit_expired")).all()
     assert notices == [zone.enterprise_id]

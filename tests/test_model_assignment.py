@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import T0, Zone
-from sqlalchemy import select
+from helpers import open_case_tasks
 from sqlalchemy.orm import Session, sessionmaker
 
 from workflow_app.cli import main
@@ -18,7 +18,7 @@ from workflow_app.engine import ModelError
 from workflow_app.services import cases, tasks
 from workflow_app.services.model_registry import deploy, prepare
 from workflow_app.store.database import transaction
-from workflow_app.store.models import Case, InboxTask, ProcessInstanceRow
+from workflow_app.store.models import Case, ProcessInstanceRow
 
 TEMPLATE = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -43,11 +43,6 @@ def drawn(first: str = '<bpmn:userTask id="Task_First" name="填报" />', messag
     return TEMPLATE.format(first=first, messages=messages).encode()
 
 
-def _open(factory: sessionmaker[Session], case_id: int) -> list[InboxTask]:
-    with transaction(factory) as s:
-        return list(s.scalars(select(InboxTask).where(InboxTask.case_id == case_id, InboxTask.completed_at.is_(None))))
-
-
 def _start(factory: sessionmaker[Session], zone: Zone) -> int:
     with transaction(factory) as s:
         return cases.start_case(s, zone.principal, "drawn_elsewhere", {}, T0).id
@@ -61,7 +56,7 @@ def test_a_model_without_lanes_is_refused_unless_a_default_role_is_given_then_ru
         deploy(s, drawn(), "drawn.bpmn", T0, default_role="enterprise")
     case_id = _start(factory, zone)
     for name in ("填报", "人工确认", "普通任务"):  # plain and manual tasks wait in the inbox for a person
-        [task] = _open(factory, case_id)
+        [task] = open_case_tasks(factory, case_id)
         assert (task.name, task.role, task.organisation_id) == (name, "enterprise", zone.enterprise_id)
         with transaction(factory) as s:
             tasks.complete_task(s, zone.safety_officer, task.task_id, {"comment": "已完成"}, T0)
@@ -76,7 +71,7 @@ def test_a_candidate_group_maps_to_a_role_like_a_lane(factory, zone: Zone) -> No
         deploy(s, grouped, "grouped.bpmn", T0, default_role="enterprise")
     with transaction(factory) as s:
         deploy(s, grouped, "grouped.bpmn", T0, {"Managers": "department"}, default_role="enterprise")
-    [task] = _open(factory, _start(factory, zone))
+    [task] = open_case_tasks(factory, _start(factory, zone))
     assert (task.name, task.role, task.organisation_id) == ("审核", "department", zone.department.organisation_id)
     several = drawn('<bpmn:userTask id="Task_First" name="审核" camunda:candidateGroups="Managers, Clerks" />')
     with pytest.raises(ModelError, match="give one group") as refused:
@@ -88,12 +83,12 @@ def test_a_named_assignee_gets_the_task_when_they_may_act_on_it(factory, zone: Z
     named = drawn('<bpmn:userTask id="Task_First" name="填报" camunda:assignee="safety" />')
     with transaction(factory) as s:
         deploy(s, named, "named.bpmn", T0, default_role="enterprise")
-    [task] = _open(factory, _start(factory, zone))
+    [task] = open_case_tasks(factory, _start(factory, zone))
     assert task.assignee_id == zone.safety_officer.id
     outsider = drawn('<bpmn:userTask id="Task_First" name="填报" camunda:assignee="outsider" />')
     with transaction(factory) as s:  # a user of another enterprise: the task stays with the lane's role
         deploy(s, outsider, "outsider.bpmn", T0, default_role="enterprise")
-    [task] = _open(factory, _start(factory, zone))
+    [task] = open_case_tasks(factory, _start(factory, zone))
     assert task.assignee_id is None and task.organisation_id == zone.enterprise_id
     with pytest.raises(ModelError, match="is an expression"):
         prepare(drawn('<bpmn:userTask id="Task_First" name="x" camunda:assignee="${initiator}" />'), "e.bpmn",

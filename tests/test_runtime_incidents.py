@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from conftest import T0, Zone
+from helpers import open_case_tasks
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -15,7 +16,7 @@ from workflow_app.services import cases, incidents, tasks
 from workflow_app.services.model_registry import deploy
 from workflow_app.services.sweep import sweep
 from workflow_app.store.database import transaction
-from workflow_app.store.models import Case, InboxTask, Incident, ProcessInstanceRow
+from workflow_app.store.models import Case, Incident, ProcessInstanceRow
 
 MODEL = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -62,11 +63,6 @@ def _case_status(factory: sessionmaker[Session], case_id: int) -> str:
         return s.get(ProcessInstanceRow, s.get(Case, case_id).instance_id).status
 
 
-def _open(factory: sessionmaker[Session], case_id: int) -> list[InboxTask]:
-    with transaction(factory) as s:
-        return list(s.scalars(select(InboxTask).where(InboxTask.case_id == case_id, InboxTask.completed_at.is_(None))))
-
-
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_a_run_time_failure_becomes_an_incident_and_a_corrected_retry_goes_on(factory, zone: Zone, kind: str) -> None:
     failing, error, corrections = KINDS[kind]
@@ -74,10 +70,10 @@ def test_a_run_time_failure_becomes_an_incident_and_a_corrected_retry_goes_on(fa
         deploy(s, MODEL.format(failing=failing).encode(), "failing.bpmn", T0, default_role="enterprise")
     with transaction(factory) as s:
         case_id = cases.start_case(s, zone.principal, "failing", {}, T0).id
-    [fill] = _open(factory, case_id)
+    [fill] = open_case_tasks(factory, case_id)
     with transaction(factory) as s:  # the person's submission is accepted: the failure is the model's
         tasks.complete_task(s, zone.principal, fill.task_id, {"comment": "已填报"}, T0)
-    assert _case_status(factory, case_id) == "incident" and _open(factory, case_id) == []
+    assert _case_status(factory, case_id) == "incident" and open_case_tasks(factory, case_id) == []
     with transaction(factory) as s:
         incident = s.scalars(select(Incident).where(Incident.resolved_at.is_(None))).one()
         assert incident.bpmn_id == "Failing" and error in incident.error
@@ -88,6 +84,7 @@ def test_a_run_time_failure_becomes_an_incident_and_a_corrected_retry_goes_on(fa
     with transaction(factory) as s:
         incidents.retry(s, zone.office, incident.id, corrections, T0 + timedelta(days=1))
     if kind == "timer":
-        assert _open(factory, case_id) == []
+        assert open_case_tasks(factory, case_id) == []
         sweep(factory, T0 + timedelta(days=1, hours=1))
-    assert [t.name for t in _open(factory, case_id)] == ["下一步"] and _case_status(factory, case_id) == "running"
+    assert [t.name for t in open_case_tasks(factory, case_id)] == ["下一步"]
+    assert _case_status(factory, case_id) == "running"
