@@ -167,7 +167,8 @@ def test_weekly_statistics_and_dashboard_charts(factory, zone, hazards, tmp_path
     week = office.get("/statistics?week=2026-W45").get_data(as_text=True)  # T0 (2026-11-02) is in that week
     assert "本周排查隐患 3 项，其中重大事故隐患 1 项" in week and "2026-W44" in week and "+2" in week  # T1: 2 vs 0
     board = office.get("/dashboard").get_data(as_text=True)
-    assert board.count("<svg") == 5 and "各镇街企业风险四色分布" in board
+    charts = board.split("<main", 1)[1].split("</main>", 1)[0]  # the header has icons of its own
+    assert charts.count("<svg") == 5 and "各镇街企业风险四色分布" in charts
     assert "<title>T1单位 · 重大风险（红）: 1 家</title>" in board
     enterprise = app.test_client()
     sign_in(enterprise, "boss")
