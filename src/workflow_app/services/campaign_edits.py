@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from ..store.models import Campaign, Organisation, User
 from . import audit
 from .campaigns import PHASE_FIELDS, CampaignConfig, default_summary_on, start_campaign
-from .errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
+from .errors import ConflictError, FieldsInvalid, NotFoundError, PermissionDeniedError
 from .rewards import NATIONAL_RULE, RewardRule
 
 OFFICE_ONLY = "只有安委办可以发起和修改专项行动"
@@ -49,12 +49,8 @@ UNIT_PROBLEMS = {"towns": ("请至少选择一个镇街", "所选镇街不在名
                  "departments": ("请至少选择一个部门", "所选部门不在名册中")}
 
 
-class CampaignInvalid(InvalidInputError):
-    """Fields of a campaign form that are wrong: field name → the message shown beside it."""
-
-    def __init__(self, errors: dict[str, str]):
-        super().__init__("；".join(errors.values()))
-        self.errors = errors
+class CampaignInvalid(FieldsInvalid):
+    """Fields of a campaign form that are wrong."""
 
 
 @dataclass(frozen=True)

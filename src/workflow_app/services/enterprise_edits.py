@@ -27,7 +27,7 @@ from ..store.models import EnterpriseSector, Organisation, RiskColourChange, Sec
 from . import audit
 from .credit_code import normalised, problem
 from .enterprise_file import RISK_COLOURS, STATUSES, Choices, choices, get_enterprise
-from .errors import ConflictError, InvalidInputError, PermissionDeniedError
+from .errors import ConflictError, FieldsInvalid, PermissionDeniedError
 from .people import PHONE
 from .roles import visible_by_enterprise
 
@@ -42,12 +42,8 @@ CONTACT_PROBLEMS = {
 STALE = "企业档案已被他人修改，本次修改未保存：请查看最新内容后重新修改"
 
 
-class EnterpriseInvalid(InvalidInputError):
-    """Fields of an edit that are wrong: field name → the message shown beside it."""
-
-    def __init__(self, errors: dict[str, str]):
-        super().__init__("；".join(errors.values()))
-        self.errors = errors
+class EnterpriseInvalid(FieldsInvalid):
+    """Fields of an enterprise edit that are wrong."""
 
 
 @dataclass(frozen=True)

@@ -23,3 +23,11 @@ class FrozenRecordError(ConflictError):
 
 class InvalidInputError(ServiceError):
     """Input that no form validates (e.g. an unknown enterprise)."""
+
+
+class FieldsInvalid(InvalidInputError):
+    """Fields of a form that are wrong: field name → the message shown beside it (all of them at once)."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("；".join(errors.values()))
+        self.errors = errors
