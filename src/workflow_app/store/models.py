@@ -390,6 +390,8 @@ class Notice(Base):
     channel: Mapped[str] = mapped_column(String(20), default="in_app")  # in_app | email | webhook
     kind: Mapped[str] = mapped_column(String(40))
     recipient_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    # a notice to one person (SMS, their own e-mail, their in-app list); None: to the organisation as a whole
+    recipient_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     hazard_id: Mapped[int | None] = mapped_column(ForeignKey("hazards.id"))
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
