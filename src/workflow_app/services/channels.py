@@ -23,15 +23,20 @@ from hashlib import sha256
 from typing import Protocol
 
 from ..config import SmtpSettings
-from ..store.models import Notice, Organisation
+from ..store.models import Notice, Organisation, User
 
 
 class DeliveryError(Exception):
     """A channel could not deliver a notice; the dispatcher retries later."""
 
 
+class Undeliverable(DeliveryError):
+    """Retrying cannot help (no address, an invalid phone number, a template the provider has not approved):
+    the dispatcher parks the notice at once, with this reason, for the office to see on 通知."""
+
+
 class Channel(Protocol):
-    """Sends one notice to one organisation, or raises DeliveryError."""
+    """Sends one notice to one organisation, or to one person of it (`person`), or raises DeliveryError."""
 
     name: str
     workers: int
@@ -41,7 +46,7 @@ class Channel(Protocol):
     def longest_send(self) -> timedelta:
         """An upper bound of one send's duration."""
 
-    def send(self, notice: Notice, recipient: Organisation) -> None: ...
+    def send(self, notice: Notice, recipient: Organisation, person: User | None = None) -> None: ...
 
 
 class EmailChannel:
@@ -57,13 +62,14 @@ class EmailChannel:
     def longest_send(self) -> timedelta:
         return timedelta(seconds=self.STEPS * self.settings.timeout)
 
-    def send(self, notice: Notice, recipient: Organisation) -> None:
+    def send(self, notice: Notice, recipient: Organisation, person: User | None = None) -> None:
         if not self.settings.host:
             raise DeliveryError("e-mail is not configured (WORKFLOW_APP_SMTP_HOST)")
-        if not recipient.email:
-            raise DeliveryError(f"{recipient.name} has no e-mail address")
+        address = person.email if person is not None else recipient.email
+        if not address:
+            raise Undeliverable(f"{person.display_name if person else recipient.name} has no e-mail address")
         message = EmailMessage()
-        message["From"], message["To"] = self.settings.sender, recipient.email
+        message["From"], message["To"] = self.settings.sender, address
         message["Subject"] = one_line(notice.subject)
         message["Date"] = format_datetime(notice.created_at)
         message["Message-ID"] = message_id(notice.idempotency_key, self.settings.sender)
@@ -100,9 +106,10 @@ class WebhookChannel:
     def longest_send(self) -> timedelta:
         return timedelta(seconds=self.STEPS * self.timeout)
 
-    def send(self, notice: Notice, recipient: Organisation) -> None:
+    def send(self, notice: Notice, recipient: Organisation, person: User | None = None) -> None:
+        """The organisation's group robot; a notice to one person goes to the same group."""
         if not recipient.webhook_url:
-            raise DeliveryError(f"{recipient.name} has no webhook")
+            raise Undeliverable(f"{recipient.name} has no webhook")
         subject = markdown_text(notice.subject)
         text = f"### {subject}\n\n" + markdown_text(notice.body).replace("\n", "\n\n")
         payload = {"msgtype": "markdown", "markdown": {"title": subject, "content": text, "text": text},

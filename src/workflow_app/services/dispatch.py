@@ -26,8 +26,8 @@ from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..store.database import transaction
-from ..store.models import Notice, Organisation
-from .channels import Channel, DeliveryError
+from ..store.models import Notice, Organisation, User
+from .channels import Channel, DeliveryError, Undeliverable
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 6
@@ -49,6 +49,7 @@ class DispatchReport:
 class _Claim:
     notice: Notice
     recipient: Organisation
+    person: User | None
     token: str
     until: datetime
 
@@ -98,16 +99,16 @@ def _work(factory: sessionmaker[Session], name: str, channel: Channel, clock: Cl
             claim = _claim(session, name, clock(), lease) if left and not should_stop() else None
 
 
-def _send(name: str, channel: Channel, claim: _Claim, clock: Clock) -> str | None:
+def _send(name: str, channel: Channel, claim: _Claim, clock: Clock) -> DeliveryError | None:
     """Send the claimed notice if the lease outlasts the longest send; the error, if any."""
     if claim.until - clock() < channel.longest_send:  # stalled since the claim: the send could outlive it
         log.warning("notice %s not sent: too little of its lease is left; it is sent later", claim.notice.id)
-        return "not sent: the lease ran short"
+        return DeliveryError("not sent: the lease ran short")
     try:
-        channel.send(claim.notice, claim.recipient)
+        channel.send(claim.notice, claim.recipient, claim.person)
     except DeliveryError as exc:
         log.warning("notice %s (%s) not delivered: %s", claim.notice.id, name, exc)
-        return str(exc)
+        return exc
     return None
 
 
@@ -129,7 +130,8 @@ def _claim(session: Session, channel: str, now: datetime, lease: timedelta) -> _
         return None
     recipient = session.get(Organisation, notice.recipient_org_id)
     assert recipient is not None
-    return _Claim(notice, recipient, token, until)
+    person = session.get(User, notice.recipient_user_id) if notice.recipient_user_id is not None else None
+    return _Claim(notice, recipient, person, token, until)
 
 
 _RECORD = (update(Notice)  # built once: it runs for every notice
@@ -141,8 +143,10 @@ _RECORD = (update(Notice)  # built once: it runs for every notice
            .execution_options(synchronize_session=False))
 
 
-def _record(session: Session, claim: _Claim, error: str | None, now: datetime, report: DispatchReport) -> None:
+def _record(session: Session, claim: _Claim, error: DeliveryError | None, now: datetime,
+            report: DispatchReport) -> None:
     """Count the attempt (in SQL) and set the outcome, only if the claim's token is still on the notice.
+    An Undeliverable notice is parked at once: retrying cannot help.
 
     While the token holds nobody else changes the row, so the claimed `attempts` + 1 is the count and
     the claimed `next_attempt_at` is still the row's.
@@ -151,13 +155,14 @@ def _record(session: Session, claim: _Claim, error: str | None, now: datetime, r
     status, next_attempt_at, outcome = "pending", notice.next_attempt_at, report.retrying
     if error is None:
         status, outcome = "sent", report.sent
-    elif attempts >= MAX_ATTEMPTS:
+    elif attempts >= MAX_ATTEMPTS or isinstance(error, Undeliverable):
         status, outcome = "parked", report.parked
     else:
         next_attempt_at = now + retry_delay(attempts)
     held = session.execute(_RECORD, {"notice_id": notice.id, "claim_token": claim.token, "new_status": status,
                                      "new_sent_at": now if error is None else None,
-                                     "new_next_attempt_at": next_attempt_at, "new_last_error": error})
+                                     "new_next_attempt_at": next_attempt_at,
+                                     "new_last_error": None if error is None else str(error)})
     if held.rowcount != 1:  # type: ignore[attr-defined]
         log.error("notice %s: its lease was taken over during the send; this attempt (%s) is not counted",
                   notice.id, error or "delivered")
