@@ -18,7 +18,7 @@ from workflow_app.scheduling import channels_from
 from workflow_app.services.channels import EmailChannel, WebhookChannel
 from workflow_app.services.dispatch import dispatch
 from workflow_app.store.database import transaction
-from workflow_app.store.models import Notice, Organisation
+from workflow_app.store.models import Notice, Organisation, User
 
 pytest_plugins = ["notice_support"]  # the mailbox and receiver fixtures
 TIMEOUT = 2.0  # the webhook's timeout in these tests: a fast answer (50 ms) fits even on a busy machine
@@ -105,6 +105,25 @@ def test_an_email_sent_twice_carries_the_same_message_id_derived_from_the_notice
     assert first == second == f"<{sha256(b'test:0:email').hexdigest()[:32]}@zone.example>"
 
 
+
+
+def test_a_personal_email_goes_to_the_person_and_one_without_an_address_is_parked_at_once(factory, zone, mailbox):
+    box, port = mailbox
+    with transaction(factory) as s:
+        s.get(Organisation, zone.enterprise_id).email = "safety@e1.example"
+        s.get(User, zone.principal.id).email = "boss@e1.example"
+        s.get(User, zone.safety_officer.id).email = None
+        s.add_all([Notice(idempotency_key=f"test:u{user.id}:email", channel="email", kind="overdue",
+                          recipient_org_id=zone.enterprise_id, recipient_user_id=user.id, subject="隐患整改已逾期",
+                          body="逾期", created_at=T0, status="pending")
+                   for user in (zone.principal, zone.safety_officer)])
+    report = dispatch(factory, _channels(port), T0)
+    assert [message["To"] for message in box.messages] == ["boss@e1.example"]
+    assert len(report.sent) == 1 and len(report.parked) == 1  # parked at the first attempt: retrying cannot help
+    with transaction(factory) as s:
+        parked = s.scalars(select(Notice).where(Notice.status == "parked")).one()
+        assert (parked.recipient_user_id, parked.attempts) == (zone.safety_officer.id, 1)
+        assert "has no e-mail address" in parked.last_error
 
 
 def test_a_dispatcher_whose_lease_was_taken_over_during_a_send_does_not_count_it(factory, zone, receiver, caplog):
