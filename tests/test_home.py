@@ -104,6 +104,8 @@ def test_kpi_tiles_link_to_the_ledger_listing_as_many(factory: sessionmaker[Sess
             assert "from=2026-11-23" in href and "to=2026-11-29" in href
             ledger = client.get(href).get_data(as_text=True)
             assert f"共 {figure} 项" in ledger, (username, href)
+            if "listed=1" in href:  # the ledger's own form keeps the filter when another one changes
+                assert 'name="listed" value="1" checked' in ledger
 
 
 def test_office_sees_who_has_not_filed_this_week(factory: sessionmaker[Session], zone: Zone, tmp_path: Path) -> None:
