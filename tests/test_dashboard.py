@@ -234,3 +234,15 @@ def test_the_demo_zone_shows_on_the_map(factory, tmp_path) -> None:
     dots = list(_svg(section).iter(f"{SVG}circle"))
     assert len(dots) == 22 and "未标注坐标的企业：3 家" in section
     assert any(d.get("r") == "9" for d in dots) and {d.get("fill") for d in dots} >= {"#c92a2a", "#1971c2"}
+
+
+def test_the_weekly_chart_counts_the_hazards_of_the_viewers_enterprises_only(factory, zone, tmp_path) -> None:
+    report(factory, zone.principal, zone.enterprise_id, T0)  # E1: industry (dept), town T1
+    app = make_app(factory, tmp_path, T0)
+    found = {}
+    for username in ("office", "dept", "dept2", "town"):
+        client = app.test_client()
+        sign_in(client, username)
+        weeks = _table(_section(client.get("/dashboard").get_data(as_text=True), "weekly"))
+        found[username] = sum(int(week[1]) for week in weeks)
+    assert found == {"office": 1, "dept": 1, "dept2": 0, "town": 1}

@@ -103,7 +103,7 @@ def dashboard(session: Session, today: date, viewer: User | None = None, weeks: 
     monday, _ = week_of(today)
     starts = [monday - timedelta(weeks=n) for n in range(weeks - 1, -1, -1)]
     current = period_statistics(session, monday, monday + timedelta(days=7))
-    charts = [_weekly_chart(session, starts, words),
+    charts = [_weekly_chart(session, starts, viewer, words),
               _overdue_chart("towns", words("各镇街逾期未整改"), words("镇街"), current.towns, words),
               _overdue_chart("departments", words("各部门逾期未整改"), words("监管部门"), current.departments, words),
               _risk_chart(risk_by_town(session, viewer), words)]
@@ -113,8 +113,8 @@ def dashboard(session: Session, today: date, viewer: User | None = None, weeks: 
                      most_violated_items(session, monday - timedelta(days=TOP_ITEMS_DAYS)))
 
 
-def _weekly_chart(session: Session, starts: list[date], words: Words) -> Chart:
-    totals = weekly_totals(session, starts)
+def _weekly_chart(session: Session, starts: list[date], viewer: User | None, words: Words) -> Chart:
+    totals = weekly_totals(session, starts, viewer)
     labels = [f"{s.month}/{s.day}" for s in starts]
     series = {words("发现"): [t["found"] for t in totals], words("销号"): [t["closed"] for t in totals],
               words("逾期"): [t["overdue"] for t in totals]}
@@ -260,10 +260,11 @@ def _map_lists(points: list[MapPoint], enterprise_url: Callable[[int], str] | No
                     [place(p) for p in with_major[:LISTED]], len(with_major))
 
 
-def weekly_totals(session: Session, starts: list[date]) -> list[Counter[str]]:
-    """Found, closed and overdue of each week, as `period_statistics` counts them, in one pass over the hazards.
+def weekly_totals(session: Session, starts: list[date], viewer: User | None = None) -> list[Counter[str]]:
+    """Found, closed and overdue of each week, as `period_statistics` counts them, in one pass over the hazards
+    the viewer oversees (None: the whole zone).
 
-    The chart needs zone totals only; one statistics run per week read the table six times a week.
+    The chart needs totals only; one statistics run per week read the table six times a week.
     """
     sums = []
     for start in starts:
@@ -273,7 +274,10 @@ def weekly_totals(session: Session, starts: list[date]) -> list[Counter[str]]:
                  _count_if(and_(Hazard.closed_at >= since, Hazard.closed_at < until)),
                  _count_if(and_(or_(Hazard.rectification_deadline < end, Hazard.overdue_since < until),
                                 Hazard.status.not_in(OPEN_EXCLUDED)))]
-    row = session.execute(select(*sums)).one()
+    query = select(*sums).select_from(Hazard)
+    if viewer is not None:
+        query = visible_by_enterprise(query, viewer, Hazard.enterprise_id)
+    row = session.execute(query).one()
     return [Counter({"found": row[3 * n] or 0, "closed": row[3 * n + 1] or 0, "overdue": row[3 * n + 2] or 0})
             for n in range(len(starts))]
 
