@@ -119,7 +119,8 @@ def tc3_authorization(secret_id: str, secret: str, host: str, path: str, content
                       timestamp: int) -> str:
     """The Authorization header of a TC3-HMAC-SHA256 POST signing content-type and host."""
     date = datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d")
-    canonical = "\n".join(["POST", path, "", f"content-type:{content_type}\nhost:{host}\n", "content-type;host",
+    headers = f"content-type:{content_type.strip().lower()}\nhost:{host.strip().lower()}\n"  # as documented
+    canonical = "\n".join(["POST", path, "", headers, "content-type;host",
                            hashlib.sha256(payload).hexdigest()])
     scope = f"{date}/sms/tc3_request"
     to_sign = f"TC3-HMAC-SHA256\n{timestamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
