@@ -27,7 +27,7 @@ from workflow_app.store.database import transaction
 from workflow_app.store.models import Notice, Organisation, User
 
 pytest_plugins = ["notice_support"]  # the mailbox
-HAZARD = {"code": "YH-2026-0007", "title": "二号车间配电箱门未关闭", "deadline": "2026-11-20", "due": "2026-11-20"}
+HAZARD = {"code": "YH-2026-0007", "title": "二号车间配电箱*门 未关闭(A+B)~", "deadline": "2026-11-20", "due": "2026-11-20"}
 
 
 @pytest.fixture(params=["aliyun", "tencent"])
@@ -87,7 +87,7 @@ def test_a_notice_reaches_the_persons_mobile_through_the_dispatcher_with_a_valid
     report = dispatch(factory, {"sms": SmsChannel(_settings(provider_server))}, T0)
     assert report.sent == [notice_id] and provider_server.refused_signatures == 0
     [message] = provider_server.sent
-    values = ["YH-2026-0007", "二号车间配电箱门未关闭", "2026-11-20"]
+    values = ["YH-2026-0007", HAZARD["title"], "2026-11-20"]
     assert message == {
         "phone": "13800138000", "sign_name": SIGN_NAME,
         "template": "SMS_100" if provider_server.provider == "aliyun" else "1001",
