@@ -4,9 +4,10 @@ received, with the shared secret; written apart from the app's signing code so a
 answer in the provider's documented shapes: sent, throttled, invalid number, unapproved template or signature,
 refused credentials.
 
-`throttle` makes the next n well-signed sends answer "throttled"; `unknown_numbers` are numbers the provider
-says are invalid; `approved` maps the approved template ids to their variables; `sent` keeps every message
-accepted and `references` the OutId / SessionContext of every well-signed send.
+`throttle` makes the next n well-signed sends answer "throttled"; `delay` slows every answer;
+`unknown_numbers` are numbers the provider says are invalid; `approved` maps the approved template ids to
+their variables; `sent` keeps every message accepted and `references` the OutId / SessionContext of every
+well-signed send.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class ProviderServer(ThreadingHTTPServer):
         self.approved = dict(APPROVED)
         self.sign_names = {SIGN_NAME}
         self.throttle = 0
+        self.delay = 0.0  # seconds each answer takes (the bench's provider latency)
         self.unknown_numbers: set[str] = set()
         self.sent: list[dict] = []
         self.references: list[str] = []
@@ -91,6 +93,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: ProviderServer
 
     def answer(self, status: int, body: dict) -> None:
+        time.sleep(self.server.delay)
         data = json.dumps(body, ensure_ascii=False).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json;charset=utf-8")

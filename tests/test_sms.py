@@ -27,7 +27,8 @@ from workflow_app.store.database import transaction
 from workflow_app.store.models import Notice, Organisation, User
 
 pytest_plugins = ["notice_support"]  # the mailbox
-HAZARD = {"code": "YH-2026-0007", "title": "二号车间配电箱*门 未关闭(A+B)~", "deadline": "2026-11-20", "due": "2026-11-20"}
+HAZARD = {"code": "YH-2026-0007", "title": "二号车间配电箱*门 未关闭(A+B)~", "deadline": "2026-11-20",
+          "due": "2026-11-20"}  # the title has characters the Alibaba Cloud signature must encode
 
 
 @pytest.fixture(params=["aliyun", "tencent"])
