@@ -161,12 +161,23 @@ class TencentSms:
         raise _refusal(self.name, status, str(error.get("Code", "")), str(error.get("Message", "")), TENCENT_REFUSED)
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A provider's API answers where it is asked: a redirect is not followed (the signed headers would go to
+    another host) but comes back as the 3xx it is, so the send fails and is retried."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
 def _post(provider: str, url: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int, dict[str, Any]]:
     """POST and return the HTTP status and the JSON answer ({} when there is none); DeliveryError when the
     provider cannot be reached or answers a 5xx."""
     request = urllib.request.Request(url, data=body, method="POST", headers=headers)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with _OPENER.open(request, timeout=timeout) as response:
             status, raw = response.status, response.read(65536)
     except urllib.error.HTTPError as exc:  # 4xx answers carry the provider's code (a refused signature …)
         status, raw = exc.code, exc.read(65536)
