@@ -151,11 +151,11 @@ class TencentSms:
             "Authorization": tc3_authorization(s.access_key_id, s.access_key_secret, parts.netloc, parts.path or "/",
                                                self.CONTENT_TYPE, payload, timestamp)}
         status, answer = _post(self.name, s.endpoint, payload, headers, s.timeout)
-        response = answer.get("Response") if isinstance(answer.get("Response"), dict) else {}
-        error = response.get("Error") if isinstance(response.get("Error"), dict) else None
-        if error is None:
+        response = _mapping(answer.get("Response"))
+        error = _mapping(response.get("Error"))
+        if not error:  # the request was taken: the number's own status says whether it was sent
             sent = response.get("SendStatusSet")
-            error = sent[0] if isinstance(sent, list) and sent and isinstance(sent[0], dict) else {"Code": ""}
+            error = _mapping(sent[0] if isinstance(sent, list) and sent else None)
             if status == 200 and error.get("Code") == "Ok":
                 return
         raise _refusal(self.name, status, str(error.get("Code", "")), str(error.get("Message", "")), TENCENT_REFUSED)
@@ -191,6 +191,11 @@ def _post(provider: str, url: str, body: bytes, headers: dict[str, str], timeout
     except ValueError:
         answer = {}
     return status, answer if isinstance(answer, dict) else {}
+
+
+def _mapping(value: object) -> dict[str, Any]:
+    """`value` if the provider's JSON has an object there, else an empty one."""
+    return value if isinstance(value, dict) else {}
 
 
 def _refusal(provider: str, status: int, code: str, message: str, final: frozenset[str]) -> DeliveryError:
