@@ -99,6 +99,26 @@ def test_a_notice_reaches_the_persons_mobile_through_the_dispatcher_with_a_valid
     assert SECRET not in caplog.text
 
 
+def test_a_digest_fills_a_title_only_template_and_a_template_asking_for_more_is_parked(factory, zone,
+                                                                                       provider_server):
+    with transaction(factory) as s:
+        person = s.get(User, zone.safety_officer.id)
+        person.phone = "13800138000"
+        digests = [Notice(idempotency_key=f"digest:2026-11-02:{person.id}:{n}:sms", channel="sms", kind=kind,
+                          recipient_org_id=zone.enterprise_id, recipient_user_id=person.id,
+                          subject="每日待办：今日到期 2 项，逾期 1 项，待验收 3 项", body="…", created_at=T0,
+                          status="pending") for n, kind in enumerate(("digest", "digest_detailed"))]
+        s.add_all(digests)
+    settings = _settings(provider_server)
+    detailed = replace(settings.templates["digest"], parameters=("code", "title"))
+    settings = replace(settings, templates={**settings.templates, "digest_detailed": detailed})
+    report = dispatch(factory, {"sms": SmsChannel(settings)}, T0)
+    [message] = provider_server.sent
+    assert message["values"] in ({"title": "每日待办：今日到期 2 项，逾期 1 …"}, ["每日待办：今日到期 2 项，逾期 1 …"])
+    assert len(report.sent) == 1 and len(report.parked) == 1
+    assert "takes code, which this notice does not carry" in _state(factory, report.parked[0])[2]
+
+
 def test_a_wrong_secret_is_refused_by_the_provider_and_retried_later(factory, zone, provider_server, caplog):
     notice_id = _notice(factory, zone, "13800138000")
     report = dispatch(factory, {"sms": SmsChannel(_settings(provider_server, secret="an-old-secret"))}, T0)
