@@ -1,13 +1,18 @@
-"""Benchmark: two dispatchers draining 10,000 pending webhook notices through a 50 ms webhook.
+"""Benchmark: two dispatchers draining 10,000 pending webhook notices through a 50 ms webhook, then 2,000 SMS
+notices through a local SMS provider server (tests/sms_providers_support.py: it checks every request's
+signature as Alibaba Cloud / Tencent Cloud do) answering in 50 ms.
 
-Usage: python bench/dispatch.py [--notices N] [--delay S] [--dispatchers D] [--database-url URL]
+Usage: python bench/dispatch.py [--notices N] [--sms N] [--sms-provider aliyun|tencent] [--delay S]
+                               [--dispatchers D] [--database-url URL]
 Seeds N pending webhook notices, starts a local webhook receiver (threaded HTTP server) that
 answers each request after S seconds and counts every idempotency key it receives, then runs
 D dispatcher processes (each its own engine, WORKFLOW_APP_DISPATCH_WEBHOOK_WORKERS workers,
 run after run as the scheduler would) until every notice is sent. Prints `notices/s`,
 `duplicates` (keys received more than once) and the total time. Target (issue #18): ≥ 100
-notices/s with 0 duplicates. Default database: a temporary SQLite file; a PostgreSQL URL is
-used in a schema of its own, dropped afterwards.
+notices/s with 0 duplicates. The SMS run (WORKFLOW_APP_DISPATCH_SMS_WORKERS workers per process) prints the
+same figures (`sms notices/s`, target ≥ 50; `sms duplicates`: an OutId / SessionContext received twice, target
+0) and the signatures the server refused. Default database: a temporary SQLite file; a PostgreSQL URL is used
+in a schema of its own, dropped afterwards.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import sys
 import tempfile
 import threading
 import time
@@ -27,13 +33,16 @@ from urllib.parse import quote
 from lifecycle import progress
 from sqlalchemy import func, insert, select, text
 
-from workflow_app.config import Settings
+from workflow_app.config import Settings, SmsSettings, SmsTemplate
 from workflow_app.services.dispatch import dispatch
 from workflow_app.services.setup import init_db
 from workflow_app.store.database import make_engine, make_session_factory, transaction
-from workflow_app.store.models import Notice, Organisation
+from workflow_app.store.models import Notice, Organisation, User
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from sms_providers_support import KEY_ID, SDK_APP_ID, SECRET, SIGN_NAME, serve  # noqa: E402  (the test server)
+
 NOW = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
 SCHEMA = "bench_dispatch"
 
@@ -65,8 +74,9 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-def seed(url: str, count: int, webhook: str) -> None:
-    """A migrated database with one organisation and `count` pending webhook notices to it."""
+def seed(url: str, count: int, webhook: str, sms: int) -> None:
+    """A migrated database with one organisation, `count` pending webhook notices to it and `sms` pending SMS
+    notices to a person of it."""
     engine = make_engine(url)
     factory = make_session_factory(engine)
     init_db(engine, factory, ROOT / "bpmn", NOW)
@@ -78,24 +88,44 @@ def seed(url: str, count: int, webhook: str) -> None:
             {"idempotency_key": f"bench:{n}:webhook", "channel": "webhook", "kind": "overdue",
              "recipient_org_id": org.id, "subject": f"隐患整改已逾期 {n}", "body": "逾期", "created_at": NOW,
              "status": "pending", "attempts": 0} for n in range(count)])
+        person = User(username="safety", display_name="安全员", role="enterprise", organisation_id=org.id,
+                      password_hash="-", phone="13800138000")
+        s.add(person)
+        s.flush()
+        s.execute(insert(Notice), [
+            {"idempotency_key": f"bench:{n}:sms", "channel": "sms", "kind": "overdue", "recipient_org_id": org.id,
+             "recipient_user_id": person.id, "subject": f"隐患整改已逾期：YH-{n} 配电箱门未关闭（整改时限 2026-11-20）",
+             "body": "逾期", "created_at": NOW, "status": "pending", "attempts": 0} for n in range(sms)])
     engine.dispose()
 
 
-def dispatcher(url: str) -> None:
-    """One scheduler process: dispatch runs back to back until nothing is left to send."""
+def sms_settings(provider: str, endpoint: str) -> SmsSettings:
+    """The SMS settings of the bench: the local provider server, its approved template for overdue."""
+    return SmsSettings(provider=provider, access_key_id=KEY_ID, access_key_secret=SECRET, sign_name=SIGN_NAME,
+                       sdk_app_id=SDK_APP_ID, region="cn-hangzhou", endpoint=endpoint,
+                       templates={"overdue": SmsTemplate("SMS_100" if provider == "aliyun" else "1001",
+                                                         ("code", "title", "due"))},
+                       workers=Settings.from_env().sms.workers)
+
+
+def dispatcher(url: str, channel: str, sms: SmsSettings | None) -> None:
+    """One scheduler process: dispatch runs of `channel` back to back until nothing is left to send."""
     from workflow_app.scheduling import channels_from
+    from workflow_app.services.sms import SmsChannel
 
     engine = make_engine(url)
     factory = make_session_factory(engine)
-    channels = {"webhook": channels_from(Settings.from_env())["webhook"]}
-    while dispatch(factory, channels, datetime.now(UTC)).sent or _pending(factory):
+    channels = {"webhook": channels_from(Settings.from_env())["webhook"]} if sms is None else \
+        {"sms": SmsChannel(sms)}
+    while dispatch(factory, channels, datetime.now(UTC)).sent or _pending(factory, channel):
         pass
     engine.dispose()
 
 
-def _pending(factory) -> int:  # type: ignore[no-untyped-def]
+def _pending(factory, channel: str) -> int:  # type: ignore[no-untyped-def]
     with transaction(factory) as s:
-        return s.scalar(select(func.count(Notice.id)).where(Notice.status == "pending")) or 0
+        return s.scalar(select(func.count(Notice.id)).where(Notice.status == "pending",
+                                                            Notice.channel == channel)) or 0
 
 
 def _in_own_schema(url: str) -> str:
@@ -108,35 +138,56 @@ def _in_own_schema(url: str) -> str:
     return url + ("&" if "?" in url else "?") + "options=" + quote(f"-csearch_path={SCHEMA}")
 
 
-def run(url: str, args: argparse.Namespace) -> None:
-    receiver = Receiver(args.delay)
-    threading.Thread(target=receiver.serve_forever, daemon=True).start()
-    seed(url, args.notices, f"http://127.0.0.1:{receiver.server_port}/robot")
+def drain(url: str, args: argparse.Namespace, channel: str, total: int, sms: SmsSettings | None) -> tuple[float, int]:
+    """Run the dispatcher processes until every notice of `channel` is sent; the seconds it took and how many
+    are left pending."""
     engine = make_engine(url)
     factory = make_session_factory(engine)
     started = time.perf_counter()
-    processes = [multiprocessing.Process(target=dispatcher, args=(url,)) for _ in range(args.dispatchers)]
+    processes = [multiprocessing.Process(target=dispatcher, args=(url, channel, sms)) for _ in range(args.dispatchers)]
     for process in processes:
         process.start()
     while any(p.is_alive() for p in processes):
-        progress("sent", args.notices - _pending(factory), args.notices)
+        progress(f"{channel} sent", total - _pending(factory, channel), total)
         time.sleep(1)
-    elapsed = time.perf_counter() - started
-    left = _pending(factory)
+    elapsed, left = time.perf_counter() - started, _pending(factory, channel)
     engine.dispose()
+    return elapsed, left
+
+
+def run(url: str, args: argparse.Namespace) -> None:
+    receiver = Receiver(args.delay)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    provider = serve(args.sms_provider)
+    provider.delay = args.delay
+    seed(url, args.notices, f"http://127.0.0.1:{receiver.server_port}/robot", args.sms)
+    elapsed, left = drain(url, args, "webhook", args.notices, None)
     receiver.shutdown()
     duplicates = sum(1 for times in receiver.keys.values() if times > 1)
-    print(f"{engine.dialect.name}: {args.notices} webhook notices, {args.delay * 1000:.0f} ms webhook, "
+    print(f"{make_engine(url).dialect.name}: {args.notices} webhook notices, {args.delay * 1000:.0f} ms webhook, "
           f"{args.dispatchers} dispatchers, left pending: {left}, keys received: {len(receiver.keys)}")
     print(f"notices/s: {(args.notices - left) / elapsed:.0f} (target >= 100)")
     print(f"duplicates: {duplicates} (target 0)")
     print(f"total: {elapsed:.1f} s")
+    if not args.sms:
+        return
+    elapsed, left = drain(url, args, "sms", args.sms, sms_settings(args.sms_provider, provider.url))
+    provider.shutdown()
+    references = Counter(message["reference"] for message in provider.sent)
+    print(f"{args.sms} SMS notices, {args.sms_provider} provider server answering in {args.delay * 1000:.0f} ms, "
+          f"left pending: {left}, refused signatures: {provider.refused_signatures}")
+    print(f"sms notices/s: {(args.sms - left) / elapsed:.0f} (target >= 50)")
+    print(f"sms duplicates: {sum(1 for times in references.values() if times > 1)} (target 0)")
+    print(f"sms total: {elapsed:.1f} s")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--notices", type=int, default=10_000)
-    parser.add_argument("--delay", type=float, default=0.05, help="seconds the webhook takes to answer")
+    parser.add_argument("--sms", type=int, default=2_000, help="SMS notices (0: no SMS run)")
+    parser.add_argument("--sms-provider", choices=("aliyun", "tencent"), default="aliyun")
+    parser.add_argument("--delay", type=float, default=0.05,
+                        help="seconds the webhook and the SMS provider take to answer")
     parser.add_argument("--dispatchers", type=int, default=2)
     parser.add_argument("--database-url", help="PostgreSQL URL (default: a temporary SQLite file)")
     args = parser.parse_args()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +60,121 @@ class OidcSettings:
         return cls(issuer, client_id, client_secret, " ".join(dict.fromkeys(["openid", *scopes])))
 
 
+SMS_PROVIDERS = ("aliyun", "tencent")
+SMS_ENDPOINTS = {"aliyun": "https://dysmsapi.aliyuncs.com/", "tencent": "https://sms.tencentcloudapi.com/"}
+SMS_REGIONS = {"aliyun": "cn-hangzhou", "tencent": "ap-guangzhou"}
+
+
+@dataclass(frozen=True)
+class SmsTemplate:
+    """One approved SMS template: the provider's template id and the parameters it takes, in order."""
+
+    template_id: str
+    parameters: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SmsSettings:
+    """Text messages through one Chinese cloud SMS provider (WORKFLOW_APP_SMS_*); off while no provider is set."""
+
+    provider: str = ""
+    """WORKFLOW_APP_SMS_PROVIDER: aliyun | tencent; unset, no SMS is sent (and none should be queued)."""
+    access_key_id: str = ""
+    """WORKFLOW_APP_SMS_ACCESS_KEY_ID: the AccessKey ID (Aliyun) or SecretId (Tencent)."""
+    access_key_secret: str = field(default="", repr=False)
+    """WORKFLOW_APP_SMS_ACCESS_KEY_SECRET: the AccessKey secret / SecretKey; from the environment only, never
+    logged or shown."""
+    sign_name: str = ""
+    """WORKFLOW_APP_SMS_SIGN_NAME: the approved signature (签名), e.g. 某某区安委办."""
+    sdk_app_id: str = ""
+    """WORKFLOW_APP_SMS_SDK_APP_ID: Tencent's SmsSdkAppId (required for tencent)."""
+    region: str = ""
+    """WORKFLOW_APP_SMS_REGION: cn-hangzhou (Aliyun) / ap-guangzhou (Tencent) unless set."""
+    endpoint: str = ""
+    """WORKFLOW_APP_SMS_ENDPOINT: the API address; the provider's public one unless set (a private cloud's);
+    https, or http on the loopback address only."""
+    templates: dict[str, SmsTemplate] = field(default_factory=dict)
+    """WORKFLOW_APP_SMS_TEMPLATES: `kind=TEMPLATE_ID[:param+param…]` entries, separated by commas or lines, or
+    the path of a file holding them; kinds without one are parked with that reason."""
+    timeout: float = 10.0
+    """WORKFLOW_APP_SMS_TIMEOUT: seconds one request to the provider may take (connect, send, answer)."""
+    workers: int = 4
+    """WORKFLOW_APP_DISPATCH_SMS_WORKERS: text messages one scheduler process sends at once (≥ 1)."""
+
+    @property
+    def enabled(self) -> bool:
+        """Whether SMS notices are sent (so whether personal notices should be queued on the "sms" channel)."""
+        return bool(self.provider)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> SmsSettings:
+        """The settings; ValueError naming the setting when a provider is set but the rest is incomplete or
+        unsafe."""
+        workers = _at_least_one(environ, "WORKFLOW_APP_DISPATCH_SMS_WORKERS", 4)
+        provider = environ.get("WORKFLOW_APP_SMS_PROVIDER", "").strip().lower()
+        if not provider:
+            return cls(workers=workers)
+        if provider not in SMS_PROVIDERS:
+            raise ValueError(f"WORKFLOW_APP_SMS_PROVIDER must be one of {', '.join(SMS_PROVIDERS)}, not {provider!r}")
+        values = {name: environ.get(f"WORKFLOW_APP_SMS_{name.upper()}", "").strip()
+                  for name in ("access_key_id", "access_key_secret", "sign_name", "sdk_app_id")}
+        needed = ["access_key_id", "access_key_secret", "sign_name"] + (["sdk_app_id"] if provider == "tencent" else [])
+        missing = [f"WORKFLOW_APP_SMS_{name.upper()}" for name in needed if not values[name]]
+        if missing:
+            raise ValueError(f"WORKFLOW_APP_SMS_PROVIDER is {provider}: set {', '.join(missing)} too")
+        timeout = float(environ.get("WORKFLOW_APP_SMS_TIMEOUT", "10"))
+        if not 0 < timeout <= 60:
+            raise ValueError("WORKFLOW_APP_SMS_TIMEOUT must be between 0 and 60 seconds")
+        return cls(provider=provider, **values, region=environ.get("WORKFLOW_APP_SMS_REGION", "").strip()
+                   or SMS_REGIONS[provider],
+                   endpoint=_sms_endpoint(environ.get("WORKFLOW_APP_SMS_ENDPOINT", "").strip()
+                                          or SMS_ENDPOINTS[provider]),
+                   templates=sms_templates(environ.get("WORKFLOW_APP_SMS_TEMPLATES", "")),
+                   timeout=timeout, workers=workers)
+
+
+_TEMPLATE_ENTRY = re.compile(r"(?P<kind>[a-z][a-z0-9_]{0,39})\s*=\s*(?P<id>[A-Za-z0-9_-]{1,64})"
+                             r"(?::(?P<parameters>[a-z_]+(?:\+[a-z_]+)*))?")
+SMS_PARAMETERS = ("code", "title", "due")
+"""What a template may ask for: the hazard's code, its title (shortened), the due date of the step."""
+
+
+def sms_templates(raw: str) -> dict[str, SmsTemplate]:
+    """WORKFLOW_APP_SMS_TEMPLATES: `overdue=SMS_1234,escalation=SMS_5678:code+title` (or a file of such lines,
+    `#` comments allowed); a template takes code+title+due unless it names its parameters.
+    ValueError naming the entry that is not understood."""
+    text = raw.strip()
+    if text and not any(sign in text for sign in "=,\n"):
+        try:
+            text = Path(text).expanduser().read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ValueError(f"WORKFLOW_APP_SMS_TEMPLATES: cannot read the file {text!r}: {exc.strerror}") from exc
+    templates: dict[str, SmsTemplate] = {}
+    for entry in re.split(r"[,\n]", text):
+        entry = entry.split("#", 1)[0].strip()
+        if not entry:
+            continue
+        found = _TEMPLATE_ENTRY.fullmatch(entry)
+        if found is None:
+            raise ValueError(f"WORKFLOW_APP_SMS_TEMPLATES: {entry!r} is not kind=TEMPLATE_ID[:param+param]")
+        parameters = tuple((found["parameters"] or "+".join(SMS_PARAMETERS)).split("+"))
+        unknown = [p for p in parameters if p not in SMS_PARAMETERS]
+        if unknown:
+            raise ValueError(f"WORKFLOW_APP_SMS_TEMPLATES: {entry!r} asks for {', '.join(unknown)}; "
+                             f"a template may take {', '.join(SMS_PARAMETERS)}")
+        templates[found["kind"]] = SmsTemplate(found["id"], parameters)
+    return templates
+
+
+def _sms_endpoint(raw: str) -> str:
+    """The provider's address: https, or http on the loopback address (a local or test server)."""
+    parts = urlsplit(raw)
+    loopback = parts.scheme == "http" and parts.hostname in ("127.0.0.1", "::1", "localhost")
+    if not (parts.scheme == "https" or loopback) or not parts.hostname or parts.query or parts.fragment:
+        raise ValueError(f"WORKFLOW_APP_SMS_ENDPOINT must be an https:// address, not {raw!r}")
+    return raw if parts.path else raw + "/"
+
+
 @dataclass(frozen=True)
 class DatabaseLimits:
     """How long anything waits for the database (WORKFLOW_APP_DB_*), in seconds; 0 means no limit."""
@@ -112,6 +228,9 @@ class Settings:
     connection, so keep it within what the mail server allows per client."""
     smtp: SmtpSettings = field(default_factory=lambda: SmtpSettings(host=""))
     """WORKFLOW_APP_SMTP_HOST, _PORT, _SECURITY (starttls|ssl|none), _USERNAME, _PASSWORD, _SENDER."""
+    sms: SmsSettings = field(default_factory=SmsSettings)
+    """WORKFLOW_APP_SMS_PROVIDER, _ACCESS_KEY_ID, _ACCESS_KEY_SECRET, _SIGN_NAME, _SDK_APP_ID, _REGION, _ENDPOINT,
+    _TEMPLATES, _TIMEOUT and WORKFLOW_APP_DISPATCH_SMS_WORKERS (see SmsSettings); off while no provider is set."""
     oidc: OidcSettings | None = None
     """WORKFLOW_APP_OIDC_ISSUER, _CLIENT_ID, _CLIENT_SECRET, _SCOPES: single sign-on, off while no issuer is set."""
     database_limits: DatabaseLimits = field(default_factory=DatabaseLimits)
@@ -154,6 +273,7 @@ class Settings:
                 password=environ.get("WORKFLOW_APP_SMTP_PASSWORD") or None,
                 sender=environ.get("WORKFLOW_APP_SMTP_SENDER", "hazard-loop@localhost"),
             ),
+            sms=SmsSettings.from_env(environ),
             oidc=OidcSettings.from_env(environ),
             database_limits=DatabaseLimits.from_env(environ),
             metrics_token=environ.get("WORKFLOW_APP_METRICS_TOKEN") or None,

@@ -31,6 +31,7 @@ from .services.channels import Channel, EmailChannel, WebhookChannel
 from .services.dispatch import dispatch
 from .services.duties import open_due_duties
 from .services.holidays import remind_office
+from .services.sms import SmsChannel
 from .services.sweep import sweep
 from .store.database import transaction
 from .store.models import JobRun
@@ -40,9 +41,13 @@ Clock = Callable[[], datetime]
 
 
 def channels_from(settings: Settings) -> dict[str, Channel]:
-    """The delivery channels; e-mail fails (and is retried, then parked) while SMTP is not configured."""
-    return {"email": EmailChannel(settings.smtp, workers=settings.dispatch_email_workers),
-            "webhook": WebhookChannel(workers=settings.dispatch_webhook_workers)}
+    """The delivery channels; e-mail fails (and is retried, then parked) while SMTP is not configured; SMS
+    only when a provider is configured (`settings.sms.enabled`: otherwise no SMS notice should be queued)."""
+    channels: dict[str, Channel] = {"email": EmailChannel(settings.smtp, workers=settings.dispatch_email_workers),
+                                    "webhook": WebhookChannel(workers=settings.dispatch_webhook_workers)}
+    if settings.sms.enabled:
+        channels["sms"] = SmsChannel(settings.sms)
+    return channels
 
 
 class Shutdown:
