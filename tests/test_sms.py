@@ -208,8 +208,17 @@ def test_a_provider_outage_holds_up_neither_email_nor_the_in_app_notices(factory
     assert (status, attempts) == ("pending", 1) and "cannot be reached" in error
 
 
-def test_sms_is_configured_from_the_environment_only_and_registered_only_when_a_provider_is_set(tmp_path):
-    assert not Settings.from_env({}).sms.enabled and "sms" not in channels_from(Settings.from_env({}))
+def test_an_sms_left_over_after_the_provider_was_unset_is_parked_saying_so(factory, zone):
+    left_over = _notice(factory, zone, "13800138000")
+    unset = Settings.from_env({})
+    assert not unset.sms.enabled  # the recipients queue no SMS then
+    report = dispatch(factory, channels_from(unset), T0)
+    assert report.parked == [left_over]
+    status, attempts, error = _state(factory, left_over)
+    assert (status, attempts) == ("parked", 1) and "SMS is not configured" in error
+
+
+def test_sms_is_configured_from_the_environment_only(tmp_path):
     (tmp_path / "templates").write_text(
         "# approved on 2026-11-01\noverdue = SMS_1234\nescalation=SMS_5678:code+title\n", encoding="utf-8")
     environ = {"WORKFLOW_APP_SMS_PROVIDER": "aliyun", "WORKFLOW_APP_SMS_ACCESS_KEY_ID": "LTAI5t",

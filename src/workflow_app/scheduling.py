@@ -42,12 +42,11 @@ Clock = Callable[[], datetime]
 
 def channels_from(settings: Settings) -> dict[str, Channel]:
     """The delivery channels; e-mail fails (and is retried, then parked) while SMTP is not configured; SMS
-    only when a provider is configured (`settings.sms.enabled`: otherwise no SMS notice should be queued)."""
-    channels: dict[str, Channel] = {"email": EmailChannel(settings.smtp, workers=settings.dispatch_email_workers),
-                                    "webhook": WebhookChannel(workers=settings.dispatch_webhook_workers)}
-    if settings.sms.enabled:
-        channels["sms"] = SmsChannel(settings.sms)
-    return channels
+    notices are queued only while a provider is configured (`settings.sms.enabled`), and one left over from
+    an earlier configuration is parked saying so."""
+    return {"email": EmailChannel(settings.smtp, workers=settings.dispatch_email_workers),
+            "webhook": WebhookChannel(workers=settings.dispatch_webhook_workers),
+            "sms": SmsChannel(settings.sms)}
 
 
 class Shutdown:

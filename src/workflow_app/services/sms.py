@@ -79,13 +79,15 @@ class SmsChannel:
 
     def __init__(self, settings: SmsSettings, provider: SmsProvider | None = None) -> None:
         self.settings, self.workers = settings, settings.workers
-        self.provider = provider or provider_for(settings)
+        self.provider = provider or (provider_for(settings) if settings.enabled else None)
 
     @property
     def longest_send(self) -> timedelta:
         return timedelta(seconds=self.STEPS * self.settings.timeout)
 
     def send(self, notice: Notice, recipient: Organisation, person: User | None = None) -> None:
+        if self.provider is None:  # queued while SMS was configured, or by hand: parked, never left pending
+            raise Undeliverable("SMS is not configured (WORKFLOW_APP_SMS_PROVIDER)")
         if person is None:
             raise Undeliverable("an SMS goes to one person; this notice names none")
         phone = mainland_mobile(person)
