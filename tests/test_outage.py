@@ -307,3 +307,17 @@ def test_metrics_with_a_token_need_it_from_everyone(factory, zone, tmp_path):
     scraped = client.get("/metrics", headers={"Authorization": "Bearer s3cret-scrape"},
                          environ_base={"REMOTE_ADDR": "10.0.0.7"})
     assert scraped.status_code == 200 and "workflow_app_database_up 1.0" in scraped.get_data(as_text=True)
+
+
+def test_the_statement_limit_keeps_the_urls_own_server_options(engine) -> None:
+    """The statement_timeout is added to a URL's `options` (a schema search path, say), not put in its place."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("server options are PostgreSQL's")
+    url = make_url(POSTGRES_URL).update_query_dict({"options": "-csearch_path=elsewhere,public"})
+    limited = make_engine(url.render_as_string(hide_password=False), LIMITS)
+    try:
+        with limited.connect() as connection:
+            assert connection.exec_driver_sql("SHOW search_path").scalar() == "elsewhere,public"
+            assert connection.exec_driver_sql("SHOW statement_timeout").scalar() == "2s"
+    finally:
+        limited.dispose()

@@ -68,8 +68,10 @@ def _postgres_engine(url: str, limits: DatabaseLimits) -> Engine:
     connect_args: dict[str, object] = dict(KEEPALIVES)
     if limits.connect:
         connect_args["connect_timeout"] = max(1, round(limits.connect))
-    if limits.statement:
-        connect_args["options"] = f"-c statement_timeout={round(limits.statement * 1000)}"
+    if limits.statement:  # added to the URL's own `options` (a search_path …), which connect_args would replace
+        given = make_url(url).query.get("options", "")
+        connect_args["options"] = " ".join(filter(None, [given if isinstance(given, str) else " ".join(given),
+                                                         f"-c statement_timeout={round(limits.statement * 1000)}"]))
         connect_args["tcp_user_timeout"] = round((limits.statement + CLIENT_GRACE) * 1000)
     engine = create_engine(url, connect_args=connect_args, pool_timeout=limits.pool)
     watch(engine, limits.statement + CLIENT_GRACE if limits.statement else 0, limits.connect or CLIENT_GRACE)
