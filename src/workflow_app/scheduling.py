@@ -44,7 +44,7 @@ Clock = Callable[[], datetime]
 def channels_from(settings: Settings) -> dict[str, Channel]:
     """The delivery channels; e-mail fails (and is retried, then parked) while SMTP is not configured."""
     return {"email": EmailChannel(settings.smtp, workers=settings.dispatch_email_workers),
-            "webhook": WebhookChannel(workers=settings.dispatch_webhook_workers)}
+            "webhook": WebhookChannel(workers=settings.dispatch_webhook_workers, base_url=settings.base_url)}
 
 
 class Shutdown:
