@@ -221,3 +221,35 @@ def test_the_cli_sends_todays_digest_with_progress(factory: sessionmaker[Session
     assert "digest 2026-12-03: 2 sent now" in done.output and "people" in done.output
     early = runner.invoke(cli.main, ["digest", "--now", "2026-12-05"])
     assert early.exit_code != 0 and "08:30" in early.output
+
+
+def test_the_digest_counts_my_tasks_as_the_home_page_and_inbox_do(factory: sessionmaker[Session],
+                                                                   zone: Zone) -> None:
+    """Claimed by a colleague: not mine; claimed by me or by a colleague I stand in for today: mine; a
+    completed task is nobody's. The digest's overdue and due-today figures match the home page's tiles."""
+    from workflow_app.services.home import task_counts
+    from workflow_app.store.models import Delegation
+
+    _hazard(factory, zone, None)
+    with transaction(factory) as s:
+        colleague, absent = (User(username=name, display_name=name, role="department", password_hash="x",
+                                  organisation_id=zone.department.organisation_id) for name in ("c1", "c2"))
+        s.add_all([colleague, absent])
+        s.flush()
+        s.add(Delegation(user_id=absent.id, substitute_id=zone.department.id, starts_on=DAY, ends_on=DAY,
+                         reason="出差", created_at=AT_0830))
+        for number, (due, extra) in enumerate([("2026-12-01", {}), ("2026-12-01", {"assignee_id": colleague.id}),
+                                                ("2026-12-02", {"assignee_id": zone.department.id}),
+                                                ("2026-12-03", {"assignee_id": absent.id}),
+                                                ("2026-12-03", {"completed_at": AT_0830})]):
+            _review(s, zone, 800 + number, due)
+            if extra:
+                s.flush()
+                s.execute(update(InboxTask).where(
+                    InboxTask.task_id == f"00000000-0000-4000-8000-{800 + number:012d}").values(**extra))
+    send_digests(factory, AT_0830, None)
+    with transaction(factory) as s:
+        department = s.get(User, zone.department.id)
+        counts = task_counts(s, department, DAY)
+    assert counts.overdue == 2
+    assert _digests(factory)["dept"].subject == "每日待办摘要 2026-12-03：逾期 2 · 今日到期 1 · 待审核 0"

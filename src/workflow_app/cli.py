@@ -300,8 +300,7 @@ def digest_command(ctx: Context, now_text: str | None) -> None:
     moment = _now(now_text)
 
     def progress(done: int, total: int) -> None:
-        if done % 200 == 0 or done == total:
-            click.echo(f"  {done}/{total} people", err=True)
+        click.echo(f"  {done}/{total} people", err=True)
 
     run = send_digests(ctx.factory, moment, ctx.settings.base_url, progress)
     if run.day is None:

@@ -7,9 +7,10 @@ daily cap held back for me ("held", marked "digested" once rolled in); and for o
 department) the counts of the hazards in the units they oversee, as the ledger counts them.
 
 Exactly once per person, day and channel: the notices' unique idempotency key
-`digest:{day}:u{user_id}:{channel}`; each person's digest is one transaction, so two schedulers (or a
-restart) racing for the same person leave one digest, and a run that stopped half-way is finished by
-the next (the scheduler runs one at start: a catch-up for today, never for a past day).
+`digest:{day}:u{user_id}:{channel}`. A person's digest and the held notices it rolls in are written
+together in a savepoint of a batch's transaction, so two schedulers (or a restart) racing for the same
+person leave one digest (the loser's savepoint alone is rolled back), and a run that stopped half-way
+is finished by the next (the scheduler runs one at start: a catch-up for today, never a past day).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -29,15 +30,18 @@ from ..store.database import transaction
 from ..store.models import Delegation, Hazard, InboxTask, Notice, Organisation, User
 from .channels import one_line
 from .home import OVERSEERS, REVIEW_STEPS, _count
-from .inbox import todo_condition
+from .inbox import group_condition, in_todo
 from .roles import visible_hazards
-from .task_subjects import subjects_of
+from .task_subjects import TaskSubject, subjects_of
 
 log = logging.getLogger(__name__)
 SEND_AT = time(8, 30)
 """The digest's hour, Asia/Shanghai."""
 LIST_LENGTH = 20
 """At most this many tasks per section; the rest are counted and linked to the inbox."""
+BATCH = 100
+"""People per transaction (each in a savepoint of its own): a commit per person would cost more than the
+digest; on SQLite a batch holds the write lock for a fraction of a second."""
 UNIT_LINES = 10
 """At most this many units (enterprises) in an overseer's breakdown, those with most overdue first."""
 WEEKDAYS = "一二三四五六日"
@@ -105,39 +109,69 @@ def digest_day(now: datetime) -> date | None:
     return local.date()
 
 
-def build(session: Session, user: User, day: date, delegators: list[int],
-          units: Callable[[User], UnitCounts | None] | None = None) -> Digest:
-    """`user`'s digest of `day`: each open task of my `todo` tab in one section (overdue, else due today,
-    else awaiting my review), my held notices, and my units' counts if I oversee."""
+_REVIEW = sorted(REVIEW_STEPS)
+
+
+@dataclass
+class Shared:
+    """What a run reads once for many people: units' counts per (role, organisation), tasks' subjects (the
+    people of one organisation share most tasks), and a batch's held notices per person."""
+
+    units: dict[tuple[str, int], UnitCounts] = field(default_factory=dict)
+    subjects: dict[int, TaskSubject | None] = field(default_factory=dict)
+    held: dict[int, list[Notice]] | None = None
+    groups: dict[tuple[str, int], list[InboxTask]] = field(default_factory=dict)
+
+    def group_tasks(self, session: Session, role: str, organisation_id: int, day: date) -> list[InboxTask]:
+        """The open tasks of a group (an organisation's people in one role) that a digest of `day` can list:
+        due by then, or a review; by due date (undated last). Read once per run for all of its people."""
+        key = (role, organisation_id)
+        if key not in self.groups:
+            self.groups[key] = list(session.scalars(select(InboxTask).where(
+                InboxTask.completed_at.is_(None), group_condition(role, organisation_id),
+                or_(InboxTask.due_on <= day, InboxTask.bpmn_id.in_(_REVIEW)))
+                .order_by(InboxTask.due_on.is_(None), InboxTask.due_on, InboxTask.id)))
+        return self.groups[key]
+
+
+def build(session: Session, user: User, day: date, delegators: list[int], shared: Shared | None = None) -> Digest:
+    """`user`'s digest of `day`: each open task of my `todo` tab (my group's tasks `in_todo` keeps, as the
+    inbox and the home page count them) in one section (overdue, else due today, else awaiting my review),
+    the first LIST_LENGTH of each and the totals; my held notices; my units' counts if I oversee."""
+    shared = shared if shared is not None else Shared()
     digest = Digest(user, day)
-    mine = and_(InboxTask.completed_at.is_(None), todo_condition(user, delegators))
-    wanted = or_(InboxTask.due_on <= day, InboxTask.bpmn_id.in_(sorted(REVIEW_STEPS)))
-    totals = session.execute(select(
-        _count(InboxTask.due_on < day), _count(InboxTask.due_on == day),
-        _count(and_(InboxTask.bpmn_id.in_(sorted(REVIEW_STEPS)), or_(InboxTask.due_on.is_(None),
-                                                                   InboxTask.due_on > day))),
-    ).where(mine)).one()
-    digest.totals = dict(zip(SECTIONS, (int(value or 0) for value in totals), strict=True))
-    tasks: list[InboxTask] = []
-    if any(digest.totals.values()):
-        tasks = list(session.scalars(select(InboxTask).where(mine, wanted)
-                                     .order_by(InboxTask.due_on.is_(None), InboxTask.due_on, InboxTask.id)))
-    subjects = subjects_of(session, tasks)
-    digest.sections = {name: [] for name in SECTIONS}
-    for task in tasks:
-        section = "overdue" if task.due_on is not None and task.due_on < day else \
+    names = list(SECTIONS)
+    digest.sections, digest.totals = {name: [] for name in names}, dict.fromkeys(names, 0)
+    chosen: list[tuple[str, InboxTask]] = []
+    for task in shared.group_tasks(session, user.role, user.organisation_id, day):
+        if not in_todo(task, user, delegators):
+            continue
+        name = "overdue" if task.due_on is not None and task.due_on < day else \
             "due_today" if task.due_on == day else "review"
-        if len(digest.sections[section]) < LIST_LENGTH:
-            subject = subjects.get(task.id)
-            words = [task.name] + ([subject.text] if subject else []) + \
-                ([subject.enterprise] if subject and subject.enterprise else []) + \
-                ([f"时限 {task.due_on.isoformat()}"] if task.due_on else [])
-            digest.sections[section].append(Line(one_line(" · ".join(words)), f"/tasks/{task.task_id}"))
-    digest.held = list(session.scalars(select(Notice).where(
-        Notice.recipient_user_id == user.id, Notice.status == "held").order_by(Notice.id)))
+        digest.totals[name] += 1
+        if digest.totals[name] <= LIST_LENGTH:
+            chosen.append((name, task))
+    unknown = [task for _, task in chosen if task.id not in shared.subjects]
+    found = subjects_of(session, unknown)
+    shared.subjects.update({task.id: found.get(task.id) for task in unknown})
+    for name, task in chosen:
+        digest.sections[name].append(_line(task, shared.subjects[task.id]))
+    digest.held = shared.held.get(user.id, []) if shared.held is not None else list(session.scalars(
+        select(Notice).where(Notice.recipient_user_id == user.id, Notice.status == "held").order_by(Notice.id)))
     if user.role in OVERSEERS:
-        digest.units = units(user) if units is not None else unit_counts(session, user, day)
+        key = (user.role, user.organisation_id)
+        if key not in shared.units:
+            shared.units[key] = unit_counts(session, user, day)
+        digest.units = shared.units[key]
     return digest
+
+
+def _line(task: InboxTask, subject: TaskSubject | None) -> Line:
+    """A task in words (step, subject, enterprise, due date) on one line, and its page."""
+    words = [task.name] + ([subject.text] if subject else []) + \
+        ([subject.enterprise] if subject and subject.enterprise else []) + \
+        ([f"时限 {task.due_on.isoformat()}"] if task.due_on else [])
+    return Line(one_line(" · ".join(words)), f"/tasks/{task.task_id}")
 
 
 def unit_counts(session: Session, user: User, day: date) -> UnitCounts:
@@ -216,13 +250,12 @@ def send_user_digest(session: Session, digest: Digest, now: datetime, base_url: 
     in "digested"; a second digest of the day for this person fails on the idempotency key."""
     subject, body = subject_of(digest), body_of(digest, base_url)
     user = digest.user
-    for channel in channels_for(user):
-        delivered = channel == "in_app"
-        session.add(Notice(idempotency_key=key_of(digest.day, user.id, channel), channel=channel, kind="digest",
-                           recipient_org_id=user.organisation_id, recipient_user_id=user.id, subject=subject[:300],
-                           body=body, created_at=now, status="sent" if delivered else "pending",
-                           sent_at=now if delivered else None))
-    session.flush()  # the unique key fails here if another run sent this person's digest meanwhile
+    session.execute(insert(Notice), [  # one statement: the unique key fails here if another run was first
+        {"idempotency_key": key_of(digest.day, user.id, channel), "channel": channel, "kind": "digest",
+         "recipient_org_id": user.organisation_id, "recipient_user_id": user.id, "subject": subject[:300],
+         "body": body, "created_at": now, "status": "sent" if channel == "in_app" else "pending",
+         "sent_at": now if channel == "in_app" else None, "attempts": 0}
+        for channel in channels_for(user)])
     if digest.held:
         session.execute(update(Notice).where(Notice.id.in_([n.id for n in digest.held]), Notice.status == "held")
                         .values(status="digested").execution_options(synchronize_session=False))
@@ -231,7 +264,7 @@ def send_user_digest(session: Session, digest: Digest, now: datetime, base_url: 
 def send_digests(factory: sessionmaker[Session], now: datetime, base_url: str | None,
                  progress: Callable[[int, int], None] | None = None) -> DigestRun:
     """Send today's digest to every active person with something in it who has not had it yet; nothing
-    before 08:30 or on a day off. One transaction per person; `progress(done, total)` after each."""
+    before 08:30 or on a day off. `progress(done, total)` after each batch of people."""
     with transaction(factory) as session:  # the working days of the holiday table, read in a transaction
         day = digest_day(now)
         if day is None:
@@ -242,38 +275,36 @@ def send_digests(factory: sessionmaker[Session], now: datetime, base_url: str | 
         for user_id, substitute_id in session.execute(select(Delegation.user_id, Delegation.substitute_id).where(
                 Delegation.revoked_at.is_(None), Delegation.starts_on <= day, Delegation.ends_on >= day)):
             delegators[substitute_id].append(user_id)
-    run, units = DigestRun(day), dict[tuple[str, int], UnitCounts]()
-    for number, user_id in enumerate(user_ids, 1):
-        if user_id in done:
-            run.already += 1
-        else:
-            _one(factory, user_id, day, now, base_url, delegators[user_id], units, run)
+    run, shared = DigestRun(day, already=len(done)), Shared()
+    waiting = [user_id for user_id in user_ids if user_id not in done]
+    for start in range(0, len(waiting), BATCH):
+        batch = waiting[start:start + BATCH]
+        with transaction(factory) as session:
+            shared.held = defaultdict(list)
+            for notice in session.scalars(select(Notice).where(Notice.recipient_user_id.in_(batch),
+                                                               Notice.status == "held").order_by(Notice.id)):
+                shared.held[notice.recipient_user_id].append(notice)  # type: ignore[index]
+            for user in session.scalars(select(User).where(User.id.in_(batch)).order_by(User.id)):
+                _one(session, user, day, now, base_url, delegators[user.id], shared, run)
         if progress is not None:
-            progress(number, len(user_ids))
+            progress(len(done) + min(start + BATCH, len(waiting)), len(user_ids))
     return run
 
 
-def _one(factory: sessionmaker[Session], user_id: int, day: date, now: datetime, base_url: str | None,
-         delegators: list[int], units: dict[tuple[str, int], UnitCounts], run: DigestRun) -> None:
-    """One person's digest in its own transaction; a unit's counts are computed once per run and organisation."""
+def _one(session: Session, user: User, day: date, now: datetime, base_url: str | None,
+         delegators: list[int], shared: Shared, run: DigestRun) -> None:
+    """One person's digest in a savepoint of the batch's transaction: a person another scheduler served
+    meanwhile fails on the key and is left out, the others stand."""
+    if not user.active:
+        return
+    digest = build(session, user, day, delegators, shared)
+    if digest.empty:
+        run.nothing += 1
+        return
     try:
-        with transaction(factory) as session:
-            user = session.get(User, user_id)
-            if user is None or not user.active:
-                return
-
-            def counted(overseer: User) -> UnitCounts:
-                key = (overseer.role, overseer.organisation_id)
-                if key not in units:
-                    units[key] = unit_counts(session, overseer, day)
-                return units[key]
-
-            digest = build(session, user, day, delegators, counted)
-            if digest.empty:
-                run.nothing += 1
-                return
+        with session.begin_nested():
             send_user_digest(session, digest, now, base_url)
-            run.sent += 1
+        run.sent += 1
     except IntegrityError:  # another scheduler sent this person's digest meanwhile: theirs stands
         run.already += 1
 
