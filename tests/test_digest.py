@@ -253,3 +253,24 @@ def test_the_digest_counts_my_tasks_as_the_home_page_and_inbox_do(factory: sessi
         counts = task_counts(s, department, DAY)
     assert counts.overdue == 2
     assert _digests(factory)["dept"].subject == "每日待办摘要 2026-12-03：逾期 2 · 今日到期 1 · 待审核 0"
+
+
+def test_the_scheduler_sends_at_0830_shanghai_and_catches_up_at_start(factory: sessionmaker[Session], zone: Zone,
+                                                                      tmp_path: Path) -> None:
+    """The cron job's next run is 08:30 Shanghai; the start-up job is due at once; both run the digest job,
+    which the second time finds everyone served."""
+    from workflow_app.config import Settings
+    from workflow_app.scheduling import Shutdown, build_scheduler, digest_job
+
+    settings = Settings(database_url="unused://", secret_key="s", bpmn_dir=tmp_path, instance_dir=tmp_path,
+                        secure_cookies=False, base_url=BASE)
+    scheduler = build_scheduler(settings, factory, blocking=False, shutdown=Shutdown())
+    jobs = {job.id: job for job in scheduler.get_jobs()}
+    assert {"digest", "digest_catch_up"} <= set(jobs)
+    assert str(jobs["digest"].trigger) == "cron[hour='8', minute='30']"
+    assert str(jobs["digest"].trigger.timezone) == "Asia/Shanghai"
+    _hazard(factory, zone, "2026-12-01")
+    work = digest_job(factory, BASE)
+    assert work(datetime(2026, 12, 3, 3, 0, tzinfo=UTC)) == 2  # 11:00: the catch-up
+    assert work(datetime(2026, 12, 3, 3, 1, tzinfo=UTC)) == 0
+    assert BASE in _digests(factory)["boss"].body
