@@ -195,6 +195,8 @@ def test_overseers_get_their_units_counts(factory: sessionmaker[Session], zone: 
 def test_my_digest_is_on_my_notices_page_and_not_on_my_colleagues(factory: sessionmaker[Session], zone: Zone,
                                                                     tmp_path: Path) -> None:
     _hazard(factory, zone, "2026-12-01", "楼梯<script>x</script>")
+    with transaction(factory) as s:  # a name that looks like a link line stays text
+        s.execute(update(User).where(User.id == zone.principal.id).values(display_name="  https://evil.example"))
     send_digests(factory, AT_0830, None)
     app = make_app(factory, tmp_path, AT_0830)
     boss, safety = app.test_client(), app.test_client()
@@ -205,7 +207,7 @@ def test_my_digest_is_on_my_notices_page_and_not_on_my_colleagues(factory: sessi
             recipient_user_id=zone.principal.id, idempotency_key="moved"))
     page = boss.get("/notices").get_data(as_text=True)
     assert page.count("每日待办摘要 2026-12-03") == 2 and "<script>x" not in page
-    assert '<a href="/tasks/' in page
+    assert '<a href="/tasks/' in page and 'href="https://evil' not in page
     assert "每日待办摘要" not in safety.get("/notices").get_data(as_text=True)
 
 
