@@ -145,9 +145,11 @@ def holiday_reminder_job(factory: sessionmaker[Session]) -> Callable[[datetime],
     return remind
 
 
-def digest_job(factory: sessionmaker[Session], base_url: str | None) -> Callable[[datetime], int]:
+def digest_job(factory: sessionmaker[Session], base_url: str | None,
+               shutdown: Shutdown | None = None) -> Callable[[datetime], int]:
     """The daily digest at `now` (nothing before 08:30 or on a day off); how many people got theirs now."""
-    return lambda now: send_digests(factory, now, base_url).sent
+    should_stop = shutdown.requested if shutdown is not None else (lambda: False)
+    return lambda now: send_digests(factory, now, base_url, should_stop=should_stop).sent
 
 
 def build_scheduler(settings: Settings, factory: sessionmaker[Session], blocking: bool,
@@ -169,7 +171,7 @@ def build_scheduler(settings: Settings, factory: sessionmaker[Session], blocking
     scheduler.add_job(run_job, "cron", args=(factory, "holiday_reminder", holiday_reminder_job(factory)),
                       id="holiday_reminder", name="holiday_reminder", month=12, hour=9, timezone=SHANGHAI,
                       max_instances=1, coalesce=True, misfire_grace_time=24 * 3600)
-    digest = digest_job(factory, settings.base_url)
+    digest = digest_job(factory, settings.base_url, shutdown)
     scheduler.add_job(run_job, "cron", args=(factory, "digest", digest), kwargs={"shutdown": shutdown},
                       id="digest", name="digest", hour=SEND_AT.hour, minute=SEND_AT.minute, timezone=SHANGHAI,
                       max_instances=1, coalesce=True, misfire_grace_time=12 * 3600)

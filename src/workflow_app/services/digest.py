@@ -187,7 +187,8 @@ def unit_counts(session: Session, user: User, day: date) -> UnitCounts:
         .select_from(Hazard).join(Organisation, Organisation.id == Hazard.enterprise_id), user)
         .group_by(Organisation.id, Organisation.name).having(or_(_count(overdue) > 0, _count(escalated) > 0))
         .order_by(_count(overdue).desc(), _count(escalated).desc(), Organisation.name).limit(UNIT_LINES)).all()
-    return UnitCounts(*(int(value or 0) for value in totals),
+    open_, due_today, late, up = (int(value or 0) for value in totals)
+    return UnitCounts(open_, due_today, late, up,
                       units=tuple((str(name), int(a), int(b), int(c)) for name, a, b, c in by_unit))
 
 
@@ -262,9 +263,11 @@ def send_user_digest(session: Session, digest: Digest, now: datetime, base_url: 
 
 
 def send_digests(factory: sessionmaker[Session], now: datetime, base_url: str | None,
-                 progress: Callable[[int, int], None] | None = None) -> DigestRun:
+                 progress: Callable[[int, int], None] | None = None,
+                 should_stop: Callable[[], bool] = lambda: False) -> DigestRun:
     """Send today's digest to every active person with something in it who has not had it yet; nothing
-    before 08:30 or on a day off. `progress(done, total)` after each batch of people."""
+    before 08:30 or on a day off. `progress(done, total)` after each batch of people; once `should_stop()`,
+    no further batch starts (the rest are served by the next run: the catch-up at the next start)."""
     with transaction(factory) as session:  # the working days of the holiday table, read in a transaction
         day = digest_day(now)
         if day is None:
@@ -278,6 +281,8 @@ def send_digests(factory: sessionmaker[Session], now: datetime, base_url: str | 
     run, shared = DigestRun(day, already=len(done)), Shared()
     waiting = [user_id for user_id in user_ids if user_id not in done]
     for start in range(0, len(waiting), BATCH):
+        if should_stop():
+            break
         batch = waiting[start:start + BATCH]
         with transaction(factory) as session:
             shared.held = defaultdict(list)
