@@ -290,6 +290,25 @@ def sweep_command(ctx: Context, now_text: str | None) -> None:
     click.echo(f"{len(fired)} timer(s) fired")
 
 
+@main.command("digest")
+@now_option
+@pass_context
+def digest_command(ctx: Context, now_text: str | None) -> None:
+    """Send today's daily digest now to everyone who has not had it (nothing before 08:30 or on a day off)."""
+    from .services.digest import send_digests
+
+    moment = _now(now_text)
+
+    def progress(done: int, total: int) -> None:
+        click.echo(f"  {done}/{total} people", err=True)
+
+    run = send_digests(ctx.factory, moment, ctx.settings.base_url, progress)
+    if run.day is None:
+        raise click.ClickException("no digest is due now: it goes out from 08:30 (Asia/Shanghai) on working days")
+    click.echo(f"digest {run.day.isoformat()}: {run.sent} sent now, {run.already} had it already, "
+               f"{run.nothing} with nothing to say")
+
+
 @main.group("campaign")
 def campaign_group() -> None:
     """Campaigns (专项行动) run from bpmn/campaign.bpmn."""

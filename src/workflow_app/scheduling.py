@@ -1,5 +1,6 @@
 """APScheduler drives the timers: sweep, dispatch and duty opening run every WORKFLOW_APP_SWEEP_SECONDS;
-an audit checkpoint is written every day at 00:30 Shanghai time.
+an audit checkpoint is written every day at 00:30 Shanghai time; the daily digest goes out at 08:30 on
+working days, and once at start (a catch-up for today if the scheduler was down at 08:30).
 
 The schedule itself is not stored: what is due lives in the database (timer and outbox
 rows), so a restarted or an additional process simply sweeps what is due, and the
@@ -28,6 +29,7 @@ from .config import Settings
 from .engine.calendar import SHANGHAI
 from .services.audit_checkpoints import write as write_checkpoint
 from .services.channels import Channel, EmailChannel, WebhookChannel
+from .services.digest import SEND_AT, send_digests
 from .services.dispatch import dispatch
 from .services.duties import open_due_duties
 from .services.holidays import remind_office
@@ -45,7 +47,7 @@ def channels_from(settings: Settings) -> dict[str, Channel]:
     notices are queued only while a provider is configured (`settings.sms.enabled`), and one left over from
     an earlier configuration is parked saying so."""
     return {"email": EmailChannel(settings.smtp, workers=settings.dispatch_email_workers),
-            "webhook": WebhookChannel(workers=settings.dispatch_webhook_workers),
+            "webhook": WebhookChannel(workers=settings.dispatch_webhook_workers, base_url=settings.base_url),
             "sms": SmsChannel(settings.sms)}
 
 
@@ -147,6 +149,13 @@ def holiday_reminder_job(factory: sessionmaker[Session]) -> Callable[[datetime],
     return remind
 
 
+def digest_job(factory: sessionmaker[Session], base_url: str | None,
+               shutdown: Shutdown | None = None) -> Callable[[datetime], int]:
+    """The daily digest at `now` (nothing before 08:30 or on a day off); how many people got theirs now."""
+    should_stop = shutdown.requested if shutdown is not None else (lambda: False)
+    return lambda now: send_digests(factory, now, base_url, should_stop=should_stop).sent
+
+
 def build_scheduler(settings: Settings, factory: sessionmaker[Session], blocking: bool,
                     shutdown: Shutdown) -> BaseScheduler:
     """A scheduler with the sweep and dispatch jobs, both due at once and then every interval; its jobs
@@ -166,4 +175,11 @@ def build_scheduler(settings: Settings, factory: sessionmaker[Session], blocking
     scheduler.add_job(run_job, "cron", args=(factory, "holiday_reminder", holiday_reminder_job(factory)),
                       id="holiday_reminder", name="holiday_reminder", month=12, hour=9, timezone=SHANGHAI,
                       max_instances=1, coalesce=True, misfire_grace_time=24 * 3600)
+    digest = digest_job(factory, settings.base_url, shutdown)
+    scheduler.add_job(run_job, "cron", args=(factory, "digest", digest), kwargs={"shutdown": shutdown},
+                      id="digest", name="digest", hour=SEND_AT.hour, minute=SEND_AT.minute, timezone=SHANGHAI,
+                      max_instances=1, coalesce=True, misfire_grace_time=12 * 3600)
+    scheduler.add_job(run_job, "date", args=(factory, "digest", digest), kwargs={"shutdown": shutdown},
+                      id="digest_catch_up", name="digest_catch_up", run_date=datetime.now(UTC),
+                      misfire_grace_time=3600)  # down at 08:30: today's digest when the scheduler is back
     return scheduler

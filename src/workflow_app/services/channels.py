@@ -20,10 +20,11 @@ from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from hashlib import sha256
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..config import SmtpSettings
 from ..store.models import Notice, Organisation, User
+from . import robot_cards
 
 
 class DeliveryError(Exception):
@@ -94,13 +95,14 @@ class EmailChannel:
 
 
 class WebhookChannel:
-    """POST a markdown message that WeCom and DingTalk group robots both accept."""
+    """POST to a group robot: a message card linking to the hazard for WeCom and DingTalk robots when the
+    product's address is known (`base_url`), else the markdown message both accept (services/robot_cards)."""
 
     name = "webhook"
     STEPS = 4  # connect, send the request, wait for the answer, read it
 
-    def __init__(self, timeout: float = 10.0, workers: int = 4):
-        self.timeout, self.workers = timeout, workers
+    def __init__(self, timeout: float = 10.0, workers: int = 4, base_url: str | None = None):
+        self.timeout, self.workers, self.base_url = timeout, workers, base_url
 
     @property
     def longest_send(self) -> timedelta:
@@ -110,10 +112,8 @@ class WebhookChannel:
         """The organisation's group robot; a notice to one person goes to the same group."""
         if not recipient.webhook_url:
             raise Undeliverable(f"{recipient.name} has no webhook")
-        subject = markdown_text(notice.subject)
-        text = f"### {subject}\n\n" + markdown_text(notice.body).replace("\n", "\n\n")
-        payload = {"msgtype": "markdown", "markdown": {"title": subject, "content": text, "text": text},
-                   "idempotency_key": notice.idempotency_key}
+        payload = self.payload(notice, recipient.webhook_url)
+        payload["idempotency_key"] = notice.idempotency_key
         request = urllib.request.Request(
             recipient.webhook_url, data=json.dumps(payload, ensure_ascii=False).encode("utf-8"), method="POST",
             headers={"Content-Type": "application/json; charset=utf-8", "Idempotency-Key": notice.idempotency_key})
@@ -123,6 +123,19 @@ class WebhookChannel:
         except OSError as exc:  # URLError and HTTPError are OSErrors
             raise DeliveryError(f"webhook {recipient.webhook_url}: {exc}") from exc
         _check_robot_answer(answer)
+
+    def payload(self, notice: Notice, webhook_url: str) -> dict[str, Any]:
+        """The message for the robot at `webhook_url`: its card when it has one and there is a page to open."""
+        kind = robot_cards.robot_kind(webhook_url)
+        link = f"{self.base_url}/hazards/{notice.hazard_id}" if self.base_url and notice.hazard_id else None
+        if kind == "wecom" and link:
+            rows = [(one_line(key), one_line(value)) for key, sep, value in
+                    (line.partition("：") for line in notice.body.splitlines()[1:]) if sep]
+            return robot_cards.wecom_card(one_line(notice.subject), rows, link)
+        subject, body = markdown_text(one_line(notice.subject)), markdown_text(notice.body)
+        if kind == "dingtalk" and link:
+            return robot_cards.dingtalk_card(subject, body, link)
+        return robot_cards.markdown_message(subject, body)
 
 
 def message_id(idempotency_key: str, sender: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
 from ..store.models import Hazard, Notice, TimerFiring, User
@@ -14,23 +14,25 @@ from .errors import PermissionDeniedError
 OPEN_STATUSES_EXCLUDED = ("closed", "rejected")
 
 
+def _shown_to(user: User) -> ColumnElement[bool]:
+    """The in-app notices `user` reads: their organisation's, and of those addressed to one person, their own
+    (a colleague's daily digest is not mine)."""
+    return (Notice.channel == "in_app") & (Notice.recipient_org_id == user.organisation_id) & (
+        Notice.recipient_user_id.is_(None) | (Notice.recipient_user_id == user.id))
+
+
 def inbox_notices(session: Session, user: User, limit: int = 50) -> list[Notice]:
-    """The in-app notices of the user's organisation, newest first."""
-    return list(session.scalars(select(Notice).where(Notice.channel == "in_app",
-                                                     Notice.recipient_org_id == user.organisation_id)
-                                .order_by(Notice.id.desc()).limit(limit)))
+    """The in-app notices of the user's organisation and to the user, newest first."""
+    return list(session.scalars(select(Notice).where(_shown_to(user)).order_by(Notice.id.desc()).limit(limit)))
 
 
 def unread_count(session: Session, user: User) -> int:
-    return session.scalar(select(func.count(Notice.id)).where(
-        Notice.channel == "in_app", Notice.recipient_org_id == user.organisation_id, Notice.read_at.is_(None))) or 0
+    return session.scalar(select(func.count(Notice.id)).where(_shown_to(user), Notice.read_at.is_(None))) or 0
 
 
 def mark_all_read(session: Session, user: User, now: datetime) -> int:
-    """Mark the organisation's unread notices read (read marks are per organisation)."""
-    result = session.execute(update(Notice).where(
-        Notice.channel == "in_app", Notice.recipient_org_id == user.organisation_id, Notice.read_at.is_(None))
-        .values(read_at=now))
+    """Mark the unread notices the user reads as read (an organisation's read marks are shared)."""
+    result = session.execute(update(Notice).where(_shown_to(user), Notice.read_at.is_(None)).values(read_at=now))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
