@@ -7,7 +7,7 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
-from marshmallow import Schema
+from marshmallow import Schema, fields, validate
 from werkzeug.wrappers import Response
 
 from ...services import attachments, evidence
@@ -21,6 +21,7 @@ from ..downloads import send_evidence
 from ..labels import history_in_words
 from .context import before_api_call, caller, fields_of, idempotent
 from .schemas import (
+    STAGE_NAMES,
     AttachmentSchema,
     HazardDetailSchema,
     HazardPageSchema,
@@ -36,6 +37,7 @@ blp.before_request(before_api_call)
 
 @blp.route("/hazards")
 class Hazards(MethodView):
+    @blp.doc(operationId="list_hazards")
     @blp.arguments(HazardQuerySchema, location="query")
     @blp.response(200, HazardPageSchema)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -51,6 +53,7 @@ class Hazards(MethodView):
         more = len(items) > limit
         return {"items": items[:limit], "next_cursor": items[limit - 1]["id"] if more else None}
 
+    @blp.doc(operationId="report_hazard")
     @blp.arguments(ReportSchema)
     @blp.response(201, ReportedSchema)
     def post(self, body: dict[str, Any]) -> Response:
@@ -69,6 +72,7 @@ def _shown(hazard: Hazard) -> dict[str, Any]:
 
 @blp.route("/hazards/<int:hazard_id>")
 class HazardDetail(MethodView):
+    @blp.doc(operationId="get_hazard")
     @blp.response(200, HazardDetailSchema)
     def get(self, hazard_id: int) -> dict[str, Any]:
         """One hazard with its history (who did what, when) and its attachments."""
@@ -82,6 +86,7 @@ class HazardDetail(MethodView):
 
 @blp.route("/attachments/<int:attachment_id>")
 class Attachment(MethodView):
+    @blp.doc(operationId="download_attachment")
     @blp.response(200, {"type": "string", "format": "binary"}, content_type="application/octet-stream")
     def get(self, attachment_id: int) -> Response:
         """Download an attachment of a hazard the caller may see."""
@@ -94,12 +99,20 @@ class UploadSchema(Schema):
     file = Upload(required=True)
 
 
+class UploadFormSchema(Schema):
+    stage = fields.String(load_default="attachment", validate=validate.OneOf(STAGE_NAMES), metadata={
+        "description": "before: a photo of the hazard; after: a photo of its rectification (name its sha256 in "
+                       "the rectification's photos_after); attachment: any other document"})
+
+
 @blp.route("/hazards/<int:hazard_id>/attachments")
 class Attachments(MethodView):
+    @blp.doc(operationId="upload_attachment")
     @blp.arguments(UploadSchema, location="files")
+    @blp.arguments(UploadFormSchema, location="form")
     @blp.response(201, AttachmentSchema)
     @blp.alt_response(409, description="The hazard is closed or rejected: its evidence is frozen")
-    def post(self, files: dict[str, Any], hazard_id: int) -> Response:
+    def post(self, files: dict[str, Any], form: dict[str, Any], hazard_id: int) -> Response:
         """Attach a photo (JPEG, PNG or WebP) or a PDF, at most 8 MB, to a hazard of the caller's organisation.
 
         Recorded in the hazard's history. A closed or rejected hazard's evidence is frozen: 409.
@@ -108,6 +121,7 @@ class Attachments(MethodView):
         photo = evidence.check_photo(upload.read(), upload.filename or "photo")
 
         def work(session: Any) -> tuple[dict[str, Any], int]:
-            stored = attachments.attach(session, caller(), hazard_id, photo, app_services().evidence, now())
+            stored = attachments.attach(session, caller(), hazard_id, photo, app_services().evidence, now(),
+                                        attachments.STAGES[form["stage"]])
             return AttachmentSchema().dump(stored), 201
         return idempotent(work)
