@@ -8,7 +8,9 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
-from werkzeug.wrappers import Response
+from webargs.flaskparser import FlaskParser
+from werkzeug.datastructures import CombinedMultiDict
+from werkzeug.wrappers import Request, Response
 
 from ...services import attachments, evidence
 from ...services.hazards import get_hazard, hazard_history, report_hazard
@@ -31,7 +33,20 @@ from .schemas import (
     ReportSchema,
 )
 
-blp = Blueprint("api_hazards", __name__, url_prefix="/api/v1", description="Hazards (隐患)")
+
+class MultipartParser(FlaskParser):
+    """Reads a multipart body's files and its other fields together (webargs' `files` reads only the files),
+    so that one schema declares and checks the whole upload."""
+
+    def load_files(self, req: Request, schema: Schema) -> Any:
+        return self._makeproxy(CombinedMultiDict([req.files, req.form]), schema)
+
+
+class HazardsBlueprint(Blueprint):
+    ARGUMENTS_PARSER = MultipartParser()
+
+
+blp = HazardsBlueprint("api_hazards", __name__, url_prefix="/api/v1", description="Hazards (隐患)")
 blp.before_request(before_api_call)
 
 
@@ -97,9 +112,6 @@ class Attachment(MethodView):
 
 class UploadSchema(Schema):
     file = Upload(required=True)
-
-
-class UploadFormSchema(Schema):
     stage = fields.String(load_default="attachment", validate=validate.OneOf(STAGE_NAMES), metadata={
         "description": "before: a photo of the hazard; after: a photo of its rectification (name its sha256 in "
                        "the rectification's photos_after); attachment: any other document"})
@@ -109,10 +121,9 @@ class UploadFormSchema(Schema):
 class Attachments(MethodView):
     @blp.doc(operationId="upload_attachment")
     @blp.arguments(UploadSchema, location="files")
-    @blp.arguments(UploadFormSchema, location="form")
     @blp.response(201, AttachmentSchema)
     @blp.alt_response(409, description="The hazard is closed or rejected: its evidence is frozen")
-    def post(self, files: dict[str, Any], form: dict[str, Any], hazard_id: int) -> Response:
+    def post(self, files: dict[str, Any], hazard_id: int) -> Response:
         """Attach a photo (JPEG, PNG or WebP) or a PDF, at most 8 MB, to a hazard of the caller's organisation.
 
         Recorded in the hazard's history. A closed or rejected hazard's evidence is frozen: 409.
@@ -122,6 +133,6 @@ class Attachments(MethodView):
 
         def work(session: Any) -> tuple[dict[str, Any], int]:
             stored = attachments.attach(session, caller(), hazard_id, photo, app_services().evidence, now(),
-                                        attachments.STAGES[form["stage"]])
+                                        attachments.STAGES[files["stage"]])
             return AttachmentSchema().dump(stored), 201
         return idempotent(work)

@@ -144,6 +144,8 @@ class TaskCursorField(fields.String):
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> TaskCursor:
         text = super()._deserialize(value, attr, data, **kwargs)
+        if len(text) > 40:
+            raise ValidationError("not a cursor of this list: pass back next_cursor as it came")
         due, _, row = text.partition(".")
         try:
             row_id = int(row) if row.isdigit() and len(row) <= 18 else -1
@@ -161,8 +163,7 @@ def task_cursor(cursor: TaskCursor) -> str:
 
 
 class TaskQuerySchema(Schema):
-    cursor = TaskCursorField(validate=validate.Length(max=40),
-                             metadata={"description": "next_cursor of the previous page"})
+    cursor = TaskCursorField(metadata={"description": "next_cursor of the previous page", "maxLength": 40})
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 
