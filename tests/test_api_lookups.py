@@ -108,7 +108,13 @@ def test_an_upload_says_its_stage(app, factory, zone):
     refused = client.post(url, headers=headers, data={"file": (io.BytesIO(png("green")), "g.png"), "stage": "x"},
                           content_type="multipart/form-data")
     assert refused.status_code == 422 and "stage" in refused.json["errors"]
-    assert len(client.get(f"/api/v1/hazards/{hazard_id}", headers=headers).json["attachments"]) == 2
+    keyed = {**headers, "Idempotency-Key": "photo-stage"}
+    assert client.post(url, headers=keyed, data={"file": (io.BytesIO(png("green")), "g.png"), "stage": "after"},
+                       content_type="multipart/form-data").status_code == 201
+    reused = client.post(url, headers=keyed, data={"file": (io.BytesIO(png("green")), "g.png"), "stage": "before"},
+                         content_type="multipart/form-data")
+    assert reused.status_code == 422 and reused.json["type"].endswith("/idempotency-key-reused")
+    assert len(client.get(f"/api/v1/hazards/{hazard_id}", headers=headers).json["attachments"]) == 3
     document = client.get("/api/v1/openapi.json").json
     spec = document["paths"]["/api/v1/hazards/{hazard_id}/attachments"]["post"]
     declared = spec["requestBody"]["content"]["multipart/form-data"]["schema"]["$ref"].rsplit("/", 1)[1]
