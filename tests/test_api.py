@@ -133,7 +133,7 @@ def test_completing_a_task_needs_its_current_etag(app, factory, zone):
     hazard_id = report(factory, zone.principal, zone.enterprise_id, T0)
     task = open_task(factory, hazard_id)
     client, headers = app.test_client(), _token(factory, zone.principal)
-    assert [t["task_id"] for t in client.get("/api/v1/tasks", headers=headers).json] == [task.task_id]
+    assert [t["task_id"] for t in client.get("/api/v1/tasks", headers=headers).json["items"]] == [task.task_id]
     got = client.get(f"/api/v1/tasks/{task.task_id}", headers=headers)
     form = got.json["form"]
     assert got.headers["ETag"] == got.json["etag"]

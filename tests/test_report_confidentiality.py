@@ -90,7 +90,7 @@ def _sees_nothing(app, factory, zone: Zone, hid: int, code: str) -> None:
     api, headers = app.test_client(), _token(factory, zone.principal)
     assert api.get(f"/api/v1/hazards/{hid}", headers=headers).status_code == 404
     assert api.get("/api/v1/hazards", headers=headers).json["items"] == []
-    assert api.get("/api/v1/tasks", headers=headers).json == []
+    assert api.get("/api/v1/tasks", headers=headers).json["items"] == []
 
 
 @pytest.mark.parametrize("source", SOURCE_CODES)

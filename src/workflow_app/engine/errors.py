@@ -25,11 +25,15 @@ class ModelError(Exception):
 
 @dataclass
 class FieldError:
-    """One invalid form field: a stable code, its parameters and a default zh-CN message."""
+    """One invalid form field: a stable code, its parameters and a default zh-CN message.
+
+    `label` is the field's label as declared (the msgid of its translation), when the raiser knows it.
+    """
 
     field_id: str
     code: str
     message: str
+    label: str = ""
 
 
 class FormValidationError(Exception):

@@ -241,6 +241,8 @@ def _clean_date(spec: FieldSpec, value: Any) -> str:
 
 def _clean_number(spec: FieldSpec, value: Any) -> int | float:
     kind = "整数" if spec.type == "long" else "数字"
+    if spec.type == "long" and isinstance(value, float) and value.is_integer():
+        value = int(value)  # JSON's 5.0 is the integer 5 (as JSON Schema's "integer" says)
     try:
         if isinstance(value, bool):
             raise ValueError(value)
@@ -290,9 +292,10 @@ def validate_submission(form: FormSpec, data: dict[str, Any]) -> dict[str, Any]:
     for key in data:
         if key in withheld:
             if not _blank(data[key]):
-                errors.append(FieldError(key, "not_applicable", f"{withheld[key].label}此时不适用，无需填写"))
+                errors.append(FieldError(key, "not_applicable", f"{withheld[key].label}此时不适用，无需填写",
+                                         withheld[key].label))
         elif key not in declared:
-            errors.append(FieldError(key, "unknown_field", f"表单中没有字段“{key}”"))
+            errors.append(FieldError(key, "unknown_field", f"表单中没有字段“{key}”", key))
     data = {k: v for k, v in data.items() if k not in withheld}
     given = _with_defaults(form, data)
     cleaned: dict[str, Any] = {}
@@ -300,12 +303,12 @@ def validate_submission(form: FormSpec, data: dict[str, Any]) -> dict[str, Any]:
         value = given.get(spec.id)
         if _blank(value):
             if form.requires(spec, given):
-                errors.append(FieldError(spec.id, "required", f"{spec.label}为必填项"))
+                errors.append(FieldError(spec.id, "required", f"{spec.label}为必填项", spec.label))
             continue
         try:
             cleaned[spec.id] = _CLEANERS[spec.type](spec, value)
         except _Invalid as problem:
-            errors.append(FieldError(spec.id, problem.code, problem.message))
+            errors.append(FieldError(spec.id, problem.code, problem.message, spec.label))
     if errors:
         raise FormValidationError(errors)
     return cleaned

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, and_, func, select, true, update
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from ..engine.calendar import SHANGHAI
@@ -148,6 +148,28 @@ def inbox_page(session: Session, user: User, wanted: InboxQuery, today: date) ->
         .outerjoin(Campaign, Campaign.id == InboxTask.campaign_id).where(InboxTask.id.in_(ids)))}
     rows = [found[i] for i in ids if i in found]
     return InboxPage(wanted, rows, counts, subjects_of(session, [task for task, _, _ in rows]))
+
+
+@dataclass(frozen=True)
+class TaskCursor:
+    """Where a page of tasks ended: the last task's due date (None: undated) and its row id."""
+
+    due_on: date | None
+    row_id: int
+
+
+def todo_after(session: Session, user: User, today: date, after: TaskCursor | None, limit: int) -> list[InboxTask]:
+    """The tasks of the user's `todo` tab after `after`, at most `limit`: earliest due first, undated last, ties
+    broken by row id, so that walking the pages by cursor meets every task once however many there are."""
+    delegators = delegation.delegators_of(session, user, today)
+    query = _filtered(select(InboxTask), user, InboxQuery(), "todo", today, delegators)
+    if after is not None and after.due_on is None:
+        query = query.where(InboxTask.due_on.is_(None), InboxTask.id > after.row_id)
+    elif after is not None:
+        query = query.where(or_(InboxTask.due_on > after.due_on, InboxTask.due_on.is_(None),
+                                and_(InboxTask.due_on == after.due_on, InboxTask.id > after.row_id)))
+    order = (InboxTask.due_on.is_(None), InboxTask.due_on, InboxTask.id)
+    return list(session.scalars(query.order_by(*order).limit(limit)))
 
 
 def claim(session: Session, user: User, task_id: str, now: datetime) -> InboxTask:

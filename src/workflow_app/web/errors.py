@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 from ..engine import FormValidationError, ProcessError
 from ..services.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from ..store.database import DATABASE_UNAVAILABLE
+from .forms import field_message
 
 MESSAGES = {
     400: "请求无效",
@@ -112,7 +113,10 @@ def _field_errors(exc: HTTPException) -> dict[str, Any] | None:
 
 
 def _invalid_form(exc: FormValidationError) -> tuple[Response, int]:
-    return _problem(422, _("提交的数据无效"), {e.field_id: [e.message] for e in exc.errors})
+    messages: dict[str, list[str]] = {}
+    for error in exc.errors:
+        messages.setdefault(error.field_id, []).append(field_message(error))
+    return _problem(422, _("提交的数据无效"), messages)
 
 
 def _process_error(exc: ProcessError) -> tuple[str, int] | tuple[Response, int]:

@@ -35,6 +35,7 @@ ENGLISH_ERRORS = {
     "total_below_week": _l("%(label)s不能小于本周数"),
     "override_needs_reason": _l("执法检查、行政处罚与执法记录统计不一致，须填写原因"),
     "reward_outside_rule": _l("%(label)s超出奖励规则的上下限（见上方的奖励规则）"),
+    "unknown_field": _l("表单中没有字段“%(label)s”"),
 }
 
 
@@ -68,15 +69,18 @@ def submitted_photos(form: FormSpec, store: EvidenceStore, staged: StagedUploads
 def error_messages(form: FormSpec, errors: list[FieldError]) -> dict[str, str]:
     """Field id → message in the user's language (the engine speaks zh-CN)."""
     labels = {f.id: f.label for f in form.fields + form.withheld}
-    english = str(get_locale()) == "en"
     messages: dict[str, str] = {}
     for error in errors:
-        if english and error.code in ENGLISH_ERRORS:
-            label = gettext(labels.get(error.field_id, error.field_id))
-            messages.setdefault(error.field_id, str(ENGLISH_ERRORS[error.code]) % {"label": label})
-        else:
-            messages.setdefault(error.field_id, error.message)
+        messages.setdefault(error.field_id, field_message(error, labels.get(error.field_id)))
     return messages
+
+
+def field_message(error: FieldError, label: str | None = None) -> str:
+    """One field's error in the user's language: the engine's zh-CN message, or its English by code with
+    the field's label translated (`label`, else the one the error carries, else the field's id)."""
+    if str(get_locale()) != "en" or error.code not in ENGLISH_ERRORS:
+        return error.message
+    return str(ENGLISH_ERRORS[error.code]) % {"label": gettext(label or error.label or error.field_id)}
 
 
 def staging(form_key: str) -> StagedUploads:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
-from . import catalog, enforcement, hazards, tasks
+from . import catalog, enforcement, hazards, lookups, tasks
 from .schemas import ProblemSchema
 
 PREFIX = "/api/v1"
@@ -33,6 +33,6 @@ def init_app(app: Flask) -> Api:
     from .. import RowId
 
     api.register_converter(RowId, lambda converter: {"type": "integer", "minimum": 0, "maximum": converter.max})
-    for blueprint in (hazards.blp, tasks.blp, catalog.blp, enforcement.blp):
+    for blueprint in (hazards.blp, tasks.blp, catalog.blp, enforcement.blp, lookups.blp):
         api.register_blueprint(blueprint)
     return api

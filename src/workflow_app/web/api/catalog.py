@@ -23,6 +23,7 @@ OVERSEERS = ("office", "town", "department")
 
 @blp.route("/models")
 class Models(MethodView):
+    @blp.doc(operationId="list_models")
     @blp.response(200, ModelSchema(many=True))
     def get(self) -> list[ModelVersion]:
         """Every deployed version of every process model, newest first."""
@@ -38,6 +39,7 @@ def _overseer() -> None:
 
 @blp.route("/campaigns")
 class Campaigns(MethodView):
+    @blp.doc(operationId="list_campaigns")
     @blp.response(200, CampaignSchema(many=True))
     def get(self) -> list[Campaign]:
         """Campaigns, newest first."""
@@ -48,6 +50,7 @@ class Campaigns(MethodView):
 
 @blp.route("/campaigns/<code>")
 class CampaignDetail(MethodView):
+    @blp.doc(operationId="get_campaign")
     @blp.response(200, CampaignStatusSchema)
     def get(self, code: str) -> dict[str, Any]:
         """A campaign's phase timeline, who filed each week and each unit report, and its running counts."""
@@ -61,6 +64,7 @@ class CampaignDetail(MethodView):
 
 @blp.route("/notices")
 class Notices(MethodView):
+    @blp.doc(operationId="list_my_notices")
     @blp.response(200, NoticeSchema(many=True))
     def get(self) -> list[Any]:
         """The in-app notices of the caller's organisation, newest first."""

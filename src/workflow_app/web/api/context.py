@@ -98,10 +98,13 @@ def idempotent(work: Callable[[Session], tuple[dict[str, Any], int]]) -> Respons
 
 
 def _body_fingerprint() -> str:
-    """A digest of what the request carries: its JSON (key order ignored) or its files' names and bytes."""
+    """A digest of what the request carries: its JSON (key order ignored), or its form fields and its files'
+    names and bytes."""
     digest = hashlib.sha256()
     if request.is_json:
         digest.update(json.dumps(request.get_json(silent=True), sort_keys=True, ensure_ascii=False).encode())
+    for name, value in sorted(request.form.items(multi=True)):
+        digest.update(f"{name}\0{value}\0".encode())
     for name, upload in sorted(request.files.items(multi=True), key=lambda item: item[0]):
         digest.update(f"{name}\0{upload.filename}\0".encode())
         upload.stream.seek(0)

@@ -7,8 +7,10 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
-from marshmallow import Schema
-from werkzeug.wrappers import Response
+from marshmallow import Schema, fields, validate
+from webargs.flaskparser import FlaskParser
+from werkzeug.datastructures import CombinedMultiDict
+from werkzeug.wrappers import Request, Response
 
 from ...services import attachments, evidence
 from ...services.hazards import get_hazard, hazard_history, report_hazard
@@ -21,6 +23,7 @@ from ..downloads import send_evidence
 from ..labels import history_in_words
 from .context import before_api_call, caller, fields_of, idempotent
 from .schemas import (
+    STAGE_NAMES,
     AttachmentSchema,
     HazardDetailSchema,
     HazardPageSchema,
@@ -30,12 +33,26 @@ from .schemas import (
     ReportSchema,
 )
 
-blp = Blueprint("api_hazards", __name__, url_prefix="/api/v1", description="Hazards (隐患)")
+
+class MultipartParser(FlaskParser):
+    """Reads a multipart body's files and its other fields together (webargs' `files` reads only the files),
+    so that one schema declares and checks the whole upload."""
+
+    def load_files(self, req: Request, schema: Schema) -> Any:
+        return self._makeproxy(CombinedMultiDict([req.files, req.form]), schema)
+
+
+class HazardsBlueprint(Blueprint):
+    ARGUMENTS_PARSER = MultipartParser()
+
+
+blp = HazardsBlueprint("api_hazards", __name__, url_prefix="/api/v1", description="Hazards (隐患)")
 blp.before_request(before_api_call)
 
 
 @blp.route("/hazards")
 class Hazards(MethodView):
+    @blp.doc(operationId="list_hazards")
     @blp.arguments(HazardQuerySchema, location="query")
     @blp.response(200, HazardPageSchema)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -51,6 +68,7 @@ class Hazards(MethodView):
         more = len(items) > limit
         return {"items": items[:limit], "next_cursor": items[limit - 1]["id"] if more else None}
 
+    @blp.doc(operationId="report_hazard")
     @blp.arguments(ReportSchema)
     @blp.response(201, ReportedSchema)
     def post(self, body: dict[str, Any]) -> Response:
@@ -69,6 +87,7 @@ def _shown(hazard: Hazard) -> dict[str, Any]:
 
 @blp.route("/hazards/<int:hazard_id>")
 class HazardDetail(MethodView):
+    @blp.doc(operationId="get_hazard")
     @blp.response(200, HazardDetailSchema)
     def get(self, hazard_id: int) -> dict[str, Any]:
         """One hazard with its history (who did what, when) and its attachments."""
@@ -82,6 +101,7 @@ class HazardDetail(MethodView):
 
 @blp.route("/attachments/<int:attachment_id>")
 class Attachment(MethodView):
+    @blp.doc(operationId="download_attachment")
     @blp.response(200, {"type": "string", "format": "binary"}, content_type="application/octet-stream")
     def get(self, attachment_id: int) -> Response:
         """Download an attachment of a hazard the caller may see."""
@@ -92,10 +112,14 @@ class Attachment(MethodView):
 
 class UploadSchema(Schema):
     file = Upload(required=True)
+    stage = fields.String(load_default="attachment", validate=validate.OneOf(STAGE_NAMES), metadata={
+        "description": "before: a photo of the hazard; after: a photo of its rectification (name its sha256 in "
+                       "the rectification's photos_after); attachment: any other document"})
 
 
 @blp.route("/hazards/<int:hazard_id>/attachments")
 class Attachments(MethodView):
+    @blp.doc(operationId="upload_attachment")
     @blp.arguments(UploadSchema, location="files")
     @blp.response(201, AttachmentSchema)
     @blp.alt_response(409, description="The hazard is closed or rejected: its evidence is frozen")
@@ -108,6 +132,7 @@ class Attachments(MethodView):
         photo = evidence.check_photo(upload.read(), upload.filename or "photo")
 
         def work(session: Any) -> tuple[dict[str, Any], int]:
-            stored = attachments.attach(session, caller(), hazard_id, photo, app_services().evidence, now())
+            stored = attachments.attach(session, caller(), hazard_id, photo, app_services().evidence, now(),
+                                        attachments.STAGES[files["stage"]])
             return AttachmentSchema().dump(stored), 201
         return idempotent(work)

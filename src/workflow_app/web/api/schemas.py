@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from datetime import date
+from typing import Any
 
+from marshmallow import Schema, ValidationError, fields, validate
+
+from ...services.attachments import STAGES
 from ...services.hazards import MAX_JUDGED_ITEMS
+from ...services.inbox import TaskCursor
 
 MAX_ID = 2**63 - 1
 
@@ -69,7 +74,8 @@ class AttachmentSchema(Schema):
     media_type = fields.String(required=True)
     size = fields.Integer(required=True)
     original_name = fields.String(required=True)
-    stage = fields.String(required=True)
+    stage = fields.String(required=True, metadata={
+        "description": "the form field it came with (photos_before, photos_after) or attachment"})
     uploaded_at = fields.DateTime(required=True)
 
 
@@ -133,6 +139,41 @@ class TaskSchema(Schema):
     assignee_id = fields.Integer(allow_none=True)
 
 
+class TaskCursorField(fields.Field):
+    """Where a page of tasks ended, as `<due date or ->.<row id>` (opaque to clients: pass it back)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> TaskCursor:
+        text = value if isinstance(value, str) else ""
+        if not text or len(text) > 40:
+            raise ValidationError("not a cursor of this list: pass back next_cursor as it came")
+        due, _, row = text.partition(".")
+        try:
+            row_id = int(row) if row.isdigit() and len(row) <= 18 else -1
+            cursor = TaskCursor(None if due == "-" else date.fromisoformat(due), row_id)
+        except ValueError:
+            raise ValidationError("not a cursor of this list: pass back next_cursor as it came") from None
+        if row_id < 0:
+            raise ValidationError("not a cursor of this list: pass back next_cursor as it came")
+        return cursor
+
+
+def task_cursor(cursor: TaskCursor) -> str:
+    """The text of a cursor (TaskCursorField reads it back)."""
+    return f"{cursor.due_on.isoformat() if cursor.due_on else '-'}.{cursor.row_id}"
+
+
+class TaskQuerySchema(Schema):
+    cursor = TaskCursorField(metadata={"description": "next_cursor of the previous page", "type": "string",
+                                       "maxLength": 40})
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+
+
+class TaskPageSchema(Schema):
+    items = fields.List(fields.Nested(TaskSchema), required=True)
+    next_cursor = fields.String(allow_none=True, required=True,
+                                metadata={"description": "pass back as `cursor` for the next page; null: no more"})
+
+
 class TaskDetailSchema(TaskSchema):
     form = fields.Dict(required=True, metadata={"description": "the task's form as a JSON Schema"})
     etag = fields.String(required=True)
@@ -186,3 +227,49 @@ class NoticeSchema(Schema):
     hazard_id = fields.Integer(allow_none=True)
     created_at = fields.DateTime(required=True)
     read_at = fields.DateTime(allow_none=True)
+
+
+class OrganisationSchema(Schema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(["enterprise", "department", "town", "office"]))
+
+
+class MeSchema(Schema):
+    id = fields.Integer(required=True)
+    username = fields.String(required=True)
+    display_name = fields.String(required=True, metadata={
+        "description": "the name a verification's signature field must carry"})
+    role = fields.String(required=True, validate=validate.OneOf(["enterprise", "department", "town", "office"]))
+    organisation = fields.Nested(OrganisationSchema, required=True)
+    scopes = fields.List(fields.String(validate=validate.OneOf(["read", "write"])), required=True,
+                         metadata={"description": "what the token may do"})
+
+
+class EnterpriseEntrySchema(Schema):
+    id = fields.Integer(required=True)
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    status = fields.String(required=True, metadata={"description": "active; closed or merged ones take no reports"})
+    sectors = fields.List(fields.String(), required=True, metadata={"description": "its sector codes"})
+
+
+class EnterpriseQuerySchema(Schema):
+    cursor = fields.Integer(validate=validate.Range(min=1, max=MAX_ID),
+                            metadata={"description": "id of the last enterprise seen"})
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+
+
+class EnterprisePageSchema(Schema):
+    items = fields.List(fields.Nested(EnterpriseEntrySchema), required=True)
+    next_cursor = fields.Integer(allow_none=True, required=True)
+
+
+class StandardItemSchema(JudgedItemSchema):
+    standard_kind = fields.String(required=True, attribute="standard.kind", metadata={
+        "description": "standard: matching it makes the hazard major; key_items: a key inspection item"})
+    standard_title = fields.String(required=True, attribute="standard.title")
+    group = fields.String(required=True)
+
+
+STAGE_NAMES = sorted(STAGES)

@@ -10,19 +10,25 @@ from flask_smorest import Blueprint
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from ...engine import FieldSpec, FormSpec
 from ...services import tasks
-from ...services.inbox import InboxQuery, inbox_page
+from ...services.inbox import TaskCursor, todo_after
+from ...services.model_registry import process_model
 from ...store.models import InboxTask, ProcessInstanceRow
 from ..context import now, today, unit_of_work
 from .context import before_api_call, caller, fields_of, idempotent
-from .schemas import CompletedSchema, CompleteSchema, TaskDetailSchema, TaskSchema
+from .form_schemas import form_schema
+from .schemas import (
+    CompletedSchema,
+    CompleteSchema,
+    TaskDetailSchema,
+    TaskPageSchema,
+    TaskQuerySchema,
+    TaskSchema,
+    task_cursor,
+)
 
 blp = Blueprint("api_tasks", __name__, url_prefix="/api/v1", description="Tasks (待办)")
 blp.before_request(before_api_call)
-TYPES = {"string": {"type": "string"}, "long": {"type": "integer"}, "double": {"type": "number"},
-         "boolean": {"type": "boolean"}, "date": {"type": "string", "format": "date"},
-         "file": {"type": "array", "items": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}}
 
 
 class PreconditionFailed(HTTPException):
@@ -35,24 +41,6 @@ class PreconditionRequired(HTTPException):
     description = "send If-Match with the task's ETag (from GET /api/v1/tasks/{task_id})"
 
 
-def form_schema(form: FormSpec) -> dict[str, Any]:
-    """A task's BPMN form as JSON Schema (server validation stays the engine's)."""
-    return {"type": "object", "additionalProperties": False,
-            "properties": {f.id: _field_schema(f) for f in form.fields},
-            "required": [f.id for f in form.fields if f.required]}
-
-
-def _field_schema(spec: FieldSpec) -> dict[str, Any]:
-    schema: dict[str, Any] = {"title": spec.label, **TYPES.get(spec.type, {"type": "string"})}
-    if spec.type == "enum":
-        schema["enum"] = [option for option, _ in spec.options]
-    for limit, key in (("maxlength", "maxLength"), ("minlength", "minLength"), ("min", "minimum"),
-                       ("max", "maximum")):
-        if limit in spec.limits:
-            schema["maxItems" if spec.type == "file" and limit == "max" else key] = spec.limits[limit]
-    return schema
-
-
 def _etag(session: Any, task: InboxTask) -> str:
     row = session.get(ProcessInstanceRow, task.instance_id)
     return f'"{task.instance_id}-{row.version}"'
@@ -60,27 +48,45 @@ def _etag(session: Any, task: InboxTask) -> str:
 
 @blp.route("/tasks")
 class Tasks(MethodView):
-    @blp.response(200, TaskSchema(many=True))
-    def get(self) -> list[InboxTask]:
-        """The caller's open tasks (their organisation's, unclaimed or claimed by them), earliest due first."""
+    @blp.doc(operationId="list_my_tasks")
+    @blp.arguments(TaskQuerySchema, location="query")
+    @blp.response(200, TaskPageSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The caller's open tasks (their organisation's, unclaimed or claimed by them), earliest due first,
+        undated last, a page at a time (pass `next_cursor` back as `cursor`)."""
+        limit = args["limit"]
         with unit_of_work() as session:
-            page = inbox_page(session, caller(), InboxQuery(per_page=200), today())
-        return [task for task, _, _ in page.rows]
+            found = todo_after(session, caller(), today(), args.get("cursor"), limit + 1)
+        more = len(found) > limit
+        last = found[limit - 1] if more else None
+        return {"items": found[:limit],
+                "next_cursor": task_cursor(TaskCursor(last.due_on, last.id)) if last is not None else None}
 
 
 @blp.route("/tasks/<task_id>")
 class TaskDetail(MethodView):
+    @blp.doc(operationId="get_task")
     @blp.response(200, TaskDetailSchema)
     def get(self, task_id: str) -> tuple[dict[str, Any], int, dict[str, str]]:
-        """A task the caller may act on, its form as JSON Schema, and its ETag for If-Match."""
+        """A task the caller may act on, its form as JSON Schema (what the server enforces: conditional
+        requirements as `if`/`then`, the signature as `const`), and its ETag for If-Match."""
         with unit_of_work() as session:
             task, form = tasks.task_form(session, caller(), task_id, today())
             etag = _etag(session, task)
-        return {**fields_of(task, TaskSchema), "form": form_schema(form), "etag": etag}, 200, {"ETag": etag}
+            signature = _signature_field(session, task)
+        schema = form_schema(form, caller().display_name, signature)
+        return {**fields_of(task, TaskSchema), "form": schema, "etag": etag}, 200, {"ETag": etag}
+
+
+def _signature_field(session: Any, task: InboxTask) -> str | None:
+    """The field of the task's form that must carry the signer's own name (camunda property), if any."""
+    row = session.get(ProcessInstanceRow, task.instance_id)
+    return process_model(row.model_version).task_properties(task.bpmn_id).get("signature_field") or None
 
 
 @blp.route("/tasks/<task_id>/complete")
 class Complete(MethodView):
+    @blp.doc(operationId="complete_task")
     @blp.arguments(CompleteSchema)
     @blp.response(200, CompletedSchema)
     @blp.alt_response(412, description="Stale ETag")
