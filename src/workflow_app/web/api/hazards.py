@@ -20,6 +20,7 @@ from ..context import app_services, now, today, unit_of_work
 from ..downloads import send_evidence
 from ..labels import history_in_words
 from .context import before_api_call, caller, fields_of, idempotent
+from .document import link, operation
 from .schemas import (
     AttachmentSchema,
     HazardDetailSchema,
@@ -30,12 +31,17 @@ from .schemas import (
     ReportSchema,
 )
 
+KINDS = [*evidence.MEDIA_TYPES.values(), evidence.PDF]
+"""What an attachment may be (checked by its bytes, not its name)."""
+
 blp = Blueprint("api_hazards", __name__, url_prefix="/api/v1", description="Hazards (隐患)")
 blp.before_request(before_api_call)
 
 
 @blp.route("/hazards")
 class Hazards(MethodView):
+    @operation("list_hazards", "List hazards (cursor pages)", [422],
+               links={200: {"get_hazard": link("get_hazard", hazard_id="$response.body#/items/0/id")}})
     @blp.arguments(HazardQuerySchema, location="query")
     @blp.response(200, HazardPageSchema)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -51,6 +57,9 @@ class Hazards(MethodView):
         more = len(items) > limit
         return {"items": items[:limit], "next_cursor": items[limit - 1]["id"] if more else None}
 
+    @operation("report_hazard", "Report a hazard", [400, 403, 404, 409, 422, 500],
+               links={201: {"get_hazard": link("get_hazard", hazard_id="$response.body#/id"),
+                            "upload_attachment": link("upload_attachment", hazard_id="$response.body#/id")}})
     @blp.arguments(ReportSchema)
     @blp.response(201, ReportedSchema)
     def post(self, body: dict[str, Any]) -> Response:
@@ -69,6 +78,10 @@ def _shown(hazard: Hazard) -> dict[str, Any]:
 
 @blp.route("/hazards/<int:hazard_id>")
 class HazardDetail(MethodView):
+    @operation("get_hazard", "Get a hazard with its history and attachments", [404],
+               links={200: {"upload_attachment": link("upload_attachment", hazard_id="$request.path.hazard_id"),
+                            "download_attachment": link("download_attachment",
+                                                        attachment_id="$response.body#/attachments/0/id")}})
     @blp.response(200, HazardDetailSchema)
     def get(self, hazard_id: int) -> dict[str, Any]:
         """One hazard with its history (who did what, when) and its attachments."""
@@ -82,7 +95,9 @@ class HazardDetail(MethodView):
 
 @blp.route("/attachments/<int:attachment_id>")
 class Attachment(MethodView):
-    @blp.response(200, {"type": "string", "format": "binary"}, content_type="application/octet-stream")
+    @operation("download_attachment", "Download an attachment", [404])
+    @blp.doc(responses={200: {"description": "The file as uploaded", "content": {
+        media_type: {"schema": {"type": "string", "format": "binary"}} for media_type in KINDS}}})
     def get(self, attachment_id: int) -> Response:
         """Download an attachment of a hazard the caller may see."""
         with unit_of_work() as session:
@@ -96,9 +111,11 @@ class UploadSchema(Schema):
 
 @blp.route("/hazards/<int:hazard_id>/attachments")
 class Attachments(MethodView):
+    @operation("upload_attachment", "Attach a photo or PDF to a hazard", [400, 403, 404, 409, 413, 422],
+               links={201: {"download_attachment": link("download_attachment", attachment_id="$response.body#/id")}})
+    @blp.doc(requestBody={"content": {"multipart/form-data": {"encoding": {"file": {"contentType": ", ".join(KINDS)}}}}})
     @blp.arguments(UploadSchema, location="files")
     @blp.response(201, AttachmentSchema)
-    @blp.alt_response(409, description="The hazard is closed or rejected: its evidence is frozen")
     def post(self, files: dict[str, Any], hazard_id: int) -> Response:
         """Attach a photo (JPEG, PNG or WebP) or a PDF, at most 8 MB, to a hazard of the caller's organisation.
 

@@ -16,6 +16,7 @@ from ...services.inbox import InboxQuery, inbox_page
 from ...store.models import InboxTask, ProcessInstanceRow
 from ..context import now, today, unit_of_work
 from .context import before_api_call, caller, fields_of, idempotent
+from .document import link, operation
 from .schemas import CompletedSchema, CompleteSchema, TaskDetailSchema, TaskSchema
 
 blp = Blueprint("api_tasks", __name__, url_prefix="/api/v1", description="Tasks (待办)")
@@ -60,6 +61,8 @@ def _etag(session: Any, task: InboxTask) -> str:
 
 @blp.route("/tasks")
 class Tasks(MethodView):
+    @operation("list_my_tasks", "List my open tasks",
+               links={200: {"get_task": link("get_task", task_id="$response.body#/0/task_id")}})
     @blp.response(200, TaskSchema(many=True))
     def get(self) -> list[InboxTask]:
         """The caller's open tasks (their organisation's, unclaimed or claimed by them), earliest due first."""
@@ -70,7 +73,10 @@ class Tasks(MethodView):
 
 @blp.route("/tasks/<task_id>")
 class TaskDetail(MethodView):
-    @blp.response(200, TaskDetailSchema)
+    @operation("get_task", "Get a task with its form and ETag", [404],
+               links={200: {"complete_task": link("complete_task", task_id="$request.path.task_id",
+                                                  **{"header.If-Match": "$response.header.ETag"})}})
+    @blp.response(200, TaskDetailSchema, headers={"ETag": {"$ref": "#/components/headers/ETag"}})
     def get(self, task_id: str) -> tuple[dict[str, Any], int, dict[str, str]]:
         """A task the caller may act on, its form as JSON Schema, and its ETag for If-Match."""
         with unit_of_work() as session:
@@ -81,10 +87,10 @@ class TaskDetail(MethodView):
 
 @blp.route("/tasks/<task_id>/complete")
 class Complete(MethodView):
+    @operation("complete_task", "Complete a task (If-Match)", [400, 403, 404, 409, 412, 422, 428, 500],
+               headers=["If-Match"])
     @blp.arguments(CompleteSchema)
     @blp.response(200, CompletedSchema)
-    @blp.alt_response(412, description="Stale ETag")
-    @blp.alt_response(428, description="If-Match missing")
     def post(self, body: dict[str, Any], task_id: str) -> Response:
         """Complete a task with data validated exactly like the web form; needs If-Match."""
         def work(session: Any) -> tuple[dict[str, Any], int]:
