@@ -23,6 +23,9 @@ MAX_UPLOAD_BYTES = MAX_PHOTO_BYTES + 64 * 1024
 """Largest multipart body the API takes: one file and the multipart framing around it."""
 
 
+MAX_KEY_LENGTH = 200
+
+
 class Unauthenticated(Exception):
     """No valid token came with an API call."""
 
@@ -76,7 +79,9 @@ def idempotent(work: Callable[[Session], tuple[dict[str, Any], int]]) -> Respons
     The response is stored in the write's own transaction, so a retry after a crash either
     finds it or redoes the whole write, never half of it. `work` returns a JSON-ready body.
     """
-    key = request.headers.get("Idempotency-Key", "").strip()[:200]
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if len(key) > MAX_KEY_LENGTH:  # never cut: two long keys alike at the start are two writes
+        raise BadRequest(f"an Idempotency-Key may be at most {MAX_KEY_LENGTH} characters")
     target = f"{request.method} {request.path}"
     signature = f"{target} sha256={_body_fingerprint()}"
     with unit_of_work() as session:

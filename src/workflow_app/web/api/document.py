@@ -21,6 +21,8 @@ from typing import Any, TypeVar
 from apispec import APISpec, BasePlugin
 from flask_smorest import Blueprint
 
+from .context import MAX_KEY_LENGTH
+
 View = TypeVar("View", bound=Callable[..., Any])
 SNAKE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 PROBLEM = "application/problem+json"
@@ -54,7 +56,7 @@ REQUEST_HEADERS: dict[str, dict[str, Any]] = {
     "Idempotency-Key": {"in": "header", "name": "Idempotency-Key", "required": False,
                         "description": "Any string up to 200 characters, new for each intended write: a retry with "
                                        "the same key and body replays the first answer and changes nothing",
-                        "schema": {"type": "string", "maxLength": 200}},
+                        "schema": {"type": "string", "maxLength": MAX_KEY_LENGTH}},
     "If-Match": {"in": "header", "name": "If-Match", "required": True,
                  "description": "The ETag of GET /api/v1/tasks/{task_id}: a stale one is 412, none is 428",
                  "schema": {"type": "string"}},
