@@ -1,5 +1,10 @@
 """Schemathesis against the app on a loopback server: every check, every phase (examples, coverage, fuzzing,
-stateful), at least 50 examples per operation, and the run must report no failure."""
+stateful), at least 50 examples per operation, and the run must report no failure.
+
+tests/schemathesis.toml names the few refusals of schema-valid requests that are right (a form's fields
+belong to the deployed model, a file is judged by its bytes). A failure prints schemathesis' own report:
+each failing call with its curl line.
+"""
 
 from __future__ import annotations
 
@@ -20,8 +25,8 @@ from workflow_app.store.database import transaction
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 EXAMPLES = 50
-TIME_LIMIT = 400
-"""Seconds the whole run may take before the test gives up (it takes about ... here)."""
+TIME_LIMIT = 600
+"""Seconds the run may take before the test gives up (it takes about two minutes on one free core)."""
 
 
 @pytest.fixture
@@ -38,15 +43,16 @@ def test_schemathesis_finds_nothing(served, engine, tmp_path):
     if engine.dialect.name != "sqlite":
         pytest.skip("one run is enough")
     app, token = served
-    report_path = tmp_path / "report.json"
+    summary = tmp_path / "report.json"
     with serving(app) as base:
         run = subprocess.run(
-            [str(SCHEMATHESIS), "--no-color", "--config-file", str(CONFIG), "run", f"{base}/api/v1/openapi.json", "--checks", "all",
-             "--phases", "examples,coverage,fuzzing,stateful", "--max-examples", str(EXAMPLES),
+            [str(SCHEMATHESIS), "--no-color", "--config-file", str(CONFIG), "run", f"{base}/api/v1/openapi.json",
+             "--checks", "all", "--phases", "examples,coverage,fuzzing,stateful", "--max-examples", str(EXAMPLES),
              "--header", f"Authorization: Bearer {token}", "--workers", "1", "--generation-database", "none",
-             "--report", "json", "--report-json-path", str(report_path), "--output-truncate", "false",
-             "--suppress-health-check", "all"],
+             "--suppress-health-check", "all", "--output-truncate", "false",
+             "--report", "json", "--report-json-path", str(summary)],
             capture_output=True, text=True, timeout=TIME_LIMIT, check=False, cwd=tmp_path)
-    summary = json.loads(report_path.read_text()) if report_path.exists() else {}
-    failures = summary.get("failures", "no report")
+    failures = json.loads(summary.read_text())["failures"] if summary.exists() else "no report"
     assert (run.returncode, failures) == (0, []), run.stdout + run.stderr
+    tested = json.loads(summary.read_text())["operations"]
+    assert tested["selected"] == tested["tested"] >= 18, tested

@@ -126,8 +126,8 @@ class DocumentPlugin(BasePlugin):
             wanted = list(doc.pop("x-request-headers", []))
             if method == "post":
                 wanted.append("Idempotency-Key")
-                for status, response in responses.items():
-                    if status.startswith("2"):
+                for code, response in responses.items():
+                    if code.startswith("2"):
                         response.setdefault("headers", {})["Idempotent-Replayed"] = _ref("headers",
                                                                                          "Idempotent-Replayed")
             parameters.extend(wanted)  # component names: apispec makes them references

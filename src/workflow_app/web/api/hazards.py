@@ -33,6 +33,7 @@ from .schemas import (
 
 KINDS = [*evidence.MEDIA_TYPES.values(), evidence.PDF]
 """What an attachment may be (checked by its bytes, not its name)."""
+UPLOADED = ", ".join(KINDS)
 
 blp = Blueprint("api_hazards", __name__, url_prefix="/api/v1", description="Hazards (隐患)")
 blp.before_request(before_api_call)
@@ -113,7 +114,7 @@ class UploadSchema(Schema):
 class Attachments(MethodView):
     @operation("upload_attachment", "Attach a photo or PDF to a hazard", [400, 403, 404, 409, 413, 422],
                links={201: {"download_attachment": link("download_attachment", attachment_id="$response.body#/id")}})
-    @blp.doc(requestBody={"content": {"multipart/form-data": {"encoding": {"file": {"contentType": ", ".join(KINDS)}}}}})
+    @blp.doc(requestBody={"content": {"multipart/form-data": {"encoding": {"file": {"contentType": UPLOADED}}}}})
     @blp.arguments(UploadSchema, location="files")
     @blp.response(201, AttachmentSchema)
     def post(self, files: dict[str, Any], hazard_id: int) -> Response:
