@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from browser_support import assert_no_csp_violation, chromium, serving
 from conftest import T0
 from flask import Flask
 from flask.views import MethodView
@@ -189,3 +190,19 @@ def test_the_docs_page_loads_its_viewer_from_here_and_nothing_from_elsewhere(app
     assert viewer.status_code == 200 and viewer.mimetype in ("text/javascript", "application/javascript")
     assert len(viewer.get_data()) > 500_000  # the whole ReDoc bundle, not a stub
     assert "cdn" not in page.headers["Content-Security-Policy"]
+
+
+@pytest.mark.browser
+def test_the_docs_page_renders_in_a_browser_from_this_server_alone(app, engine):
+    """ReDoc draws every operation, the policy refuses nothing, and every resource came from this server."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("one run is enough")
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with serving(app) as base, chromium(1280, 900) as driver:
+        driver.get(f"{base}/api/v1/docs")
+        drawn = "Complete a task (If-Match)"
+        WebDriverWait(driver, 30).until(lambda d: drawn in d.find_element("tag name", "body").text)
+        loaded = driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+        assert loaded and all(url.startswith(base) or url.startswith(("data:", "blob:")) for url in loaded), loaded
+        assert_no_csp_violation(driver)
