@@ -189,6 +189,7 @@ def test_the_docs_page_loads_its_viewer_from_here_and_nothing_from_elsewhere(app
     viewer = client.get(script[0])
     assert viewer.status_code == 200 and viewer.mimetype in ("text/javascript", "application/javascript")
     assert len(viewer.get_data()) > 500_000  # the whole ReDoc bundle, not a stub
+    assert b"cdn." not in viewer.get_data()  # its maker's logo is not fetched (static/vendor/redoc/README)
     assert "cdn" not in page.headers["Content-Security-Policy"]
 
 
