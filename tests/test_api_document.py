@@ -3,6 +3,7 @@ headers, problem details, media types; the docs page works with no other host.""
 
 from __future__ import annotations
 
+import io
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -13,13 +14,13 @@ from conftest import T0
 from flask import Flask
 from flask.views import MethodView
 from flask_smorest import Api, Blueprint
-from helpers import REPORT
+from helpers import REPORT, report
 from sqlalchemy import func, select
-from web_support import make_app
+from web_support import make_app, png
 
 from workflow_app.services.tokens import create_token
 from workflow_app.store.database import transaction
-from workflow_app.store.models import Hazard
+from workflow_app.store.models import Evidence, Hazard
 from workflow_app.web.api.document import DocumentPlugin
 
 NAMES = {
@@ -157,6 +158,23 @@ def test_an_idempotency_key_longer_than_declared_is_refused_and_changes_nothing(
     assert response.status_code == 400 and "200" in response.json["detail"]
     with transaction(factory) as s:
         assert s.scalar(select(func.count()).select_from(Hazard)) == 0
+
+
+def test_an_upload_with_a_part_not_declared_is_refused_naming_it(app, factory, zone):
+    headers = _bearer(factory, zone.principal)
+    hazard_id = report(factory, zone.principal, zone.enterprise_id, T0)
+    client = app.test_client()
+    for extra, named in (({"": "null"}, ""), ({"note": "x"}, "note"),
+                         ({"file": (io.BytesIO(png()), "b.png")}, "file")):
+        data = {"file": (io.BytesIO(png()), "a.png")}
+        if "file" in extra:
+            data = {"file": [data["file"], extra["file"]]}
+        else:
+            data.update(extra)
+        response = client.post(f"/api/v1/hazards/{hazard_id}/attachments", headers=headers, data=data)
+        assert response.status_code == 422 and named in response.json["errors"], response.json
+    with transaction(factory) as s:
+        assert s.scalar(select(func.count()).select_from(Evidence)) == 0
 
 
 def test_an_unknown_filter_value_is_a_422_naming_the_field(app, factory, zone):

@@ -31,9 +31,11 @@ TIME_LIMIT = 600
 
 @pytest.fixture
 def served(factory, zone, tmp_path):
-    """The app with a hazard in its loop, and a read/write token of the enterprise's principal."""
+    """The app with two hazards in their loop (one awaiting the principal's plan: a task to read and complete),
+    and a read/write token of the enterprise's principal."""
     hazard_id = report(factory, zone.principal, zone.enterprise_id, T0)
     complete(factory, zone.principal, hazard_id, PLAN, T0)
+    report(factory, zone.principal, zone.enterprise_id, T0)
     with transaction(factory) as s:
         plain, _ = create_token(s, zone.principal, "schemathesis", ["read", "write"], 30, T0)
     return make_app(factory, tmp_path, T0), plain

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Response, g, jsonify, make_response, request
+from flask_smorest import abort
 from marshmallow import Schema
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -62,6 +63,16 @@ def _authenticate() -> None:
     g.api_user, g.api_scopes = found
     if request.method not in ("GET", "HEAD", "OPTIONS") and "write" not in g.api_scopes:
         raise PermissionDeniedError("该访问令牌只能读取（需要 write 权限）")
+
+
+def refuse_unknown_parts(*declared: str) -> None:
+    """A multipart body carries only the declared parts, each once (422 naming the others, as for JSON)."""
+    parts = [*request.form.keys(), *request.files.keys()]
+    unknown = {name: ["Unknown field."] for name in parts if name not in declared}
+    repeated = {name: ["Send it once."] for name in declared
+                if len(request.files.getlist(name)) + len(request.form.getlist(name)) > 1}
+    if unknown or repeated:
+        abort(422, messages={"files": {**unknown, **repeated}})
 
 
 def caller() -> User:

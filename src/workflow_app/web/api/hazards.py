@@ -19,7 +19,7 @@ from ...store.models import Hazard
 from ..context import app_services, now, today, unit_of_work
 from ..downloads import send_evidence
 from ..labels import history_in_words
-from .context import before_api_call, caller, fields_of, idempotent
+from .context import before_api_call, caller, fields_of, idempotent, refuse_unknown_parts
 from .document import link, operation
 from .schemas import (
     AttachmentSchema,
@@ -122,6 +122,7 @@ class Attachments(MethodView):
 
         Recorded in the hazard's history. A closed or rejected hazard's evidence is frozen: 409.
         """
+        refuse_unknown_parts("file")
         upload = files["file"]
         photo = evidence.check_photo(upload.read(), upload.filename or "photo")
 
