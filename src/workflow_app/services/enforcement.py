@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from ..store.models import Hazard, Inspection, LiaisonAssignment, Organisation, User
 from . import audit, inspection_plans
-from .errors import InvalidInputError, PermissionDeniedError
+from .errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from .hazards import report_hazard
 from .roles import may_report_for
 from .vocabulary import STATUSES
@@ -57,7 +57,7 @@ def record_inspection(session: Session, actor: User, enterprise_id: int, team: s
     names the officers who inspected (谁检查、谁签名)."""
     enterprise = session.get(Organisation, enterprise_id)
     if enterprise is None or enterprise.kind != "enterprise":
-        raise InvalidInputError(f"no enterprise with id {enterprise_id}")
+        raise NotFoundError("没有该企业")
     if actor.role != "department" or not may_report_for(session, actor, enterprise):
         raise PermissionDeniedError("只有监管该企业的部门可以对其执法检查")
     team = team.strip()

@@ -80,7 +80,7 @@ def report_hazard(session: Session, actor: User | None, enterprise_id: int, data
     """
     enterprise = session.get(Organisation, enterprise_id)
     if enterprise is None or enterprise.kind != "enterprise":
-        raise InvalidInputError(f"no enterprise with id {enterprise_id}")
+        raise NotFoundError("没有该企业")
     if actor is None:
         if data.get("source") not in PUBLIC_SOURCES:
             raise PermissionDeniedError("匿名上报只能是群众举报或内部吹哨人举报")

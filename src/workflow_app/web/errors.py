@@ -99,8 +99,9 @@ def _http(exc: HTTPException) -> tuple[str | Response, int, dict[str, str]]:
 
 
 def _kept_headers(exc: HTTPException) -> dict[str, str]:
-    """The header an HTTP error must keep on our page: Retry-After (every 429 says when to come back)."""
-    return {name: value for name, value in exc.get_headers() if name == "Retry-After"}
+    """The headers an HTTP error must keep on our page: Retry-After (every 429 says when to come back) and
+    Allow (every 405 lists the methods the address takes, RFC 9110)."""
+    return {name: value for name, value in exc.get_headers() if name in ("Retry-After", "Allow")}
 
 
 def _field_errors(exc: HTTPException) -> dict[str, Any] | None:

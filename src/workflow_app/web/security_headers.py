@@ -9,10 +9,9 @@ framing by any site (clickjacking), no form sent elsewhere. Two kinds of respons
 - a drawn SVG (process diagram, document icon) carries its stylesheet in a <style> element; opened on its
   own it may apply that and nothing else (no script, no fetch);
 - the API docs page (/api/v1/docs) is flask-smorest's ReDoc page: it loads ReDoc from the configured
-  OPENAPI_REDOC_URL and has a <style> element; ReDoc injects its styles at run time, draws icons from
-  data: URLs, starts its search worker from a blob: URL and shows its maker's logo from cdn.redoc.ly.
-  Its policy allows exactly that (tried with ReDoc 2 in Chromium: it renders and searches with no
-  violation), and still no inline script.
+  OPENAPI_REDOC_URL (our own copy in static/vendor/redoc) and has a <style> element; ReDoc injects its
+  styles at run time, draws icons from data: URLs and starts its search worker from a blob: URL. Its
+  policy allows exactly that, and still no inline script.
 """
 
 from __future__ import annotations
@@ -26,7 +25,6 @@ BASE = {"default-src": "'self'", "script-src": "'self'", "style-src": "'self'", 
 """`blob:` images: the thumbnails our own script (static/forms.js) makes of photos chosen before sending."""
 SVG = {"default-src": "'none'", "style-src": "'unsafe-inline'", "frame-ancestors": "'none'"}
 DOCS_ENDPOINT = "api-docs.openapi_redoc"
-REDOC_LOGO = "https://cdn.redoc.ly"
 HEADERS = {"X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
 
 
@@ -67,7 +65,7 @@ def _docs(viewer_url: str) -> dict[str, str]:
     parts = urlsplit(viewer_url)
     origin = f" {parts.scheme}://{parts.netloc}" if parts.netloc else ""
     return {**BASE, "script-src": f"'self'{origin}", "style-src": "'self' 'unsafe-inline'",
-            "img-src": f"'self' data: {REDOC_LOGO}", "worker-src": "blob:"}
+            "img-src": "'self' data:", "worker-src": "blob:"}
 
 
 def _policy(directives: dict[str, str]) -> str:

@@ -14,6 +14,7 @@ from ...services.errors import NotFoundError
 from ...store.models import Campaign, ModelVersion
 from ..context import unit_of_work
 from .context import before_api_call, caller, fields_of
+from .document import link, operation
 from .schemas import CampaignSchema, CampaignStatusSchema, ModelSchema, NoticeSchema
 
 blp = Blueprint("api_catalog", __name__, url_prefix="/api/v1", description="Models, campaigns, notices")
@@ -23,7 +24,7 @@ OVERSEERS = ("office", "town", "department")
 
 @blp.route("/models")
 class Models(MethodView):
-    @blp.doc(operationId="list_models")
+    @operation("list_models", "List deployed process models")
     @blp.response(200, ModelSchema(many=True))
     def get(self) -> list[ModelVersion]:
         """Every deployed version of every process model, newest first."""
@@ -39,7 +40,8 @@ def _overseer() -> None:
 
 @blp.route("/campaigns")
 class Campaigns(MethodView):
-    @blp.doc(operationId="list_campaigns")
+    @operation("list_campaigns", "List campaigns", [404],
+               links={200: {"get_campaign": link("get_campaign", code="$response.body#/0/code")}})
     @blp.response(200, CampaignSchema(many=True))
     def get(self) -> list[Campaign]:
         """Campaigns, newest first."""
@@ -50,7 +52,7 @@ class Campaigns(MethodView):
 
 @blp.route("/campaigns/<code>")
 class CampaignDetail(MethodView):
-    @blp.doc(operationId="get_campaign")
+    @operation("get_campaign", "Get a campaign's status", [404])
     @blp.response(200, CampaignStatusSchema)
     def get(self, code: str) -> dict[str, Any]:
         """A campaign's phase timeline, who filed each week and each unit report, and its running counts."""
@@ -64,7 +66,7 @@ class CampaignDetail(MethodView):
 
 @blp.route("/notices")
 class Notices(MethodView):
-    @blp.doc(operationId="list_my_notices")
+    @operation("list_my_notices", "List my notices")
     @blp.response(200, NoticeSchema(many=True))
     def get(self) -> list[Any]:
         """The in-app notices of the caller's organisation, newest first."""

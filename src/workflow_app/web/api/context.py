@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Response, g, jsonify, make_response, request
+from flask_smorest import abort
 from marshmallow import Schema
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,6 +22,9 @@ from ..context import now, unit_of_work
 
 MAX_UPLOAD_BYTES = MAX_PHOTO_BYTES + 64 * 1024
 """Largest multipart body the API takes: one file and the multipart framing around it."""
+
+
+MAX_KEY_LENGTH = 200
 
 
 class Unauthenticated(Exception):
@@ -61,6 +65,16 @@ def _authenticate() -> None:
         raise PermissionDeniedError("该访问令牌只能读取（需要 write 权限）")
 
 
+def refuse_unknown_parts(*declared: str) -> None:
+    """A multipart body carries only the declared parts, each once (422 naming the others, as for JSON)."""
+    parts = [*request.form.keys(), *request.files.keys()]
+    unknown = {name: ["Unknown field."] for name in parts if name not in declared}
+    repeated = {name: ["Send it once."] for name in declared
+                if len(request.files.getlist(name)) + len(request.form.getlist(name)) > 1}
+    if unknown or repeated:
+        abort(422, messages={"files": {**unknown, **repeated}})
+
+
 def caller() -> User:
     return g.api_user  # type: ignore[no-any-return]
 
@@ -76,7 +90,9 @@ def idempotent(work: Callable[[Session], tuple[dict[str, Any], int]]) -> Respons
     The response is stored in the write's own transaction, so a retry after a crash either
     finds it or redoes the whole write, never half of it. `work` returns a JSON-ready body.
     """
-    key = request.headers.get("Idempotency-Key", "").strip()[:200]
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if len(key) > MAX_KEY_LENGTH:  # never cut: two long keys alike at the start are two writes
+        raise BadRequest(f"an Idempotency-Key may be at most {MAX_KEY_LENGTH} characters")
     target = f"{request.method} {request.path}"
     signature = f"{target} sha256={_body_fingerprint()}"
     with unit_of_work() as session:

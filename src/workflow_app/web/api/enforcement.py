@@ -13,6 +13,7 @@ from ...services import inspection_plans, inspections, penalties
 from ...services.enforcement import record_inspection
 from ..context import now, unit_of_work
 from .context import before_api_call, caller, fields_of, idempotent
+from .document import link, operation
 from .enforcement_schemas import (
     InspectedSchema,
     InspectionDetailSchema,
@@ -33,6 +34,8 @@ blp.before_request(before_api_call)
 
 @blp.route("/inspections")
 class Inspections(MethodView):
+    @operation("list_inspections", "List inspections", [422],
+               links={200: {"get_inspection": link("get_inspection", inspection_id="$response.body#/0/id")}})
     @blp.arguments(InspectionQuerySchema, location="query")
     @blp.response(200, InspectionRowSchema(many=True))
     def get(self, args: dict[str, Any]) -> list[dict[str, Any]]:
@@ -44,6 +47,9 @@ class Inspections(MethodView):
                      "department_name": r.department_name, "hazards": r.hazards, "penalties": r.penalties}
                     for r in rows]
 
+    @operation("record_inspection", "Record an inspection", [400, 403, 404, 409, 422, 500],
+               links={201: {"get_inspection": link("get_inspection", inspection_id="$response.body#/id"),
+                            "record_penalties": link("record_penalties", inspection_id="$response.body#/id")}})
     @blp.arguments(NewInspectionSchema)
     @blp.response(201, InspectedSchema)
     def post(self, body: dict[str, Any]) -> Response:
@@ -61,6 +67,9 @@ class Inspections(MethodView):
 
 @blp.route("/inspections/<int:inspection_id>")
 class InspectionDetail(MethodView):
+    @operation("get_inspection", "Get an inspection", [404],
+               links={200: {"record_penalties": link("record_penalties",
+                                                    inspection_id="$request.path.inspection_id")}})
     @blp.response(200, InspectionDetailSchema)
     def get(self, inspection_id: int) -> dict[str, Any]:
         """One inspection with the hazards it found or acknowledged and its penalties."""
@@ -73,9 +82,9 @@ class InspectionDetail(MethodView):
 
 @blp.route("/inspections/<int:inspection_id>/penalties")
 class Penalties(MethodView):
+    @operation("record_penalties", "Record a penalty decision (一案双罚)", [400, 403, 404, 409, 422])
     @blp.arguments(NewPenaltySchema)
     @blp.response(201, RecordedPenaltiesSchema)
-    @blp.alt_response(409, description="The department already has this case number for that target")
     def post(self, body: dict[str, Any], inspection_id: int) -> Response:
         """Record a penalty decision of the inspecting department: the unit's, the principal's, or both
         (一案双罚: two records of one case, linked each way). A fine needs a positive amount, other kinds none."""
@@ -99,6 +108,8 @@ def _sanction(given: dict[str, Any] | None) -> penalties.Sanction | None:
 
 @blp.route("/inspection-plans")
 class Plans(MethodView):
+    @operation("list_inspection_plans", "List yearly inspection plans", [403],
+               links={200: {"get_inspection_plan": link("get_inspection_plan", plan_id="$response.body#/0/id")}})
     @blp.response(200, PlanSchema(many=True))
     def get(self) -> list[Any]:
         """Yearly 双随机 plans: a department its own, the office every department's."""
@@ -108,6 +119,7 @@ class Plans(MethodView):
 
 @blp.route("/inspection-plans/<int:plan_id>")
 class PlanDetail(MethodView):
+    @operation("get_inspection_plan", "Get an inspection plan", [403, 404])
     @blp.response(200, PlanDetailSchema)
     def get(self, plan_id: int) -> dict[str, Any]:
         """A plan with both pools, its seed, the enterprises drawn with their inspectors, and whether redrawing

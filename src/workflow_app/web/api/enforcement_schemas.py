@@ -69,7 +69,7 @@ class NewInspectionSchema(Schema):
     inspected_on = fields.Date(required=True)
     inspectors = fields.String(load_default="", validate=validate.Length(max=200))
     findings = fields.String(required=True, validate=validate.Length(min=1, max=10000))
-    found = fields.List(fields.Dict(keys=fields.String(), values=fields.Raw()), load_default=list,
+    found = fields.List(fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True)), load_default=list,
                         validate=validate.Length(max=MAX_FOUND),
                         metadata={"description": "hazards found, each as the hazard model's start form"})
     self_reported_ids = fields.List(fields.Integer(validate=validate.Range(min=1, max=MAX_ID)), load_default=list,

@@ -21,7 +21,8 @@ from ...store.models import Hazard
 from ..context import app_services, now, today, unit_of_work
 from ..downloads import send_evidence
 from ..labels import history_in_words
-from .context import before_api_call, caller, fields_of, idempotent
+from .context import before_api_call, caller, fields_of, idempotent, refuse_unknown_parts
+from .document import link, operation
 from .schemas import (
     STAGE_NAMES,
     AttachmentSchema,
@@ -32,6 +33,10 @@ from .schemas import (
     ReportedSchema,
     ReportSchema,
 )
+
+KINDS = [*evidence.MEDIA_TYPES.values(), evidence.PDF]
+"""What an attachment may be (checked by its bytes, not its name)."""
+UPLOADED = ", ".join(KINDS)
 
 
 class MultipartParser(FlaskParser):
@@ -52,7 +57,8 @@ blp.before_request(before_api_call)
 
 @blp.route("/hazards")
 class Hazards(MethodView):
-    @blp.doc(operationId="list_hazards")
+    @operation("list_hazards", "List hazards (cursor pages)", [422],
+               links={200: {"get_hazard": link("get_hazard", hazard_id="$response.body#/items/0/id")}})
     @blp.arguments(HazardQuerySchema, location="query")
     @blp.response(200, HazardPageSchema)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -68,7 +74,9 @@ class Hazards(MethodView):
         more = len(items) > limit
         return {"items": items[:limit], "next_cursor": items[limit - 1]["id"] if more else None}
 
-    @blp.doc(operationId="report_hazard")
+    @operation("report_hazard", "Report a hazard", [400, 403, 404, 409, 422, 500],
+               links={201: {"get_hazard": link("get_hazard", hazard_id="$response.body#/id"),
+                            "upload_attachment": link("upload_attachment", hazard_id="$response.body#/id")}})
     @blp.arguments(ReportSchema)
     @blp.response(201, ReportedSchema)
     def post(self, body: dict[str, Any]) -> Response:
@@ -87,7 +95,10 @@ def _shown(hazard: Hazard) -> dict[str, Any]:
 
 @blp.route("/hazards/<int:hazard_id>")
 class HazardDetail(MethodView):
-    @blp.doc(operationId="get_hazard")
+    @operation("get_hazard", "Get a hazard with its history and attachments", [404],
+               links={200: {"upload_attachment": link("upload_attachment", hazard_id="$request.path.hazard_id"),
+                            "download_attachment": link("download_attachment",
+                                                        attachment_id="$response.body#/attachments/0/id")}})
     @blp.response(200, HazardDetailSchema)
     def get(self, hazard_id: int) -> dict[str, Any]:
         """One hazard with its history (who did what, when) and its attachments."""
@@ -101,8 +112,9 @@ class HazardDetail(MethodView):
 
 @blp.route("/attachments/<int:attachment_id>")
 class Attachment(MethodView):
-    @blp.doc(operationId="download_attachment")
-    @blp.response(200, {"type": "string", "format": "binary"}, content_type="application/octet-stream")
+    @operation("download_attachment", "Download an attachment", [404])
+    @blp.doc(responses={200: {"description": "The file as uploaded", "content": {
+        media_type: {"schema": {"type": "string", "format": "binary"}} for media_type in KINDS}}})
     def get(self, attachment_id: int) -> Response:
         """Download an attachment of a hazard the caller may see."""
         with unit_of_work() as session:
@@ -119,15 +131,17 @@ class UploadSchema(Schema):
 
 @blp.route("/hazards/<int:hazard_id>/attachments")
 class Attachments(MethodView):
-    @blp.doc(operationId="upload_attachment")
+    @operation("upload_attachment", "Attach a photo or PDF to a hazard", [400, 403, 404, 409, 413, 422],
+               links={201: {"download_attachment": link("download_attachment", attachment_id="$response.body#/id")}})
+    @blp.doc(requestBody={"content": {"multipart/form-data": {"encoding": {"file": {"contentType": UPLOADED}}}}})
     @blp.arguments(UploadSchema, location="files")
     @blp.response(201, AttachmentSchema)
-    @blp.alt_response(409, description="The hazard is closed or rejected: its evidence is frozen")
     def post(self, files: dict[str, Any], hazard_id: int) -> Response:
         """Attach a photo (JPEG, PNG or WebP) or a PDF, at most 8 MB, to a hazard of the caller's organisation.
 
         Recorded in the hazard's history. A closed or rejected hazard's evidence is frozen: 409.
         """
+        refuse_unknown_parts("file", "stage")
         upload = files["file"]
         photo = evidence.check_photo(upload.read(), upload.filename or "photo")
 

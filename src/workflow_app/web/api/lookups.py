@@ -13,6 +13,7 @@ from ...services import lookups
 from ...store.models import StandardItem
 from ..context import today, unit_of_work
 from .context import before_api_call, caller
+from .document import link, operation
 from .form_schemas import form_schema
 from .schemas import EnterprisePageSchema, EnterpriseQuerySchema, MeSchema, StandardItemSchema
 
@@ -23,7 +24,7 @@ JSON_SCHEMA = {"type": "object", "description": "a JSON Schema (2020-12)", "addi
 
 @blp.route("/me")
 class Me(MethodView):
-    @blp.doc(operationId="get_me")
+    @operation("get_me", "Who am I")
     @blp.response(200, MeSchema)
     def get(self) -> dict[str, Any]:
         """The caller: their account, organisation, role, the token's scopes, and the display name a
@@ -37,7 +38,7 @@ class Me(MethodView):
 
 @blp.route("/forms/hazard-report")
 class HazardReportForm(MethodView):
-    @blp.doc(operationId="get_hazard_report_form")
+    @operation("get_hazard_report_form", "The hazard report form as JSON Schema")
     @blp.response(200, JSON_SCHEMA)
     def get(self) -> Response:
         """The `data` of a hazard report (POST /api/v1/hazards) as JSON Schema: its fields, the allowed
@@ -49,7 +50,9 @@ class HazardReportForm(MethodView):
 
 @blp.route("/enterprises")
 class Enterprises(MethodView):
-    @blp.doc(operationId="list_enterprises")
+    @operation("list_enterprises", "List the enterprises I may see (cursor pages)", [422],
+               links={200: {"list_standard_items": link("list_standard_items",
+                                                        enterprise_id="$response.body#/items/0/id")}})
     @blp.arguments(EnterpriseQuerySchema, location="query")
     @blp.response(200, EnterprisePageSchema)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -64,7 +67,7 @@ class Enterprises(MethodView):
 
 @blp.route("/enterprises/<int:enterprise_id>/standard-items")
 class StandardItems(MethodView):
-    @blp.doc(operationId="list_standard_items")
+    @operation("list_standard_items", "Standard items in force for an enterprise", [404])
     @blp.response(200, StandardItemSchema(many=True))
     def get(self, enterprise_id: int) -> list[StandardItem]:
         """The standard items a hazard of this enterprise may be judged against today (`judged_item_ids` of a

@@ -10,6 +10,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 from ...services.attachments import STAGES
 from ...services.hazards import MAX_JUDGED_ITEMS
 from ...services.inbox import TaskCursor
+from ...services.vocabulary import LEVELS, SOURCES, STATUSES
 
 MAX_ID = 2**63 - 1
 
@@ -95,9 +96,9 @@ class HazardDetailSchema(HazardSchema):
 
 
 class HazardQuerySchema(Schema):
-    level = fields.String(validate=validate.OneOf(["general", "major"]))
-    status = fields.String(validate=validate.Length(max=30))
-    source = fields.String(validate=validate.Length(max=30))
+    level = fields.String(validate=validate.OneOf(list(LEVELS)))
+    status = fields.String(validate=validate.OneOf(list(STATUSES)))
+    source = fields.String(validate=validate.OneOf(list(SOURCES)))
     enterprise_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
     overdue = fields.Boolean()
     cursor = fields.Integer(validate=validate.Range(min=1, max=MAX_ID),
@@ -112,7 +113,7 @@ class HazardPageSchema(Schema):
 
 class ReportSchema(Schema):
     enterprise_id = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_ID))
-    data = fields.Dict(keys=fields.String(), values=fields.Raw(), required=True,
+    data = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True), required=True,
                        metadata={"description": "the fields of the model's start form"})
     judged_item_ids = fields.List(fields.Integer(validate=validate.Range(min=1, max=MAX_ID)), load_default=list,
                                   validate=validate.Length(max=MAX_JUDGED_ITEMS),
@@ -180,7 +181,8 @@ class TaskDetailSchema(TaskSchema):
 
 
 class CompleteSchema(Schema):
-    data = fields.Dict(keys=fields.String(), values=fields.Raw(), required=True)
+    data = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True), required=True,
+                       metadata={"description": "the fields of the task's form (its `form` JSON Schema)"})
 
 
 class CompletedSchema(Schema):

@@ -16,6 +16,7 @@ from ...services.model_registry import process_model
 from ...store.models import InboxTask, ProcessInstanceRow
 from ..context import now, today, unit_of_work
 from .context import before_api_call, caller, fields_of, idempotent
+from .document import link, operation
 from .form_schemas import form_schema
 from .schemas import (
     CompletedSchema,
@@ -48,7 +49,8 @@ def _etag(session: Any, task: InboxTask) -> str:
 
 @blp.route("/tasks")
 class Tasks(MethodView):
-    @blp.doc(operationId="list_my_tasks")
+    @operation("list_my_tasks", "List my open tasks (cursor pages)", [422],
+               links={200: {"get_task": link("get_task", task_id="$response.body#/items/0/task_id")}})
     @blp.arguments(TaskQuerySchema, location="query")
     @blp.response(200, TaskPageSchema)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -65,8 +67,10 @@ class Tasks(MethodView):
 
 @blp.route("/tasks/<task_id>")
 class TaskDetail(MethodView):
-    @blp.doc(operationId="get_task")
-    @blp.response(200, TaskDetailSchema)
+    @operation("get_task", "Get a task with its form and ETag", [404],
+               links={200: {"complete_task": link("complete_task", task_id="$request.path.task_id",
+                                                  **{"header.If-Match": "$response.header.ETag"})}})
+    @blp.response(200, TaskDetailSchema, headers={"ETag": {"$ref": "#/components/headers/ETag"}})
     def get(self, task_id: str) -> tuple[dict[str, Any], int, dict[str, str]]:
         """A task the caller may act on, its form as JSON Schema (what the server enforces: conditional
         requirements as `if`/`then`, the signature as `const`), and its ETag for If-Match."""
@@ -86,11 +90,10 @@ def _signature_field(session: Any, task: InboxTask) -> str | None:
 
 @blp.route("/tasks/<task_id>/complete")
 class Complete(MethodView):
-    @blp.doc(operationId="complete_task")
+    @operation("complete_task", "Complete a task (If-Match)", [400, 403, 404, 409, 412, 422, 428, 500],
+               headers=["If-Match"])
     @blp.arguments(CompleteSchema)
     @blp.response(200, CompletedSchema)
-    @blp.alt_response(412, description="Stale ETag")
-    @blp.alt_response(428, description="If-Match missing")
     def post(self, body: dict[str, Any], task_id: str) -> Response:
         """Complete a task with data validated exactly like the web form; needs If-Match."""
         def work(session: Any) -> tuple[dict[str, Any], int]:
