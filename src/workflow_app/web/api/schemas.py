@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
@@ -140,32 +141,30 @@ class TaskSchema(Schema):
     assignee_id = fields.Integer(allow_none=True)
 
 
+TASK_CURSOR = r"^(-|[1-9][0-9]{0,5})\.[0-9]{1,18}$"
+"""A page of tasks ends at `<due date as a day number (date.toordinal) or ->.<row id>`: every text of this shape is
+a cursor the server can read, so a client's schema check and the server's agree."""
+
+
 class TaskCursorField(fields.Field):
-    """Where a page of tasks ended, as `<due date or ->.<row id>` (opaque to clients: pass it back)."""
+    """Where a page of tasks ended (opaque to clients: pass next_cursor back as it came)."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> TaskCursor:
         text = value if isinstance(value, str) else ""
-        if not text or len(text) > 40:
+        if not re.fullmatch(TASK_CURSOR, text):
             raise ValidationError("not a cursor of this list: pass back next_cursor as it came")
         due, _, row = text.partition(".")
-        try:
-            row_id = int(row) if row.isdigit() and len(row) <= 18 else -1
-            cursor = TaskCursor(None if due == "-" else date.fromisoformat(due), row_id)
-        except ValueError:
-            raise ValidationError("not a cursor of this list: pass back next_cursor as it came") from None
-        if row_id < 0:
-            raise ValidationError("not a cursor of this list: pass back next_cursor as it came")
-        return cursor
+        return TaskCursor(None if due == "-" else date.fromordinal(int(due)), int(row))
 
 
 def task_cursor(cursor: TaskCursor) -> str:
     """The text of a cursor (TaskCursorField reads it back)."""
-    return f"{cursor.due_on.isoformat() if cursor.due_on else '-'}.{cursor.row_id}"
+    return f"{cursor.due_on.toordinal() if cursor.due_on else '-'}.{cursor.row_id}"
 
 
 class TaskQuerySchema(Schema):
     cursor = TaskCursorField(metadata={"description": "next_cursor of the previous page", "type": "string",
-                                       "maxLength": 40})
+                                       "pattern": TASK_CURSOR})
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 
