@@ -50,7 +50,7 @@ SQLITE_TRIGGERS = [
 POSTGRES_TRIGGERS = [
     f"""CREATE FUNCTION hazard_tallies_follow() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-      IF TG_OP = 'UPDATE' AND {SAME_KEY} THEN
+      IF TG_OP = 'UPDATE' AND ({SAME_KEY}) THEN  -- parenthesised: the CASEs' THENs would end the IF
         RETURN NULL;
       END IF;
       IF TG_OP IN ('UPDATE', 'DELETE') THEN
