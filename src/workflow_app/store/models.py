@@ -309,8 +309,8 @@ class Hazard(Base):
         Index("ix_hazards_kpi_found", "found_on", "enterprise_id", *KPI_COLUMNS),
         Index("ix_hazards_kpi_enterprise", "enterprise_id", "found_on", *KPI_COLUMNS),
         # live hazards not (yet) marked overdue, by deadline: the tiles' overdue ones beyond the tallies' (0033)
-        Index("ix_hazards_due_unmarked", "rectification_deadline", "enterprise_id", "found_on",
-              sqlite_where=text(UNMARKED_LIVE), postgresql_where=text(UNMARKED_LIVE)),
+        Index("ix_hazards_due_unmarked", "rectification_deadline", "enterprise_id", "found_on", "status",
+              "overdue_since", sqlite_where=text(UNMARKED_LIVE), postgresql_where=text(UNMARKED_LIVE)),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(30), unique=True)

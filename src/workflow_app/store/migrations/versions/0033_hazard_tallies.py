@@ -82,7 +82,8 @@ def upgrade() -> None:
                "supervision_listed, count(*) FROM hazards GROUP BY 1, 2, 3, 4")
     for statement in POSTGRES_TRIGGERS if op.get_bind().dialect.name == "postgresql" else SQLITE_TRIGGERS:
         op.execute(statement)
-    op.create_index("ix_hazards_due_unmarked", "hazards", ["rectification_deadline", "enterprise_id", "found_on"],
+    op.create_index("ix_hazards_due_unmarked", "hazards", ["rectification_deadline", "enterprise_id", "found_on", "status",
+                                                         "overdue_since"],
                     sqlite_where=UNMARKED_LIVE, postgresql_where=UNMARKED_LIVE)
     op.drop_index("ix_inbox_tasks_open_enterprise", table_name="inbox_tasks")
     op.create_index("ix_inbox_tasks_open_enterprise", "inbox_tasks", ["enterprise_id", "due_on", "completed_at"],
