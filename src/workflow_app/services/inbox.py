@@ -41,6 +41,7 @@ class InboxQuery:
     level: str | None = None
     source: str | None = None
     enterprise_id: int | None = None
+    enterprise_text: str | None = None  # part of an enterprise's name or of its pinyin initials
     overdue: bool = False
     due: str | None = None
     review: bool = False
@@ -105,6 +106,8 @@ def _filtered(query: Select, user: User, wanted: InboxQuery, tab: str, today: da
     query = query.where(InboxTask.completed_at.is_(None), _tab_condition(user, tab, delegators))
     if wanted.enterprise_id is not None:
         query = query.where(InboxTask.enterprise_id == wanted.enterprise_id)
+    if wanted.enterprise_text:
+        query = query.where(InboxTask.enterprise_id.in_(enterprises_named(wanted.enterprise_text)))
     from .home import DUE_SOON_DAYS, REVIEW_STEPS  # the home page counts with the inbox's tab conditions
 
     if wanted.overdue or wanted.due == "overdue":
@@ -122,6 +125,15 @@ def _filtered(query: Select, user: User, wanted: InboxQuery, tab: str, today: da
     return query
 
 
+def enterprises_named(text: str) -> Select:
+    """The ids of the enterprises whose name or pinyin initials contain `text` (as the enterprise list and the
+    public report page find them): the inbox's enterprise filter, which the tab's own scope still limits."""
+    lowered = text.strip().lower()[:60]
+    return select(Organisation.id).where(Organisation.kind == "enterprise", or_(
+        func.lower(Organisation.name).contains(lowered, autoescape=True),
+        Organisation.name_initials.contains(lowered, autoescape=True)))
+
+
 def inbox_page(session: Session, user: User, wanted: InboxQuery, today: date) -> InboxPage:
     """The page of `wanted` for `user`, `today` deciding what is overdue (Asia/Shanghai date)."""
     if wanted.tab not in tabs_for(user):
@@ -136,11 +148,11 @@ def inbox_page(session: Session, user: User, wanted: InboxQuery, today: date) ->
               for tab in tabs_for(user)}
     base = _filtered(select(InboxTask.id), user, wanted, wanted.tab, today, delegators)
     offset = (max(wanted.page, 1) - 1) * wanted.per_page
-    dated_count = session.scalar(select(func.count()).select_from(
-        base.where(InboxTask.due_on.is_not(None)).subquery())) or 0
     ids = list(session.scalars(base.where(InboxTask.due_on.is_not(None))
                                .order_by(InboxTask.due_on, InboxTask.id).offset(offset).limit(wanted.per_page)))
-    if len(ids) < wanted.per_page:
+    if len(ids) < wanted.per_page:  # past the dated tasks: only now count them, to know where the undated begin
+        dated_count = len(ids) + offset if ids else session.scalar(select(func.count()).select_from(
+            base.where(InboxTask.due_on.is_not(None)).subquery())) or 0
         ids += session.scalars(base.where(InboxTask.due_on.is_(None)).order_by(InboxTask.id)
                                .offset(max(0, offset - dated_count)).limit(wanted.per_page - len(ids)))
     found = {task.id: (task, hazard, campaign) for task, hazard, campaign in session.execute(

@@ -184,6 +184,10 @@ def history_shown_to(user: User, hazard: Hazard, entries: Sequence[AuditEntry]) 
             and (e.detail or {}).get("task", (e.detail or {}).get("timer")) not in hidden]
 
 
+_VISIBLE_ENTERPRISE = Organisation.__table__.alias("visible_enterprise")
+"""Built once: an alias builds a proxy of every column of organisations when first read (~1 ms a query)."""
+
+
 def visible_by_enterprise(query: Select, user: User, enterprise_id: Any) -> Select:
     """Limit a query over records of enterprises (column `enterprise_id`) to those `user` may see:
     an enterprise its own, a town its territory, a department those it supervises, the office all."""
@@ -192,9 +196,8 @@ def visible_by_enterprise(query: Select, user: User, enterprise_id: Any) -> Sele
     if user.role == "enterprise":
         return query.where(enterprise_id == user.organisation_id)
     if user.role == "town":
-        enterprise = Organisation.__table__.alias("visible_enterprise")
-        return query.join(enterprise, enterprise.c.id == enterprise_id).where(
-            enterprise.c.town_id == user.organisation_id)
+        return query.join(_VISIBLE_ENTERPRISE, _VISIBLE_ENTERPRISE.c.id == enterprise_id).where(
+            _VISIBLE_ENTERPRISE.c.town_id == user.organisation_id)
     return query.where(enterprise_id.in_(supervised_by(user.organisation_id)))
 
 

@@ -242,7 +242,7 @@ class InboxTask(Base):
         # query names, its WHERE included
         Index("ix_inbox_tasks_open_counts", "organisation_id", "role", "assignee_id", "due_on", "bpmn_id",
               "completed_at", sqlite_where=text("completed_at IS NULL"), postgresql_where=text("completed_at IS NULL")),
-        Index("ix_inbox_tasks_open_enterprise", "enterprise_id", "due_on",
+        Index("ix_inbox_tasks_open_enterprise", "enterprise_id", "due_on", "completed_at",  # covering (0033)
               sqlite_where=text("completed_at IS NULL"), postgresql_where=text("completed_at IS NULL")),
         Index("ix_inbox_tasks_open_due", "due_on",
               sqlite_where=text("completed_at IS NULL"), postgresql_where=text("completed_at IS NULL")),
@@ -298,6 +298,7 @@ class TimerFiring(Base):
 
 
 KPI_COLUMNS = ("status", "supervision_listed", "rectification_deadline", "overdue_since")
+UNMARKED_LIVE = "status NOT IN ('closed', 'rejected') AND overdue_since IS NULL"
 
 
 class Hazard(Base):
@@ -307,6 +308,9 @@ class Hazard(Base):
     __table_args__ = (  # the home page's figures: hazards found in a period, of all or of some enterprises
         Index("ix_hazards_kpi_found", "found_on", "enterprise_id", *KPI_COLUMNS),
         Index("ix_hazards_kpi_enterprise", "enterprise_id", "found_on", *KPI_COLUMNS),
+        # live hazards not (yet) marked overdue, by deadline: the tiles' overdue ones beyond the tallies' (0033)
+        Index("ix_hazards_due_unmarked", "rectification_deadline", "enterprise_id", "found_on", "status",
+              "overdue_since", sqlite_where=text(UNMARKED_LIVE), postgresql_where=text(UNMARKED_LIVE)),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(30), unique=True)
@@ -346,6 +350,25 @@ class Hazard(Base):
     # the items of judgement standards (or key inspection items) it was judged against: that edition's, kept
     judged_items: Mapped[list[StandardItem]] = relationship(secondary="hazard_judged_items",
                                                             order_by="StandardItem.id")
+
+
+class HazardTally(Base):
+    """How many hazards an enterprise found on a day, by state and listing (the home page's KPI tiles read these).
+
+    Kept by database triggers on `hazards` (migration 0033) in the same transaction as every insert, update or
+    delete of a hazard, so no writer can forget them and a rolled-back change leaves them as they were. State:
+    `closed`, `rejected`, else `overdue` once the overdue timer marked it (overdue_since), else `open`. A migration
+    that rebuilds `hazards` on SQLite (batch mode) drops its triggers: recreate them (tests/test_hazard_tallies.py
+    checks they exist at head).
+    """
+
+    __tablename__ = "hazard_tallies"
+    __table_args__ = (Index("ix_hazard_tallies_found", "found_on", "enterprise_id", "state", "listed", "hazards"),)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    found_on: Mapped[date] = mapped_column(Date, primary_key=True)
+    state: Mapped[str] = mapped_column(String(10), primary_key=True)
+    listed: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    hazards: Mapped[int] = mapped_column(Integer)
 
 
 class AuditEntry(Base):

@@ -5,12 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from ..services import bulk, inbox
 from ..services.errors import InvalidInputError
-from ..store.models import Organisation
 from .context import app_services, local_path, me, now, today, unit_of_work
 
 bp = Blueprint("inbox", __name__)
@@ -29,7 +27,9 @@ def _query() -> inbox.InboxQuery:
     return inbox.InboxQuery(
         tab=request.args.get("tab", "todo"), status=request.args.get("status") or None,
         level=request.args.get("level") or None, source=request.args.get("source") or None,
-        enterprise_id=_int_arg("enterprise"), overdue=request.args.get("overdue") == "1",
+        enterprise_id=_int_arg("enterprise"),
+        enterprise_text=request.args.get("enterprise_text", "").strip()[:60] or None,
+        overdue=request.args.get("overdue") == "1",
         due=request.args.get("due") or None, review=request.args.get("review") == "1",
         page=_int_arg("page") or 1,
     )
@@ -42,12 +42,8 @@ def inbox_page() -> str:
     wanted = _query()
     with unit_of_work() as session:
         page = inbox.inbox_page(session, user, wanted, today())
-        enterprises = [] if user.role == "enterprise" else list(session.execute(
-            select(Organisation.id, Organisation.name).where(Organisation.kind == "enterprise")
-            .order_by(Organisation.name).limit(500)))
         colleagues = inbox.colleagues(session, user)
-    return render_template("inbox.html", page=page, tabs=inbox.tabs_for(user), enterprises=enterprises,
-                           today=today(), colleagues=colleagues)
+    return render_template("inbox.html", page=page, tabs=inbox.tabs_for(user), today=today(), colleagues=colleagues)
 
 
 def _back() -> Response:
