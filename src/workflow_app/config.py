@@ -110,6 +110,11 @@ class Settings:
     dispatch_email_workers: int = 2
     """WORKFLOW_APP_DISPATCH_EMAIL_WORKERS: e-mails one scheduler process sends at once (≥ 1); each is one SMTP
     connection, so keep it within what the mail server allows per client."""
+    sms_provider: str = ""
+    """WORKFLOW_APP_SMS_PROVIDER: the SMS provider (services/sms*); empty: no SMS, and nobody's default turns it on."""
+    notice_daily_cap: int = 20
+    """WORKFLOW_APP_NOTICE_DAILY_CAP: personal e-mails and SMS one person is sent per Shanghai day; the rest are held
+    for their daily digest."""
     smtp: SmtpSettings = field(default_factory=lambda: SmtpSettings(host=""))
     """WORKFLOW_APP_SMTP_HOST, _PORT, _SECURITY (starttls|ssl|none), _USERNAME, _PASSWORD, _SENDER."""
     oidc: OidcSettings | None = None
@@ -147,6 +152,8 @@ class Settings:
             if environ.get("WORKFLOW_APP_AUDIT_CHECKPOINT_DIR") else None,
             dispatch_webhook_workers=_at_least_one(environ, "WORKFLOW_APP_DISPATCH_WEBHOOK_WORKERS", 4),
             dispatch_email_workers=_at_least_one(environ, "WORKFLOW_APP_DISPATCH_EMAIL_WORKERS", 2),
+            sms_provider=environ.get("WORKFLOW_APP_SMS_PROVIDER", "").strip(),
+            notice_daily_cap=_at_least_one(environ, "WORKFLOW_APP_NOTICE_DAILY_CAP", 20),
             smtp=SmtpSettings(
                 host=environ.get("WORKFLOW_APP_SMTP_HOST", ""), port=int(environ.get("WORKFLOW_APP_SMTP_PORT", "25")),
                 security=environ.get("WORKFLOW_APP_SMTP_SECURITY", "starttls"),

@@ -373,6 +373,24 @@ class AuditHead(Base):
     last_hash: Mapped[str] = mapped_column(String(64))
 
 
+PENDING, SENT, PARKED, HELD, DIGESTED = "pending", "sent", "parked", "held", "digested"
+NOTICE_STATUSES = (PENDING, SENT, PARKED, HELD, DIGESTED)
+"""A notice's `status`: `pending` waits for the dispatcher (the only status it sends), `sent` was delivered
+(in-app ones when queued), `parked` failed for good until the office retries it, `held` is a personal e-mail or
+SMS beyond its person's daily cap (not sent; the daily digest rolls it in) and `digested` one the digest took."""
+
+
+class NoticePreference(Base):
+    """A person's choice of one channel for one notice kind (通知设置); a kind and channel without a row follows
+    the default (services/notice_preferences.py). In-app notices are always on, so they have no row."""
+
+    __tablename__ = "notice_preferences"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)  # email | sms
+    enabled: Mapped[bool] = mapped_column(Boolean)
+
+
 class Notice(Base):
     """Outbox of notices; the idempotency key makes queuing the same notice twice impossible.
 
@@ -387,7 +405,7 @@ class Notice(Base):
     __table_args__ = (Index("ix_notices_due", "status", "next_attempt_at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
-    channel: Mapped[str] = mapped_column(String(20), default="in_app")  # in_app | email | webhook
+    channel: Mapped[str] = mapped_column(String(20), default="in_app")  # in_app | email | webhook | sms
     kind: Mapped[str] = mapped_column(String(40))
     recipient_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
     # a notice to one person (SMS, their own e-mail, their in-app list); None: to the organisation as a whole
@@ -395,7 +413,7 @@ class Notice(Base):
     hazard_id: Mapped[int | None] = mapped_column(ForeignKey("hazards.id"))
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)  # pending | sent | parked
+    status: Mapped[str] = mapped_column(String(20), default=PENDING, index=True)  # NOTICE_STATUSES
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
