@@ -1,9 +1,11 @@
 """Who can act on a hazard's notice, by name: the people a timer's notice reaches beside their organisations.
 
-Only people of the organisations the notice goes to are named, so a notice never crosses to another
-organisation: the person who claimed the step the timer watches; in the hazard's enterprise its named
-整改责任人 and, for overdue and escalation kinds, its principal (主要负责人) and safety officer
-(安全管理员, the name on the enterprise's profile); for escalations the staff of a notified department.
+Only people of the organisations the notice goes to, or of the one acting on the step the timer watches,
+are named, so a notice never crosses to an organisation with no part in it: the person who claimed that
+step; in the hazard's enterprise its named 整改责任人 and, for overdue and escalation kinds, its principal
+(主要负责人) and safety officer (安全管理员, the name on the enterprise's profile) — an escalation of the
+enterprise's own late step reaches them although it goes to the office and the department; for escalations
+the staff of a notified department.
 A name on a plan or a profile is matched to an active account of that enterprise by its username, else by
 its display name when exactly one account bears it (two namesakes: neither is guessed).
 """
@@ -21,13 +23,15 @@ def people_to_notify(session: Session, hazard: Hazard, instance_id: int, step: s
                      organisation_ids: set[int]) -> list[User]:
     """The people a `kind` notice of `hazard` (its timer watching `step`) names, each once, in a fixed order."""
     found: dict[int, User] = {}
+    claimant_id, acting_id = _watched_task(session, instance_id, step)
+    involved = organisation_ids | ({acting_id} if acting_id is not None else set())
 
     def add(person: User | None) -> None:
-        if person is not None and person.active and person.organisation_id in organisation_ids:
+        if person is not None and person.active and person.organisation_id in involved:
             found.setdefault(person.id, person)
 
-    add(_claimant(session, instance_id, step))
-    if hazard.enterprise_id in organisation_ids:
+    add(session.get(User, claimant_id) if claimant_id is not None else None)
+    if hazard.enterprise_id in involved:
         enterprise = hazard.enterprise
         add(account_named(session, enterprise.id, hazard.responsible_person))
         if kind in OVERDUE_KINDS | ESCALATION_KINDS:
@@ -44,14 +48,15 @@ def people_to_notify(session: Session, hazard: Hazard, instance_id: int, step: s
     return list(found.values())
 
 
-def _claimant(session: Session, instance_id: int, step: str | None) -> User | None:
-    """Who claimed the open task of `step` (any open step when the timer watches none) on the instance."""
-    query = select(InboxTask.assignee_id).where(InboxTask.instance_id == instance_id,
-                                                InboxTask.completed_at.is_(None), InboxTask.assignee_id.is_not(None))
-    if step is not None:
-        query = query.where(InboxTask.bpmn_id == step)
-    assignee_id = session.scalar(query.order_by(InboxTask.id.desc()).limit(1))
-    return session.get(User, assignee_id) if assignee_id is not None else None
+def _watched_task(session: Session, instance_id: int, step: str | None) -> tuple[int | None, int | None]:
+    """Who claimed the open task of `step` on the instance (None: nobody) and the organisation acting on it
+    (None: no such task, e.g. a timer watching no step)."""
+    if step is None:
+        return None, None
+    row = session.execute(select(InboxTask.assignee_id, InboxTask.organisation_id).where(
+        InboxTask.instance_id == instance_id, InboxTask.bpmn_id == step, InboxTask.completed_at.is_(None))
+        .order_by(InboxTask.id.desc()).limit(1)).first()
+    return (row.assignee_id, row.organisation_id) if row is not None else (None, None)
 
 
 def account_named(session: Session, organisation_id: int, name: str | None) -> User | None:
