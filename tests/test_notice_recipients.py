@@ -232,3 +232,16 @@ def test_the_settings_page_speaks_english(factory, zone, tmp_path: Path):
     client.post("/lang/en", data={"csrf_token": csrf(client, "/notices/settings")})
     page = client.get("/notices/settings").get_data(as_text=True)
     assert "Notification settings" in page and "Rectification overdue" in page
+
+
+def test_a_public_report_awaiting_triage_names_nobody_of_the_reported_enterprise(factory, zone):
+    _contacts(factory, zone, safety_officer_name="safety")
+    hid = report(factory, None, zone.enterprise_id, T0, source="public_report")
+    task_id = open_task(factory, hid).task_id
+    with transaction(factory) as s:  # the office's triage is claimed: its claimant is named
+        inbox.claim(s, s.get(User, zone.office.id), task_id, T0)
+    fired = sweep(factory, T0 + timedelta(days=30), policy=SMS)
+    assert "triage_overdue" in [f.notice for f in fired]
+    with transaction(factory) as s:
+        named = set(s.scalars(select(Notice.recipient_user_id).where(Notice.recipient_user_id.is_not(None))))
+        assert named == {zone.office.id}

@@ -73,7 +73,8 @@ def queue_to_people(session: Session, event_key: str, kind: str, now: datetime, 
         chosen = choices[kind] if kind in choices else default_channels(person, kind, policy.sms_configured)
         wanted = [c for c in CAPPED_CHANNELS if c in chosen and _reachable(person, c, policy)]
         left = policy.daily_cap - (sent_today(session, person.id, now) if wanted else 0)
-        sent, held = ["in_app"], []
+        sent: list[str] = ["in_app"]
+        held: list[str] = []
         _add(session, event_key, kind, now, person, "in_app", subject, body, hazard_id, SENT, None)
         for channel in wanted:
             status = PENDING if left > 0 else HELD
