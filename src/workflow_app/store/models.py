@@ -402,7 +402,10 @@ class Notice(Base):
     """
 
     __tablename__ = "notices"
-    __table_args__ = (Index("ix_notices_due", "status", "next_attempt_at"),)
+    __table_args__ = (Index("ix_notices_due", "status", "next_attempt_at"),
+                      # a person's own notices by instant: the notice list hides an organisation's line they have
+                      # their own of (notice_centre.shown_to), one lookup per line (0034)
+                      Index("ix_notices_person_created", "recipient_user_id", "created_at"))
     id: Mapped[int] = mapped_column(primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     channel: Mapped[str] = mapped_column(String(20), default="in_app")  # in_app | email | webhook | sms

@@ -1,4 +1,5 @@
-"""notice preferences: each person's choice of e-mail and SMS per notice kind (通知设置); in-app is always on
+"""notice preferences: each person's choice of e-mail and SMS per notice kind (通知设置); in-app is always on;
+an index of a person's own notices by instant (the notice list hides an organisation's line they have their own of)
 
 Revision ID: 0034
 Revises: 0032
@@ -27,7 +28,9 @@ def upgrade() -> None:
         sa.Column("channel", sa.String(length=20), primary_key=True),
         sa.Column("enabled", sa.Boolean(), nullable=False),
     )
+    op.create_index("ix_notices_person_created", "notices", ["recipient_user_id", "created_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_notices_person_created", table_name="notices")
     op.drop_table("notice_preferences")
