@@ -43,7 +43,8 @@ def _rectify_general(factory: sessionmaker[Session], zone: Zone, hid: int, mode:
 
 def _notices(factory: sessionmaker[Session], hid: int) -> set[tuple[str, int]]:
     with transaction(factory) as s:
-        return {(n.kind, n.recipient_org_id) for n in s.scalars(select(Notice).where(Notice.hazard_id == hid))}
+        return {(n.kind, n.recipient_org_id) for n in s.scalars(select(Notice).where(  # to organisations
+            Notice.hazard_id == hid, Notice.recipient_user_id.is_(None)))}
 
 
 @pytest.mark.parametrize("mode", ["immediate", "planned"])

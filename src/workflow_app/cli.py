@@ -151,7 +151,8 @@ def demo_command(ctx: Context, now_text: str | None) -> None:
                 yield step
                 bar.update(1)
         created = demo.seed(ctx.factory, now, EvidenceStore(Path(ctx.settings.instance_dir) / "evidence"), progress)
-    fired = sweep(ctx.factory, now)
+    from .scheduling import notice_policy
+    fired = sweep(ctx.factory, now, policy=notice_policy(ctx.settings))
     click.echo("demo data created" if created else "demo data already present: nothing changed")
     click.echo(f"timers fired: {len(fired)}")
     with transaction(ctx.factory) as session:
@@ -284,7 +285,8 @@ def notices_retry(ctx: Context, notice_ids: tuple[int, ...], all_parked: bool) -
 @pass_context
 def sweep_command(ctx: Context, now_text: str | None) -> None:
     """Fire every timer due at --now and print what fired."""
-    fired = sweep(ctx.factory, _now(now_text))
+    from .scheduling import notice_policy
+    fired = sweep(ctx.factory, _now(now_text), policy=notice_policy(ctx.settings))
     for firing in fired:
         click.echo(f"{firing.code}  {firing.notice:<10} {firing.timer}  due {firing.due_at.isoformat()}")
     click.echo(f"{len(fired)} timer(s) fired")

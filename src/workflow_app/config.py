@@ -226,6 +226,9 @@ class Settings:
     dispatch_email_workers: int = 2
     """WORKFLOW_APP_DISPATCH_EMAIL_WORKERS: e-mails one scheduler process sends at once (≥ 1); each is one SMTP
     connection, so keep it within what the mail server allows per client."""
+    notice_daily_cap: int = 20
+    """WORKFLOW_APP_NOTICE_DAILY_CAP: personal e-mails and SMS one person is sent per Shanghai day; the rest are held
+    for their daily digest."""
     smtp: SmtpSettings = field(default_factory=lambda: SmtpSettings(host=""))
     """WORKFLOW_APP_SMTP_HOST, _PORT, _SECURITY (starttls|ssl|none), _USERNAME, _PASSWORD, _SENDER."""
     sms: SmsSettings = field(default_factory=SmsSettings)
@@ -266,6 +269,7 @@ class Settings:
             if environ.get("WORKFLOW_APP_AUDIT_CHECKPOINT_DIR") else None,
             dispatch_webhook_workers=_at_least_one(environ, "WORKFLOW_APP_DISPATCH_WEBHOOK_WORKERS", 4),
             dispatch_email_workers=_at_least_one(environ, "WORKFLOW_APP_DISPATCH_EMAIL_WORKERS", 2),
+            notice_daily_cap=_at_least_one(environ, "WORKFLOW_APP_NOTICE_DAILY_CAP", 20),
             smtp=SmtpSettings(
                 host=environ.get("WORKFLOW_APP_SMTP_HOST", ""), port=int(environ.get("WORKFLOW_APP_SMTP_PORT", "25")),
                 security=environ.get("WORKFLOW_APP_SMTP_SECURITY", "starttls"),

@@ -33,6 +33,7 @@ from .services.digest import SEND_AT, send_digests
 from .services.dispatch import dispatch
 from .services.duties import open_due_duties
 from .services.holidays import remind_office
+from .services.personal_notices import NO_SMS, NoticePolicy
 from .services.sms import SmsChannel
 from .services.sweep import sweep
 from .store.database import transaction
@@ -116,9 +117,15 @@ def _record_run(factory: sessionmaker[Session], name: str, started: datetime, du
             continue
 
 
-def sweep_job(factory: sessionmaker[Session], shutdown: Shutdown | None = None) -> Callable[[datetime], int]:
+def notice_policy(settings: Settings) -> NoticePolicy:
+    """What notices to people may use in this deployment: SMS once a provider is set, the daily cap."""
+    return NoticePolicy(sms_configured=settings.sms.enabled, daily_cap=settings.notice_daily_cap)
+
+
+def sweep_job(factory: sessionmaker[Session], shutdown: Shutdown | None = None,
+              policy: NoticePolicy = NO_SMS) -> Callable[[datetime], int]:
     should_stop = shutdown.requested if shutdown is not None else (lambda: False)
-    return lambda now: len(sweep(factory, now, should_stop=should_stop))
+    return lambda now: len(sweep(factory, now, should_stop=should_stop, policy=policy))
 
 
 def dispatch_job(factory: sessionmaker[Session], channels: dict[str, Channel],
@@ -161,7 +168,8 @@ def build_scheduler(settings: Settings, factory: sessionmaker[Session], blocking
     """A scheduler with the sweep and dispatch jobs, both due at once and then every interval; its jobs
     stop early once `shutdown` is requested."""
     scheduler: BaseScheduler = (BlockingScheduler if blocking else BackgroundScheduler)(timezone=UTC)
-    jobs = {"sweep": sweep_job(factory, shutdown), "dispatch": dispatch_job(factory, channels_from(settings), shutdown),
+    jobs = {"sweep": sweep_job(factory, shutdown, notice_policy(settings)),
+            "dispatch": dispatch_job(factory, channels_from(settings), shutdown),
             "duties": duties_job(factory)}
     for name, work in jobs.items():
         scheduler.add_job(run_job, "interval", args=(factory, name, work), kwargs={"shutdown": shutdown}, id=name,

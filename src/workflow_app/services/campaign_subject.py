@@ -18,6 +18,7 @@ from ..engine import FieldError, FiredTimer, FormValidationError, ProcessInstanc
 from ..store.models import Campaign, CampaignSubmission, InboxTask, Organisation, User
 from . import notices
 from .campaign_figures import counted_values, overridden, totals_below_week, week_window
+from .personal_notices import NoticePolicy
 from .roles import office_id
 
 PHASES = ("mobilization", "self_inspection", "enforcement", "summary")
@@ -74,7 +75,8 @@ class CampaignSubject:
                 "period": str(view.task_data.get(period_variable) or "") or None if period_variable else None,
                 "organisation_id": int(organisation) if organisation is not None else office_id(session)}
 
-    def queue_notices(self, session: Session, instance_id: int, fired: FiredTimer, now: datetime) -> None:
+    def queue_notices(self, session: Session, instance_id: int, fired: FiredTimer, now: datetime,
+                      policy: NoticePolicy) -> None:
         kind = fired.properties.get("notice", "timer")
         recipients = self._recipients(session, instance_id, fired)
         task_name = fired.name

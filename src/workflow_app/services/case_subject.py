@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from ..engine import FiredTimer, ProcessInstance, UserTaskView
 from ..store.models import Case, User
 from . import notices
+from .personal_notices import NoticePolicy
 from .roles import acting_organisation_id
 
 
@@ -43,7 +44,8 @@ class CaseSubject:
         return {"case_id": self.case.id, "enterprise_id": self.case.enterprise_id,
                 "organisation_id": acting_organisation_id(session, role, self.case.enterprise)}
 
-    def queue_notices(self, session: Session, instance_id: int, fired: FiredTimer, now: datetime) -> None:
+    def queue_notices(self, session: Session, instance_id: int, fired: FiredTimer, now: datetime,
+                      policy: NoticePolicy) -> None:
         recipients = {acting_organisation_id(session, role.strip(), self.case.enterprise)
                       for role in fired.properties.get("notify", "enterprise").split(",") if role.strip()}
         subject = f"{fired.name}：{self.case.title}（{self.case.code}）"

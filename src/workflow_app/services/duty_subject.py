@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from ..engine import FiredTimer, ProcessInstance, UserTaskView
 from ..store.models import Duty, User
 from . import notices
+from .personal_notices import NoticePolicy
 from .roles import acting_organisation_id
 
 KIND_NAMES = {"principal_inspection": "主要负责人带队检查", "special_plan_drill": "专项应急预案演练",
@@ -50,7 +51,8 @@ class DutySubject:
         return {"enterprise_id": self.duty.enterprise_id, "organisation_id": self.duty.enterprise_id,
                 "period": self.duty.period}
 
-    def queue_notices(self, session: Session, instance_id: int, fired: FiredTimer, now: datetime) -> None:
+    def queue_notices(self, session: Session, instance_id: int, fired: FiredTimer, now: datetime,
+                      policy: NoticePolicy) -> None:
         kind = fired.properties.get("notice", "timer")
         if kind == "overdue" and self.duty.overdue_since is None:
             self.duty.overdue_since = fired.fire_at

@@ -9,8 +9,11 @@ from sqlalchemy.orm import Session
 
 from ..engine import FieldError, FiredTimer, FormValidationError, ProcessInstance, UserTaskView
 from ..engine.calendar import SHANGHAI
-from ..store.models import Hazard, User
+from ..store.models import Hazard, Organisation, User
 from . import audit, notices, rewards
+from .notice_recipients import people_to_notify
+from .notices import channels_of
+from .personal_notices import NoticePolicy, queue_to_people
 from .roles import acting_organisation_id
 
 PLAN_FIELDS = ("responsible_person", "rectification_measures", "rectification_funds", "emergency_plan")
@@ -58,8 +61,24 @@ class HazardSubject:
                 "organisation_id": acting_organisation_id(session, role, self.hazard.enterprise,
                                                           hazard=self.hazard, step=view.bpmn_id)}
 
-    def queue_notices(self, session: Session, instance_id: int, fired: FiredTimer, now: datetime) -> None:
-        notices.queue_for_timer(session, self.hazard, instance_id, fired, now)
+    def queue_notices(self, session: Session, instance_id: int, fired: FiredTimer, now: datetime,
+                      policy: NoticePolicy) -> None:
+        """The timer's notices to organisations, then to the people of them who can act; who got what goes on
+        the hazard's history (under the timer's id, so it is hidden wherever that timer is)."""
+        event = notices.queue_for_timer(session, self.hazard, instance_id, fired, now)
+        if event is None:
+            return
+        people = people_to_notify(session, self.hazard, instance_id, fired.attached_to, event.kind,
+                                  event.organisation_ids)
+        deliveries = queue_to_people(session, event.key, event.kind, now, people, event.subject, event.body,
+                                     self.hazard.id, policy)
+        organisations = [session.get(Organisation, org_id) for org_id in sorted(event.organisation_ids)]
+        recipients = ([{"name": d.person.display_name, "channels": list(d.channels), "held": list(d.held)}
+                       for d in deliveries]
+                      + [{"name": org.name, "channels": channels_of(org), "held": []}
+                         for org in organisations if org is not None])
+        audit.record(session, None, "notices_sent", "hazard", self.hazard.id,
+                     {"timer": fired.bpmn_id, "kind": event.kind, "recipients": recipients}, now)
 
     def check_submission(self, view: UserTaskView, data: dict[str, Any], now: datetime) -> None:
         """A major hazard always gets a plan (even one re-judged major after the choice was offered),

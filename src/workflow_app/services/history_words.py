@@ -18,6 +18,8 @@ from ..store.models import AuditEntry, ProcessInstanceRow
 from .model_registry import process_model
 
 YES, NO = "是", "否"
+CHANNEL_WORDS = {"in_app": "站内", "email": "邮件", "sms": "短信", "webhook": "群机器人"}
+SENT_TO, HELD_BACK = "提醒已发送", "超出当日上限，转入每日汇总"
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,8 @@ def read_history(session: Session, instance_id: int, entries: Sequence[AuditEntr
 def entry_notes(entry: AuditEntry, forms: Mapping[str, FormSpec]) -> list[Note]:
     """The facts a completed step recorded, in its form's order (other entries say what they are by action)."""
     detail = entry.detail or {}
+    if entry.action == "notices_sent":
+        return _recipients(detail.get("recipients") or [])
     form = forms.get(str(detail.get("task"))) if entry.action == "complete_task" else None
     if form is None:
         return []
@@ -65,3 +69,14 @@ def _note(spec: FieldSpec, value: Any) -> Note | None:
     if spec.type == "file":
         return Note(spec.label, str(len(value) if isinstance(value, list) else 1), False)
     return Note(spec.label, str(value), False)
+
+
+def _recipients(recipients: list[dict[str, Any]]) -> list[Note]:
+    """Who received a notice on which channels, in words: "张三（站内、短信）、某企业（站内、邮件）", and those
+    held back by their daily cap. Names are as typed (the page escapes them)."""
+    def words(channels: list[str]) -> str:
+        return "、".join(CHANNEL_WORDS.get(str(c), str(c)) for c in channels)
+
+    sent = "、".join(f"{r.get('name', '')}（{words(r.get('channels') or [])}）" for r in recipients)
+    held = "、".join(f"{r.get('name', '')}（{words(r['held'])}）" for r in recipients if r.get("held"))
+    return [Note(SENT_TO, sent, False)] + ([Note(HELD_BACK, held, False)] if held else [])

@@ -37,6 +37,7 @@ from ..store.models import (
 )
 from . import audit, live_instances
 from .model_registry import process_model
+from .personal_notices import NO_SMS, NoticePolicy
 from .roles import role_of_lane
 
 
@@ -57,7 +58,8 @@ class Subject(Protocol):
     def status(self) -> str:
         """The record's state in words of its model (a hazard's status, a campaign's phase)."""
 
-    def queue_notices(self, session: Session, instance_id: int, fired: FiredTimer, now: datetime) -> None:
+    def queue_notices(self, session: Session, instance_id: int, fired: FiredTimer, now: datetime,
+                      policy: NoticePolicy) -> None:
         """Queue the notices a fired timer asks for."""
 
     def check_submission(self, view: UserTaskView, data: dict[str, Any], now: datetime) -> None:
@@ -137,11 +139,12 @@ def load_locked(session: Session, instance_id: int, skip_locked: bool = False) -
 
 def apply_step(session: Session, row: ProcessInstanceRow, instance: ProcessInstance, subject: Subject,
                result: StepResult, now: datetime, actor: User | None = None,
-               before: Projected = Projected()) -> None:
+               before: Projected = Projected(), policy: NoticePolicy = NO_SMS) -> None:
     """Write an engine result: state, business record, inbox, timers, firings and notices.
 
     `before` is what the projections held when the instance was loaded (nothing, for a
-    new instance). A step that stopped at a failed task puts the instance in an incident.
+    new instance); `policy` what notices to people may use (SMS, the daily cap). A step
+    that stopped at a failed task puts the instance in an incident.
     """
     _save_state(session, row, instance, result, now)
     if result.incident is not None:
@@ -156,7 +159,7 @@ def apply_step(session: Session, row: ProcessInstanceRow, instance: ProcessInsta
     for fired in result.fired_timers:
         session.add(TimerFiring(instance_id=row.id, timer_task_id=fired.task_id, bpmn_id=fired.bpmn_id,
                                 notice_kind=fired.properties.get("notice"), due_at=fired.fire_at, fired_at=now))
-        subject.queue_notices(session, row.id, fired, now)
+        subject.queue_notices(session, row.id, fired, now, policy)
     session.flush()  # a second firing of the same timer fails here, on the unique key
 
 

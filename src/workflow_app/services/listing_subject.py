@@ -12,6 +12,7 @@ from ..engine import FieldError, FiredTimer, FormValidationError, ProcessInstanc
 from ..engine.calendar import SHANGHAI
 from ..store.models import Organisation, Supervision, SupervisionListing, User
 from . import documents, notices
+from .personal_notices import NoticePolicy
 from .roles import office_id
 
 SUBJECTS = {
@@ -73,7 +74,8 @@ class ListingSubject:
             return self.listing.hazard.enterprise_id
         return office_id(session)
 
-    def queue_notices(self, session: Session, instance_id: int, fired: FiredTimer, now: datetime) -> None:
+    def queue_notices(self, session: Session, instance_id: int, fired: FiredTimer, now: datetime,
+                      policy: NoticePolicy) -> None:
         kind = fired.properties.get("notice", "timer")
         hazard = self.listing.hazard
         subject = SUBJECTS.get(kind, fired.name + "：{code} {title}").format(

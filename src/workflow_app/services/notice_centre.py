@@ -1,12 +1,12 @@
-"""The notification centre: in-app notices of an organisation, unread counts, the office's
-view of undeliverable notices, and hazards that keep running overdue."""
+"""The notification centre: in-app notices of a person (their organisation's and their own), unread counts,
+the office's view of undeliverable notices, and hazards that keep running overdue."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from ..store.models import Hazard, Notice, TimerFiring, User
 from .errors import PermissionDeniedError
@@ -14,25 +14,32 @@ from .errors import PermissionDeniedError
 OPEN_STATUSES_EXCLUDED = ("closed", "rejected")
 
 
-def _shown_to(user: User) -> ColumnElement[bool]:
-    """The in-app notices `user` reads: their organisation's, and of those addressed to one person, their own
-    (a colleague's daily digest is not mine)."""
-    return (Notice.channel == "in_app") & (Notice.recipient_org_id == user.organisation_id) & (
-        Notice.recipient_user_id.is_(None) | (Notice.recipient_user_id == user.id))
+def shown_to(user: User) -> ColumnElement[bool]:
+    """The in-app notices `user` sees: those to them, and those to their organisation as a whole unless the
+    same event also reached them by name (one event, one line); never a colleague's personal notice."""
+    own = aliased(Notice)
+    also_to_me = exists().where(own.channel == "in_app", own.recipient_user_id == user.id,
+                                own.created_at == Notice.created_at, own.kind == Notice.kind,
+                                own.subject == Notice.subject)
+    to_organisation = and_(Notice.recipient_user_id.is_(None), Notice.recipient_org_id == user.organisation_id,
+                           ~also_to_me)
+    return and_(Notice.channel == "in_app", or_(Notice.recipient_user_id == user.id, to_organisation))
 
 
 def inbox_notices(session: Session, user: User, limit: int = 50) -> list[Notice]:
-    """The in-app notices of the user's organisation and to the user, newest first."""
-    return list(session.scalars(select(Notice).where(_shown_to(user)).order_by(Notice.id.desc()).limit(limit)))
+    """The in-app notices `user` sees, newest first."""
+    return list(session.scalars(select(Notice).where(shown_to(user)).order_by(Notice.id.desc()).limit(limit)))
 
 
 def unread_count(session: Session, user: User) -> int:
-    return session.scalar(select(func.count(Notice.id)).where(_shown_to(user), Notice.read_at.is_(None))) or 0
+    return session.scalar(select(func.count(Notice.id)).where(shown_to(user), Notice.read_at.is_(None))) or 0
 
 
 def mark_all_read(session: Session, user: User, now: datetime) -> int:
-    """Mark the unread notices the user reads as read (an organisation's read marks are shared)."""
-    result = session.execute(update(Notice).where(_shown_to(user), Notice.read_at.is_(None)).values(read_at=now))
+    """Mark the unread notices `user` sees read (an organisation's for all its people, as before)."""
+    unread = select(Notice.id).where(shown_to(user), Notice.read_at.is_(None))
+    result = session.execute(update(Notice).where(Notice.id.in_(unread)).values(read_at=now)
+                             .execution_options(synchronize_session=False))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 

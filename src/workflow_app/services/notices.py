@@ -7,6 +7,7 @@ by being written; e-mail and webhook notices wait in the outbox for the dispatch
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import select
@@ -45,9 +46,22 @@ ESCALATION_KINDS = frozenset({"escalation", "plan_escalation", "review_escalatio
 """Notices that escalate the hazard to the safety committee office (escalated_at)."""
 
 
-def queue_for_timer(session: Session, hazard: Hazard, instance_id: int, fired: FiredTimer, now: datetime) -> None:
+@dataclass(frozen=True)
+class QueuedEvent:
+    """An event's notices to organisations: what people named on it are sent too."""
+
+    key: str
+    kind: str
+    subject: str
+    body: str
+    organisation_ids: set[int]
+
+
+def queue_for_timer(session: Session, hazard: Hazard, instance_id: int, fired: FiredTimer,
+                    now: datetime) -> QueuedEvent | None:
     """Queue one notice per recipient named on the timer (camunda property `notify`): a role's organisation
-    for the task the timer is attached to (so a verification's notices reach the department that verifies)."""
+    for the task the timer is attached to (so a verification's notices reach the department that verifies).
+    None when the same notice went out before."""
     kind = fired.properties.get("notice", "timer")
     if kind in OVERDUE_KINDS and hazard.overdue_since is None:
         hazard.overdue_since = fired.fire_at
@@ -58,13 +72,19 @@ def queue_for_timer(session: Session, hazard: Hazard, instance_id: int, fired: F
         due=_step_due(session, instance_id, fired) or "—")
     if kind in SUBJECTS and session.scalar(select(Notice.id).where(
             Notice.hazard_id == hazard.id, Notice.kind == kind, Notice.subject == subject).limit(1)) is not None:
-        return  # the same notice for the same deadline went out already (the task was re-entered, e.g. after a
+        return None  # the same notice for the same deadline went out already (the task was re-entered, e.g. after a
         # refused extension, and its timers re-armed at the same instants)
     body = f"{subject}\n企业：{hazard.enterprise.name}\n隐患部位：{hazard.location}\n触发：{fired.name}"
     recipients = {acting_organisation_id(session, role.strip(), hazard.enterprise, hazard=hazard,
                                          step=fired.attached_to)
                   for role in fired.properties.get("notify", "enterprise").split(",") if role.strip()}
     queue(session, instance_id, fired, now, recipients, subject, body, hazard.id)
+    return QueuedEvent(timer_event_key(instance_id, fired), kind, subject, body, recipients)
+
+
+def timer_event_key(instance_id: int, fired: FiredTimer) -> str:
+    """The event a timer occurrence is, in idempotency keys."""
+    return f"timer:{instance_id}:{fired.task_id}"
 
 
 def _step_due(session: Session, instance_id: int, fired: FiredTimer) -> date | None:
@@ -79,7 +99,7 @@ def _step_due(session: Session, instance_id: int, fired: FiredTimer) -> date | N
 def queue(session: Session, instance_id: int, fired: FiredTimer, now: datetime, recipients: set[int],
           subject: str, body: str, hazard_id: int | None = None) -> None:
     """One notice per recipient and channel for a timer occurrence; in-app ones are delivered at once."""
-    queue_event(session, f"timer:{instance_id}:{fired.task_id}", fired.properties.get("notice", "timer"), now,
+    queue_event(session, timer_event_key(instance_id, fired), fired.properties.get("notice", "timer"), now,
                 recipients, subject, body, hazard_id)
 
 

@@ -23,6 +23,7 @@ from ..store.database import transaction
 from ..store.models import ProcessInstanceRow, TimerRow
 from . import audit
 from .instances import apply_step, load_locked
+from .personal_notices import NO_SMS, NoticePolicy
 from .subjects import subject_of
 
 log = logging.getLogger(__name__)
@@ -48,9 +49,10 @@ def due_instance_ids(session: Session, now: datetime, limit: int) -> list[int]:
 
 
 def sweep(factory: sessionmaker[Session], now: datetime, limit: int = 1000,
-          should_stop: Callable[[], bool] = lambda: False) -> list[Firing]:
+          should_stop: Callable[[], bool] = lambda: False, policy: NoticePolicy = NO_SMS) -> list[Firing]:
     """Fire every timer due at `now`; return what fired. Once `should_stop()` the rest wait for the next sweep
-    (each instance is its own transaction, so stopping between two leaves nothing half done)."""
+    (each instance is its own transaction, so stopping between two leaves nothing half done). `policy` says
+    whether SMS is configured and each person's daily cap."""
     with transaction(factory) as session:
         instance_ids = due_instance_ids(session, now, limit)
     firings: list[Firing] = []
@@ -59,7 +61,7 @@ def sweep(factory: sessionmaker[Session], now: datetime, limit: int = 1000,
             break
         try:
             with transaction(factory) as session:
-                firings.extend(_fire_instance(session, instance_id, now))
+                firings.extend(_fire_instance(session, instance_id, now, policy))
         except (StaleDataError, IntegrityError) as exc:  # someone else got there first
             log.info("instance %s skipped this sweep: %s", instance_id, exc)
         except ProcessError:  # a broken instance must not hold up every other one; it stays due
@@ -67,13 +69,13 @@ def sweep(factory: sessionmaker[Session], now: datetime, limit: int = 1000,
     return firings
 
 
-def _fire_instance(session: Session, instance_id: int, now: datetime) -> list[Firing]:
+def _fire_instance(session: Session, instance_id: int, now: datetime, policy: NoticePolicy) -> list[Firing]:
     loaded = load_locked(session, instance_id, skip_locked=True)
     if loaded is None or loaded.row.status != "running":
         return []
     subject = subject_of(loaded.record)
     result = loaded.instance.fire_due_timers(now)
-    apply_step(session, loaded.row, loaded.instance, subject, result, now, before=loaded.projected)
+    apply_step(session, loaded.row, loaded.instance, subject, result, now, before=loaded.projected, policy=policy)
     for fired in result.fired_timers:
         audit.record(session, None, "timer_fired", subject.audit_type, subject.audit_id,
                      {"timer": fired.bpmn_id, "name": fired.name, "due_at": fired.fire_at.isoformat()}, now)

@@ -396,6 +396,24 @@ class AuditHead(Base):
     last_hash: Mapped[str] = mapped_column(String(64))
 
 
+PENDING, SENT, PARKED, HELD, DIGESTED = "pending", "sent", "parked", "held", "digested"
+NOTICE_STATUSES = (PENDING, SENT, PARKED, HELD, DIGESTED)
+"""A notice's `status`: `pending` waits for the dispatcher (the only status it sends), `sent` was delivered
+(in-app ones when queued), `parked` failed for good until the office retries it, `held` is a personal e-mail or
+SMS beyond its person's daily cap (not sent; the daily digest rolls it in) and `digested` one the digest took."""
+
+
+class NoticePreference(Base):
+    """A person's choice of one channel for one notice kind (通知设置); a kind and channel without a row follows
+    the default (services/notice_preferences.py). In-app notices are always on, so they have no row."""
+
+    __tablename__ = "notice_preferences"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)  # email | sms
+    enabled: Mapped[bool] = mapped_column(Boolean)
+
+
 class Notice(Base):
     """Outbox of notices; the idempotency key makes queuing the same notice twice impossible.
 
@@ -407,10 +425,13 @@ class Notice(Base):
     """
 
     __tablename__ = "notices"
-    __table_args__ = (Index("ix_notices_due", "status", "next_attempt_at"),)
+    __table_args__ = (Index("ix_notices_due", "status", "next_attempt_at"),
+                      # a person's own notices by instant: the notice list hides an organisation's line they have
+                      # their own of (notice_centre.shown_to), one lookup per line (0034)
+                      Index("ix_notices_person_created", "recipient_user_id", "created_at"))
     id: Mapped[int] = mapped_column(primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
-    channel: Mapped[str] = mapped_column(String(20), default="in_app")  # in_app | email | webhook
+    channel: Mapped[str] = mapped_column(String(20), default="in_app")  # in_app | email | webhook | sms
     kind: Mapped[str] = mapped_column(String(40))
     recipient_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
     # a notice to one person (SMS, their own e-mail, their in-app list); None: to the organisation as a whole
@@ -418,7 +439,7 @@ class Notice(Base):
     hazard_id: Mapped[int | None] = mapped_column(ForeignKey("hazards.id"))
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)  # pending | sent | parked
+    status: Mapped[str] = mapped_column(String(20), default=PENDING, index=True)  # NOTICE_STATUSES
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]

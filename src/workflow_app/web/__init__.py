@@ -46,6 +46,7 @@ from . import (
     listing_views,
     metrics,
     model_views,
+    notice_settings_views,
     notice_views,
     oidc,
     people_views,
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None, factory: sessionmaker[Session] 
         evidence=EvidenceStore(Path(settings.instance_dir) / "evidence"),
         clock=clock or (lambda: datetime.now(UTC)), sweep_seconds=settings.sweep_seconds,
         metrics_token=settings.metrics_token, base_url=settings.base_url, max_model_bytes=settings.max_model_bytes,
+        sms_configured=settings.sms.enabled,
     )
     csrf = CSRFProtect(app)
     api.init_app(app)  # before the error handlers: ours answer /api/ with problem details
@@ -108,7 +110,7 @@ def create_app(settings: Settings | None = None, factory: sessionmaker[Session] 
                   incident_views.bp, delegation_views.bp, spot_check_views.bp, standard_views.bp,
                   checklist_views.bp, people_views.bp, roster_views.bp, enterprise_views.bp, health.bp,
                   holiday_views.bp, document_views.bp, listing_views.bp, inspection_views.bp,
-                  inspection_plan_views.bp, staged_views.bp, home_views.bp)
+                  inspection_plan_views.bp, staged_views.bp, home_views.bp, notice_settings_views.bp)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     if settings.oidc is not None:
@@ -129,8 +131,9 @@ class AppServices:
 
     def __init__(self, factory: sessionmaker[Session], evidence: EvidenceStore, clock: Callable[[], datetime],
                  sweep_seconds: int, metrics_token: str | None = None, base_url: str | None = None,
-                 max_model_bytes: int = 5 * 1024 * 1024):
+                 max_model_bytes: int = 5 * 1024 * 1024, sms_configured: bool = False):
         self.factory = factory
+        self.sms_configured = sms_configured  # WORKFLOW_APP_SMS_PROVIDER set: people may choose SMS
         self.max_model_bytes = max_model_bytes  # WORKFLOW_APP_MAX_MODEL_BYTES: the largest model upload
         self.evidence = evidence
         self.clock = clock

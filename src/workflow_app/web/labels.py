@@ -17,6 +17,7 @@ from ..services.roles import sources_offered_to
 from ..services.vocabulary import LEVELS, SOURCES, STATUSES
 
 ACTIONS = {"report_hazard": "上报隐患", "complete_task": "办理", "timer_fired": "时限提醒",
+           "notices_sent": "通知送达",
            "record_inspection": "执法检查", "start_campaign": "启动专项行动", "start_case": "发起",
            "incident": "流程出错", "incident_retried": "故障重试", "incident_skipped": "故障跳过",
            "claim_task": "认领", "release_task": "退回", "reassign_task": "转交", "delegate": "委托代办",
