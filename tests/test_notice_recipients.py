@@ -4,6 +4,7 @@ their chosen channels, SMS kept out of the night, a daily cap holding the rest; 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -103,12 +104,13 @@ def test_escalation_reaches_the_department_staff_at_once_by_sms(factory, zone):
     _rectifying(factory, zone)
     sweep(factory, OVERDUE)
     night = ESCALATION + timedelta(hours=14)  # 23:00 Shanghai
-    sweep(factory, night, policy=SMS)
+    sweep(factory, night, policy=replace(SMS, daily_cap=0))
     notices = _personal(factory, "escalation")
     people = {user for user, _ in notices}
     # the department's staff, and the principal of the enterprise whose own step is late (the office: nobody)
     assert people == {zone.department.id, colleague, zone.principal.id}
-    assert notices[(colleague, "sms")].next_attempt_at is None  # an escalation goes at once, night or not
+    assert notices[(colleague, "sms")].next_attempt_at is None  # an escalation goes at once, night or not,
+    assert notices[(colleague, "sms")].status == "pending"  # and is never held by the daily cap
     assert (zone.other_department.id, "in_app") not in notices
 
 

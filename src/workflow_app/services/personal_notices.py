@@ -2,7 +2,8 @@
 
 An SMS queued in the quiet hours (22:00–07:00 Shanghai) waits until 07:00, except an escalation's. Beyond a
 person's daily cap (personal e-mails and SMS queued that Shanghai day) a notice is stored `held`: the
-dispatcher never sends it, the daily digest rolls it in. The idempotency key of a personal notice is
+dispatcher never sends it, the daily digest rolls it in. Escalations are neither held back nor held: they
+are what must reach someone at once. The idempotency key of a personal notice is
 `{event}:u{user id}:{channel}`, so an event reaches each person on each channel once.
 """
 
@@ -77,7 +78,7 @@ def queue_to_people(session: Session, event_key: str, kind: str, now: datetime, 
         held: list[str] = []
         _add(session, event_key, kind, now, person, "in_app", subject, body, hazard_id, SENT, None)
         for channel in wanted:
-            status = PENDING if left > 0 else HELD
+            status = PENDING if left > 0 or kind in ESCALATION_KINDS else HELD  # an escalation is never held
             left -= 1
             (sent if status == PENDING else held).append(channel)
             not_before = sms_not_before(now, kind) if channel == "sms" and status == PENDING else None
