@@ -55,7 +55,7 @@ def _assert_each_fired_once(factory) -> None:
         assert s.scalar(select(func.count(TimerFiring.id))) == 3 * HAZARDS
         assert s.scalar(select(func.count(TimerRow.id))) == 0
         # reminder → enterprise; overdue → enterprise, department; escalation → office, department: in-app each
-        assert s.scalar(select(func.count(Notice.id))) == 5 * HAZARDS
+        assert s.scalar(select(func.count(Notice.id)).where(Notice.recipient_user_id.is_(None))) == 5 * HAZARDS
         assert s.scalar(select(func.count(Hazard.id)).where(Hazard.escalated_at.is_(None))) == 0
 
 
