@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..engine.calendar import SHANGHAI, is_working_day
 from ..store.database import transaction
-from ..store.models import Delegation, Hazard, InboxTask, Notice, Organisation, User
+from ..store.models import DIGESTED, HELD, Delegation, Hazard, InboxTask, Notice, Organisation, User
 from .channels import one_line
 from .home import OVERSEERS, REVIEW_STEPS, _count
 from .inbox import group_condition, in_todo
@@ -157,7 +157,7 @@ def build(session: Session, user: User, day: date, delegators: list[int], shared
     for name, task in chosen:
         digest.sections[name].append(_line(task, shared.subjects[task.id]))
     digest.held = shared.held.get(user.id, []) if shared.held is not None else list(session.scalars(
-        select(Notice).where(Notice.recipient_user_id == user.id, Notice.status == "held").order_by(Notice.id)))
+        select(Notice).where(Notice.recipient_user_id == user.id, Notice.status == HELD).order_by(Notice.id)))
     if user.role in OVERSEERS:
         key = (user.role, user.organisation_id)
         if key not in shared.units:
@@ -258,8 +258,8 @@ def send_user_digest(session: Session, digest: Digest, now: datetime, base_url: 
          "sent_at": now if channel == "in_app" else None, "attempts": 0}
         for channel in channels_for(user)])
     if digest.held:
-        session.execute(update(Notice).where(Notice.id.in_([n.id for n in digest.held]), Notice.status == "held")
-                        .values(status="digested").execution_options(synchronize_session=False))
+        session.execute(update(Notice).where(Notice.id.in_([n.id for n in digest.held]), Notice.status == HELD)
+                        .values(status=DIGESTED).execution_options(synchronize_session=False))
 
 
 def send_digests(factory: sessionmaker[Session], now: datetime, base_url: str | None,
@@ -287,7 +287,7 @@ def send_digests(factory: sessionmaker[Session], now: datetime, base_url: str | 
         with transaction(factory) as session:
             shared.held = defaultdict(list)
             for notice in session.scalars(select(Notice).where(Notice.recipient_user_id.in_(batch),
-                                                               Notice.status == "held").order_by(Notice.id)):
+                                                               Notice.status == HELD).order_by(Notice.id)):
                 shared.held[notice.recipient_user_id].append(notice)  # type: ignore[index]
             for user in session.scalars(select(User).where(User.id.in_(batch)).order_by(User.id)):
                 _one(session, user, day, now, base_url, delegators[user.id], shared, run)

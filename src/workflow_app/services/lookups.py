@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from ..engine import FormSpec
 from ..store.models import EnterpriseSector, Organisation, StandardItem, User
 from . import standards
-from .errors import NotFoundError
+from .enterprise_file import get_enterprise
 from .hazards import HAZARD_PROCESS
 from .model_registry import latest_version, process_model
 from .roles import visible_by_enterprise
@@ -48,20 +48,9 @@ def visible_enterprises(session: Session, user: User, after_id: int | None, limi
     return [EnterpriseEntry(e.id, e.code, e.name, e.status, sectors.get(e.id, [])) for e in found]
 
 
-def visible_enterprise(session: Session, user: User, enterprise_id: int) -> Organisation:
-    """One enterprise `user` may see; any other id is not found."""
-    query = visible_by_enterprise(select(Organisation).where(Organisation.kind == "enterprise",
-                                                             Organisation.id == enterprise_id),
-                                  user, Organisation.id)
-    enterprise = session.scalar(query)
-    if enterprise is None:
-        raise NotFoundError(f"enterprise {enterprise_id} not found")
-    return enterprise
-
-
 def standard_items_for(session: Session, user: User, enterprise_id: int, today: date) -> list[StandardItem]:
     """The items a hazard of a visible enterprise may be judged against today (what report_hazard accepts)."""
-    enterprise = visible_enterprise(session, user, enterprise_id)
+    enterprise = get_enterprise(session, user, enterprise_id)
     return standards.enterprise_items(session, [enterprise.id], today)
 
 

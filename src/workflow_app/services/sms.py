@@ -18,6 +18,7 @@ from ..config import SmsSettings
 from ..store.models import Notice, Organisation, User
 from .channels import Undeliverable, one_line
 from .notices import SUBJECTS
+from .robot_cards import cut
 from .sms_providers import SmsMessage, SmsProvider, provider_for
 
 LONGEST_VALUE = 20
@@ -61,8 +62,7 @@ def template_values(notice: Notice) -> dict[str, str]:
 
 
 def _short(value: str) -> str:
-    text = one_line(value)
-    return text if len(text) <= LONGEST_VALUE else text[:LONGEST_VALUE - 1] + "…"
+    return cut(one_line(value), LONGEST_VALUE)
 
 
 def reference(notice: Notice) -> str:
