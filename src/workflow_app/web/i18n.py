@@ -11,8 +11,9 @@ from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import Blueprint, Flask, redirect, request, session
-from flask_babel import Babel
+from babel.support import NullTranslations
+from flask import Blueprint, Flask, g, redirect, request, session
+from flask_babel import Babel, get_translations
 from werkzeug.wrappers import Response
 
 from ..config import PROJECT_ROOT
@@ -28,6 +29,17 @@ def select_locale() -> str:
         return str(chosen)
     best = request.accept_languages.best_match(["zh_CN", "zh", "en"], default="zh_CN")
     return "en" if best == "en" else "zh_CN"
+
+
+def page_translations() -> NullTranslations:
+    """This request's catalog for templates, found once per request. Flask-Babel's own template callables find it
+    anew for every string (a locale check and several context lookups), a tenth of a 20-row inbox page's time.
+    A request renders in one language: nothing here switches locale mid-request (flask_babel.force_locale would
+    need `g.page_translations` cleared)."""
+    found = g.get("page_translations")
+    if found is None:
+        found = g.page_translations = get_translations()
+    return found
 
 
 def compile_catalogs(target: Path) -> Path:
@@ -51,6 +63,10 @@ def init_app(app: Flask) -> None:
     app.config.update(BABEL_DEFAULT_LOCALE="zh_CN", BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
                       BABEL_TRANSLATION_DIRECTORIES=str(compiled))
     Babel(app, locale_selector=select_locale)
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda text: page_translations().ugettext(text),
+        ngettext=lambda text, plural, n: page_translations().ungettext(text, plural, n),
+        newstyle=True)
     app.register_blueprint(bp)
     app.jinja_env.globals.update(LANGUAGES=LANGUAGES, current_language=select_locale)
 
