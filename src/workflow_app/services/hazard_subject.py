@@ -68,8 +68,7 @@ class HazardSubject:
         event = notices.queue_for_timer(session, self.hazard, instance_id, fired, now)
         if event is None:
             return
-        people = people_to_notify(session, self.hazard, instance_id, fired.attached_to, event.kind,
-                                  event.organisation_ids)
+        people = people_to_notify(session, self.hazard, event.watched, event.kind, event.organisation_ids)
         deliveries = queue_to_people(session, event.key, event.kind, now, people, event.subject, event.body,
                                      self.hazard.id, policy)
         organisations = [session.get(Organisation, org_id) for org_id in sorted(event.organisation_ids)]

@@ -12,19 +12,20 @@ its display name when exactly one account bears it (two namesakes: neither is gu
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from ..store.models import Hazard, InboxTask, Organisation, User
-from .notices import ESCALATION_KINDS, OVERDUE_KINDS
+from ..store.models import Hazard, Organisation, User
+from .notices import ESCALATION_KINDS, OVERDUE_KINDS, WatchedStep
 
 
-def people_to_notify(session: Session, hazard: Hazard, instance_id: int, step: str | None, kind: str,
+def people_to_notify(session: Session, hazard: Hazard, watched: WatchedStep | None, kind: str,
                      organisation_ids: set[int]) -> list[User]:
-    """The people a `kind` notice of `hazard` (its timer watching `step`) names, each once, in a fixed order."""
+    """The people a `kind` notice of `hazard` (its timer watching the step `watched`) names, each once, in a fixed
+    order."""
     found: dict[int, User] = {}
-    claimant_id, acting_id = _watched_task(session, instance_id, step)
-    involved = organisation_ids | ({acting_id} if acting_id is not None else set())
+    claimant_id = watched.assignee_id if watched is not None else None
+    involved = organisation_ids | ({watched.organisation_id} if watched is not None else set())
 
     def add(person: User | None) -> None:
         if person is not None and person.active and person.organisation_id in involved:
@@ -48,25 +49,14 @@ def people_to_notify(session: Session, hazard: Hazard, instance_id: int, step: s
     return list(found.values())
 
 
-def _watched_task(session: Session, instance_id: int, step: str | None) -> tuple[int | None, int | None]:
-    """Who claimed the open task of `step` on the instance (None: nobody) and the organisation acting on it
-    (None: no such task, e.g. a timer watching no step)."""
-    if step is None:
-        return None, None
-    row = session.execute(select(InboxTask.assignee_id, InboxTask.organisation_id).where(
-        InboxTask.instance_id == instance_id, InboxTask.bpmn_id == step, InboxTask.completed_at.is_(None))
-        .order_by(InboxTask.id.desc()).limit(1)).first()
-    return (row.assignee_id, row.organisation_id) if row is not None else (None, None)
-
-
 def account_named(session: Session, organisation_id: int, name: str | None) -> User | None:
     """The active account of `organisation_id` that `name` names: by username, else by a unique display name."""
     name = (name or "").strip()
     if not name:
         return None
-    in_organisation = select(User).where(User.organisation_id == organisation_id, User.active.is_(True))
-    by_username = session.scalar(in_organisation.where(User.username == name))
-    if by_username is not None:
-        return by_username
-    namesakes = list(session.scalars(in_organisation.where(User.display_name == name).limit(2)))
-    return namesakes[0] if len(namesakes) == 1 else None
+    candidates = list(session.scalars(select(User).where(
+        User.organisation_id == organisation_id, User.active.is_(True),
+        or_(User.username == name, User.display_name == name)).order_by(User.id)))
+    by_username = [user for user in candidates if user.username == name]  # usernames are unique
+    namesakes = [user for user in candidates if user.display_name == name]
+    return by_username[0] if by_username else namesakes[0] if len(namesakes) == 1 else None

@@ -47,6 +47,15 @@ ESCALATION_KINDS = frozenset({"escalation", "plan_escalation", "review_escalatio
 
 
 @dataclass(frozen=True)
+class WatchedStep:
+    """The open inbox row of the step a boundary timer watches (written before the notices are queued)."""
+
+    due_on: date | None
+    assignee_id: int | None  # who claimed it (None: nobody)
+    organisation_id: int  # who acts on it
+
+
+@dataclass(frozen=True)
 class QueuedEvent:
     """An event's notices to organisations: what people named on it are sent too."""
 
@@ -55,6 +64,7 @@ class QueuedEvent:
     subject: str
     body: str
     organisation_ids: set[int]
+    watched: WatchedStep | None  # the step the timer watches (None: it watches none, or it is no longer open)
 
 
 def queue_for_timer(session: Session, hazard: Hazard, instance_id: int, fired: FiredTimer,
@@ -67,9 +77,10 @@ def queue_for_timer(session: Session, hazard: Hazard, instance_id: int, fired: F
         hazard.overdue_since = fired.fire_at
     if kind in ESCALATION_KINDS and hazard.escalated_at is None:
         hazard.escalated_at = now
+    watched = watched_step(session, instance_id, fired.attached_to)
     subject = SUBJECTS.get(kind, fired.name + "：{code} {title}").format(
         code=hazard.code, title=hazard.title, deadline=hazard.rectification_deadline or "—",
-        due=_step_due(session, instance_id, fired) or "—")
+        due=(watched.due_on if watched else None) or "—")
     if kind in SUBJECTS and session.scalar(select(Notice.id).where(
             Notice.hazard_id == hazard.id, Notice.kind == kind, Notice.subject == subject).limit(1)) is not None:
         return None  # the same notice for the same deadline went out already (the task was re-entered, e.g. after a
@@ -79,7 +90,7 @@ def queue_for_timer(session: Session, hazard: Hazard, instance_id: int, fired: F
                                          step=fired.attached_to)
                   for role in fired.properties.get("notify", "enterprise").split(",") if role.strip()}
     queue(session, instance_id, fired, now, recipients, subject, body, hazard.id)
-    return QueuedEvent(timer_event_key(instance_id, fired), kind, subject, body, recipients)
+    return QueuedEvent(timer_event_key(instance_id, fired), kind, subject, body, recipients, watched)
 
 
 def timer_event_key(instance_id: int, fired: FiredTimer) -> str:
@@ -87,13 +98,14 @@ def timer_event_key(instance_id: int, fired: FiredTimer) -> str:
     return f"timer:{instance_id}:{fired.task_id}"
 
 
-def _step_due(session: Session, instance_id: int, fired: FiredTimer) -> date | None:
-    """The due date of the open step a boundary timer is attached to (its inbox row, written before the notices)."""
-    if fired.attached_to is None:
+def watched_step(session: Session, instance_id: int, step: str | None) -> WatchedStep | None:
+    """The open inbox row of `step` on the instance, the newest if it was re-entered (None: no such row)."""
+    if step is None:
         return None
-    return session.scalar(select(InboxTask.due_on).where(
-        InboxTask.instance_id == instance_id, InboxTask.bpmn_id == fired.attached_to,
-        InboxTask.completed_at.is_(None)).order_by(InboxTask.id.desc()).limit(1))
+    row = session.execute(select(InboxTask.due_on, InboxTask.assignee_id, InboxTask.organisation_id).where(
+        InboxTask.instance_id == instance_id, InboxTask.bpmn_id == step, InboxTask.completed_at.is_(None))
+        .order_by(InboxTask.id.desc()).limit(1)).first()
+    return WatchedStep(row.due_on, row.assignee_id, row.organisation_id) if row is not None else None
 
 
 def queue(session: Session, instance_id: int, fired: FiredTimer, now: datetime, recipients: set[int],

@@ -42,9 +42,13 @@ class Firing:
 def due_instance_ids(session: Session, now: datetime, limit: int) -> list[int]:
     """Running instances with at least one timer due at `now`, most overdue first (an instance in an
     incident waits for an admin: nothing of it moves)."""
-    running = exists().where(ProcessInstanceRow.id == TimerRow.instance_id, ProcessInstanceRow.status == "running")
-    query = (select(TimerRow.instance_id).where(TimerRow.fire_at <= now, running).group_by(TimerRow.instance_id)
-             .order_by(func.min(TimerRow.fire_at)).limit(limit))
+    # The due rows are read first, by the fire_at index: grouping the timers table directly, SQLite walked its
+    # instance_id index over every waiting timer (100,000 years-ahead ones: 10-30 ms for a sweep that fires nothing).
+    due = (select(TimerRow.instance_id, TimerRow.fire_at).where(TimerRow.fire_at <= now)
+           .cte("due").prefix_with("MATERIALIZED"))
+    running = exists().where(ProcessInstanceRow.id == due.c.instance_id, ProcessInstanceRow.status == "running")
+    query = (select(due.c.instance_id).where(running).group_by(due.c.instance_id)
+             .order_by(func.min(due.c.fire_at)).limit(limit))
     return list(session.scalars(query))
 
 
@@ -76,8 +80,9 @@ def _fire_instance(session: Session, instance_id: int, now: datetime, policy: No
     subject = subject_of(loaded.record)
     result = loaded.instance.fire_due_timers(now)
     apply_step(session, loaded.row, loaded.instance, subject, result, now, before=loaded.projected, policy=policy)
-    for fired in result.fired_timers:
-        audit.record(session, None, "timer_fired", subject.audit_type, subject.audit_id,
-                     {"timer": fired.bpmn_id, "name": fired.name, "due_at": fired.fire_at.isoformat()}, now)
+    audit.record_many(session, None, [
+        ("timer_fired", subject.audit_type, subject.audit_id,
+         {"timer": fired.bpmn_id, "name": fired.name, "due_at": fired.fire_at.isoformat()})
+        for fired in result.fired_timers], now)
     return [Firing(subject.code, fired.name, fired.properties.get("notice", ""), fired.fire_at)
             for fired in result.fired_timers]
