@@ -14,25 +14,47 @@ from .errors import PermissionDeniedError
 OPEN_STATUSES_EXCLUDED = ("closed", "rejected")
 
 
-def shown_to(user: User) -> ColumnElement[bool]:
-    """The in-app notices `user` sees: those to them, and those to their organisation as a whole unless the
-    same event also reached them by name (one event, one line); never a colleague's personal notice."""
+UNREAD_SHOWN_UP_TO = 99
+"""The unread badge counts this far and then says "99+": every page shows it, and counting thousands of unread
+notices of a busy organisation would cost every page that much."""
+
+
+def _own(user: User) -> ColumnElement[bool]:
+    """The in-app notices to `user` by name."""
+    return and_(Notice.recipient_user_id == user.id, Notice.channel == "in_app")
+
+
+def _organisation_line(user: User) -> ColumnElement[bool]:
+    """The in-app notices to `user`'s organisation as a whole, but for those of an event that also reached them
+    by name (one event, one line)."""
     own = aliased(Notice)
-    also_to_me = exists().where(own.channel == "in_app", own.recipient_user_id == user.id,
-                                own.created_at == Notice.created_at, own.kind == Notice.kind,
-                                own.subject == Notice.subject)
-    to_organisation = and_(Notice.recipient_user_id.is_(None), Notice.recipient_org_id == user.organisation_id,
-                           ~also_to_me)
-    return and_(Notice.channel == "in_app", or_(Notice.recipient_user_id == user.id, to_organisation))
+    also_to_me = exists().where(own.recipient_user_id == user.id, own.event_key == Notice.event_key,
+                                own.channel == "in_app")
+    return and_(Notice.recipient_user_id.is_(None), Notice.recipient_org_id == user.organisation_id,
+                Notice.channel == "in_app", ~also_to_me)
+
+
+def shown_to(user: User) -> ColumnElement[bool]:
+    """The in-app notices `user` sees: their own and their organisation's lines; never a colleague's personal
+    notice."""
+    return or_(_own(user), _organisation_line(user))
 
 
 def inbox_notices(session: Session, user: User, limit: int = 50) -> list[Notice]:
-    """The in-app notices `user` sees, newest first."""
-    return list(session.scalars(select(Notice).where(shown_to(user)).order_by(Notice.id.desc()).limit(limit)))
+    """The in-app notices `user` sees, newest first: the newest of each kind of line, merged (each query walks its
+    index newest first and stops at `limit`; one query over both kinds read every line of the organisation)."""
+    newest = [notice for part in (_own(user), _organisation_line(user))
+              for notice in session.scalars(select(Notice).where(part).order_by(Notice.id.desc()).limit(limit))]
+    return sorted(newest, key=lambda notice: notice.id, reverse=True)[:limit]
 
 
 def unread_count(session: Session, user: User) -> int:
-    return session.scalar(select(func.count(Notice.id)).where(shown_to(user), Notice.read_at.is_(None))) or 0
+    """How many notices `user` sees are unread, counted up to UNREAD_SHOWN_UP_TO + 1 (more is shown as 99+)."""
+    cap = UNREAD_SHOWN_UP_TO + 1
+    total = sum(session.scalar(select(func.count()).select_from(
+        select(Notice.id).where(part, Notice.read_at.is_(None)).limit(cap).subquery())) or 0
+        for part in (_own(user), _organisation_line(user)))
+    return min(total, cap)
 
 
 def mark_all_read(session: Session, user: User, now: datetime) -> int:

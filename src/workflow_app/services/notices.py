@@ -125,7 +125,7 @@ def queue_event(session: Session, key: str, kind: str, now: datetime, recipients
         for channel in channels_of(organisation):
             delivered = channel == "in_app"
             session.add(Notice(
-                idempotency_key=f"{key}:{org_id}:{channel}", channel=channel,
+                idempotency_key=f"{key}:{org_id}:{channel}", event_key=key, channel=channel,
                 kind=kind, recipient_org_id=org_id, hazard_id=hazard_id, subject=subject, body=body, created_at=now,
                 status="sent" if delivered else "pending", sent_at=now if delivered else None,
             ))

@@ -95,7 +95,7 @@ def _reachable(person: User, channel: str, policy: NoticePolicy) -> bool:
 def _add(session: Session, event_key: str, kind: str, now: datetime, person: User, channel: str, subject: str,
          body: str, hazard_id: int | None, status: str, not_before: datetime | None) -> None:
     session.add(Notice(
-        idempotency_key=f"{event_key}:u{person.id}:{channel}", channel=channel, kind=kind,
+        idempotency_key=f"{event_key}:u{person.id}:{channel}", event_key=event_key, channel=channel, kind=kind,
         recipient_org_id=person.organisation_id, recipient_user_id=person.id, hazard_id=hazard_id,
         subject=subject, body=body, created_at=now, status=status, sent_at=now if status == SENT else None,
         next_attempt_at=not_before))

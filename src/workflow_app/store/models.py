@@ -426,17 +426,26 @@ class Notice(Base):
 
     __tablename__ = "notices"
     __table_args__ = (Index("ix_notices_due", "status", "next_attempt_at"),
-                      # a person's own notices by instant: the notice list hides an organisation's line they have
-                      # their own of (notice_centre.shown_to), one lookup per line (0034)
-                      Index("ix_notices_person_created", "recipient_user_id", "created_at"))
+                      # the notice list's two kinds of line, each read newest first (notice_centre, 0035)
+                      Index("ix_notices_person_lines", "recipient_user_id", "id"),
+                      Index("ix_notices_org_lines", "recipient_org_id", "recipient_user_id", "id"),
+                      # a person's own notice of an event: the notice list hides an organisation's line they have
+                      # their own of (notice_centre.shown_to), one lookup per line (0035)
+                      Index("ix_notices_person_event", "recipient_user_id", "event_key"),
+                      # the unread badge on every page (notice_centre.unread_count) reads only unread notices (0035)
+                      Index("ix_notices_unread", "recipient_user_id", "recipient_org_id", "channel",
+                            sqlite_where=text("read_at IS NULL"), postgresql_where=text("read_at IS NULL")))
     id: Mapped[int] = mapped_column(primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     channel: Mapped[str] = mapped_column(String(20), default="in_app")  # in_app | email | webhook | sms
     kind: Mapped[str] = mapped_column(String(40))
-    recipient_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    recipient_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
     # a notice to one person (SMS, their own e-mail, their in-app list); None: to the organisation as a whole
-    recipient_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    recipient_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     hazard_id: Mapped[int | None] = mapped_column(ForeignKey("hazards.id"))
+    # the event the notice tells of (a timer occurrence, a decision), shared by its organisation and personal
+    # notices; None for notices no person gets by name (holiday calendar, audit checkpoints)
+    event_key: Mapped[str | None] = mapped_column(String(200))
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), default=PENDING, index=True)  # NOTICE_STATUSES

@@ -52,6 +52,9 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def unread_notices() -> dict[str, Any]:
         if not current_user.is_authenticated:
-            return {"unread_notices": 0}
+            return {"unread_notices": ""}
         with unit_of_work() as session:
-            return {"unread_notices": notice_centre.unread_count(session, me())}
+            unread = notice_centre.unread_count(session, me())
+        # the badge's text ("99+" past what is counted), empty when nothing is unread
+        return {"unread_notices": f"{notice_centre.UNREAD_SHOWN_UP_TO}+" if unread > notice_centre.UNREAD_SHOWN_UP_TO
+                else str(unread) if unread else ""}
