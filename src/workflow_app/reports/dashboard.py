@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from ..services.roles import visible_by_enterprise
+from ..store.counting import count_where
 from ..store.models import Hazard, HazardJudgedItem, Organisation, Sector, Standard, StandardItem, User
 from .charts import Dot, Segment, bar_chart, dot_map, stacked_bars
 from .statistics import OPEN_EXCLUDED, PeriodStatistics, period_statistics, start_of_day, week_of
@@ -270,9 +271,9 @@ def weekly_totals(session: Session, starts: list[date], viewer: User | None = No
     for start in starts:
         end = start + timedelta(days=7)
         since, until = start_of_day(start), start_of_day(end)
-        sums += [_count_if(and_(Hazard.reported_at >= since, Hazard.reported_at < until)),
-                 _count_if(and_(Hazard.closed_at >= since, Hazard.closed_at < until)),
-                 _count_if(and_(or_(Hazard.rectification_deadline < end, Hazard.overdue_since < until),
+        sums += [count_where(and_(Hazard.reported_at >= since, Hazard.reported_at < until)),
+                 count_where(and_(Hazard.closed_at >= since, Hazard.closed_at < until)),
+                 count_where(and_(or_(Hazard.rectification_deadline < end, Hazard.overdue_since < until),
                                 Hazard.status.not_in(OPEN_EXCLUDED)))]
     query = select(*sums).select_from(Hazard)
     if viewer is not None:
@@ -280,10 +281,6 @@ def weekly_totals(session: Session, starts: list[date], viewer: User | None = No
     row = session.execute(query).one()
     return [Counter({"found": row[3 * n] or 0, "closed": row[3 * n + 1] or 0, "overdue": row[3 * n + 2] or 0})
             for n in range(len(starts))]
-
-
-def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    return func.sum(case((condition, 1), else_=0))
 
 
 def most_violated_items(session: Session, since: date, limit: int = TOP_ITEMS) -> dict[str, list[ViolatedItem]]:

@@ -26,10 +26,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..engine.calendar import SHANGHAI, is_working_day
+from ..store.counting import count_where
 from ..store.database import transaction
 from ..store.models import DIGESTED, HELD, Delegation, Hazard, InboxTask, Notice, Organisation, User
 from .channels import one_line
-from .home import OVERSEERS, REVIEW_STEPS, _count
+from .home import OVERSEERS, REVIEW_STEPS
 from .inbox import group_condition, in_todo
 from .roles import visible_hazards
 from .task_subjects import TaskSubject, subjects_of
@@ -180,13 +181,14 @@ def unit_counts(session: Session, user: User, day: date) -> UnitCounts:
     overdue = and_(live, (Hazard.rectification_deadline < day) | Hazard.overdue_since.is_not(None))
     escalated = and_(live, Hazard.escalated_at.is_not(None))
     totals = session.execute(visible_hazards(select(
-        _count(live), _count(and_(live, Hazard.rectification_deadline == day)), _count(overdue),
-        _count(escalated)).select_from(Hazard), user)).one()
+        count_where(live), count_where(and_(live, Hazard.rectification_deadline == day)), count_where(overdue),
+        count_where(escalated)).select_from(Hazard), user)).one()
     by_unit = session.execute(visible_hazards(
-        select(Organisation.name, _count(live), _count(overdue), _count(escalated))
+        select(Organisation.name, count_where(live), count_where(overdue), count_where(escalated))
         .select_from(Hazard).join(Organisation, Organisation.id == Hazard.enterprise_id), user)
-        .group_by(Organisation.id, Organisation.name).having(or_(_count(overdue) > 0, _count(escalated) > 0))
-        .order_by(_count(overdue).desc(), _count(escalated).desc(), Organisation.name).limit(UNIT_LINES)).all()
+        .group_by(Organisation.id, Organisation.name).having(or_(count_where(overdue) > 0, count_where(escalated) > 0))
+        .order_by(count_where(overdue).desc(), count_where(escalated).desc(), Organisation.name)
+        .limit(UNIT_LINES)).all()
     open_, due_today, late, up = (int(value or 0) for value in totals)
     return UnitCounts(open_, due_today, late, up,
                       units=tuple((str(name), int(a), int(b), int(c)) for name, a, b, c in by_unit))

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, not_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, not_, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from ..store.counting import count_where
 from ..store.models import (
     AuditEntry,
     Case,
@@ -273,16 +273,13 @@ def _liaison(session: Session, enterprise_id: int, year: int) -> list[tuple[Liai
         .order_by(Organisation.name))]
 
 
-def _count(condition: ColumnElement[bool]) -> Any:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-
 def _hazard_counts(session: Session, user: User, enterprise_id: int, today: date) -> HazardCounts:
     is_open = Hazard.status.not_in(FINISHED)
     overdue = and_(is_open, or_(Hazard.rectification_deadline < today, Hazard.overdue_since.is_not(None)))
     major = Hazard.level == "major"
-    query = visible_hazards(select(func.count(Hazard.id), _count(is_open), _count(overdue),
-                                   _count(Hazard.status == "closed"), _count(major), _count(and_(major, is_open))),
+    query = visible_hazards(select(func.count(Hazard.id), count_where(is_open), count_where(overdue),
+                                   count_where(Hazard.status == "closed"), count_where(major),
+                                   count_where(and_(major, is_open))),
                             user).where(Hazard.enterprise_id == enterprise_id)
     row = session.execute(query).one()
     return HazardCounts(*(int(value or 0) for value in row))
@@ -292,7 +289,8 @@ def _duty_counts(session: Session, enterprise_id: int, today: date) -> dict[str,
     """Duties done, missed (open past their due date) and still open within their period."""
     is_open = Duty.status == "open"
     missed = and_(is_open, or_(Duty.due_on < today, Duty.overdue_since.is_not(None)))
-    row = session.execute(select(_count(Duty.status == "done"), _count(missed), _count(and_(is_open, not_(missed))))
+    row = session.execute(select(count_where(Duty.status == "done"), count_where(missed),
+                                 count_where(and_(is_open, not_(missed))))
                           .where(Duty.enterprise_id == enterprise_id)).one()
     return {"done": int(row[0]), "missed": int(row[1]), "open": int(row[2])}
 

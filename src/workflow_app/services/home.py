@@ -16,6 +16,7 @@ from sqlalchemy import Select, and_, func, select, text
 from sqlalchemy.orm import Session
 
 from ..engine.calendar import SHANGHAI
+from ..store.counting import count_where
 from ..store.models import UNMARKED_LIVE, Campaign, Duty, Hazard, HazardTally, InboxTask, Incident, Organisation, User
 from . import delegation
 from .campaign_subject import UNIT_REPORTS
@@ -107,9 +108,9 @@ def task_counts(session: Session, user: User, today: date, mine: object | None =
     mine = todo_condition(user, delegation.delegators_of(session, user, today)) if mine is None else mine
     row = session.execute(select(
         func.count(),
-        _count(and_(InboxTask.due_on >= today, InboxTask.due_on <= today + timedelta(days=DUE_SOON_DAYS))),
-        _count(InboxTask.due_on < today),
-        _count(InboxTask.bpmn_id.in_(sorted(REVIEW_STEPS))),
+        count_where(and_(InboxTask.due_on >= today, InboxTask.due_on <= today + timedelta(days=DUE_SOON_DAYS))),
+        count_where(InboxTask.due_on < today),
+        count_where(InboxTask.bpmn_id.in_(sorted(REVIEW_STEPS))),
     ).where(InboxTask.completed_at.is_(None), mine)).one()  # type: ignore[arg-type]
     return TaskCounts(*(int(value or 0) for value in row))
 
@@ -202,9 +203,3 @@ def month_duties(session: Session, enterprise_id: int, today: date) -> list[Duty
 def _sum(condition: object):  # type: ignore[no-untyped-def]
     """SUM(hazards) FILTER (WHERE condition) over the hazard tallies."""
     return func.sum(HazardTally.hazards).filter(condition)  # type: ignore[arg-type]
-
-
-def _count(condition: object):  # type: ignore[no-untyped-def]
-    """COUNT(*) FILTER (WHERE condition): a conditional count that both databases (SQLite ≥ 3.30) read in the
-    same pass as the other figures, 0 when no row matches."""
-    return func.count().filter(condition)  # type: ignore[arg-type]
