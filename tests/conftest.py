@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy import URL, Engine, NullPool, create_engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.security import generate_password_hash
 
@@ -43,13 +44,17 @@ POSTGRES_URL = _database_of_this_worker(os.environ.get("WORKFLOW_APP_TEST_POSTGR
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """A worker's own database goes with it."""
+    """A worker's own database goes with it, and the template its tests' databases were copied from."""
     shared = os.environ.get("WORKFLOW_APP_TEST_POSTGRES_URL")
-    if POSTGRES_URL and shared and shared != POSTGRES_URL:
-        admin = create_engine(make_url(shared), isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{make_url(POSTGRES_URL).database}" WITH (FORCE)'))
-        admin.dispose()
+    if not POSTGRES_URL or not shared:
+        return
+    own = make_url(POSTGRES_URL).database
+    admin = create_engine(make_url(shared), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{own}{TEMPLATE_SUFFIX}" WITH (FORCE)'))
+        if shared != POSTGRES_URL:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{own}" WITH (FORCE)'))
+    admin.dispose()
 T0 = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
 
 
@@ -71,11 +76,62 @@ def fresh_rate_limits() -> None:
     lookups._events.clear()
 
 
+TEMPLATE_SUFFIX = "_template"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database migrated, with the models in bpmn/ deployed at T0, made once per worker: each test
+    starts from a copy of it (migrating and deploying anew took 0.4 s a test)."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    db = make_engine(f"sqlite:///{path}")
+    init_db(db, make_session_factory(db), BPMN_DIR, T0)
+    db.dispose()  # the last connection checkpoints the WAL into the file
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> str:
+    """The name of a PostgreSQL database prepared as sqlite_template, once per worker: each test's database is
+    created from it (CREATE DATABASE … TEMPLATE copies it in 40-170 ms)."""
+    engine = _postgres_engine()
+    init_db(engine, make_session_factory(engine), BPMN_DIR, T0)
+    engine.dispose()
+    assert POSTGRES_URL is not None
+    url = make_url(POSTGRES_URL)
+    template = f"{url.database}{TEMPLATE_SUFFIX}"
+    with _admin(url).connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)'))
+        connection.execute(text(f'ALTER DATABASE "{url.database}" RENAME TO "{template}"'))
+    return template
+
+
+def _admin(url: URL) -> Engine:
+    """A connection to the server's `postgres` database, where databases are dropped and created."""
+    return create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=NullPool)
+
+
+def _postgres_copy(template: str) -> Engine:
+    """The worker's database, made anew from `template`."""
+    assert POSTGRES_URL is not None
+    url = make_url(POSTGRES_URL)
+    with _admin(url).connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{url.database}" TEMPLATE "{template}"'))
+    return make_engine(POSTGRES_URL)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """A migrated database with the models in bpmn/ deployed, on each backend."""
-    db = make_engine(f"sqlite:///{tmp_path / 'test.db'}") if request.param == "sqlite" else _postgres_engine()
-    init_db(db, make_session_factory(db), BPMN_DIR, T0)
+    """A migrated database with the models in bpmn/ deployed, on each backend: a copy of the worker's template."""
+    if request.param == "sqlite":
+        path = tmp_path / "test.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        db = make_engine(f"sqlite:///{path}")
+    else:
+        if not POSTGRES_URL:
+            pytest.skip("WORKFLOW_APP_TEST_POSTGRES_URL is not set")
+        db = _postgres_copy(request.getfixturevalue("postgres_template"))
     yield db
     db.dispose()
 
