@@ -5,7 +5,7 @@ their chosen channels, SMS kept out of the night, a daily cap holding the rest; 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,7 @@ from workflow_app.config import SmtpSettings
 from workflow_app.services import inbox, notice_centre
 from workflow_app.services.channels import EmailChannel
 from workflow_app.services.dispatch import dispatch
+from workflow_app.services.duties import open_due_duties
 from workflow_app.services.notice_recipients import account_named
 from workflow_app.services.personal_notices import NoticePolicy, sms_not_before
 from workflow_app.services.sweep import sweep
@@ -247,3 +248,31 @@ def test_a_public_report_awaiting_triage_names_nobody_of_the_reported_enterprise
     with transaction(factory) as s:
         named = set(s.scalars(select(Notice.recipient_user_id).where(Notice.recipient_user_id.is_not(None))))
         assert named == {zone.office.id}
+
+
+def test_a_missed_duty_reaches_the_principal_and_safety_officer_and_its_escalation_the_department_staff(
+        factory, zone):
+    """Duties name people as hazards do: the enterprise's principal and safety officer when its duty is overdue,
+    and, once escalated, the notified department's staff too; nobody of another enterprise."""
+    _contacts(factory, zone, safety_officer_name="safety")
+    day = date(2023, 7, 1)
+    while day <= date(2023, 10, 31):  # the third quarter's 主要负责人带队检查, never done
+        now = datetime(day.year, day.month, day.day, 1, 0, tzinfo=UTC)
+        with transaction(factory) as s:
+            open_due_duties(s, now)
+        sweep(factory, now)
+        day += timedelta(days=1)
+    overdue, escalation = _personal(factory, "overdue"), _personal(factory, "escalation")
+    of_e1 = {kind: {user for (user, _), n in notices.items() if "E1单位" in n.subject}
+             for kind, notices in (("overdue", overdue), ("escalation", escalation))}
+    assert of_e1["overdue"] == {zone.principal.id, zone.safety_officer.id}
+    assert of_e1["escalation"] == {zone.principal.id, zone.safety_officer.id, zone.department.id}
+    # E2's missed duties reach its own department's staff (dept2); E2 has no principal or safety officer named
+    assert {user for (user, _), n in escalation.items() if "E2单位" in n.subject} == {zone.other_department.id}
+    assert zone.outsider.id not in {user for user, _ in [*overdue, *escalation]}
+    with transaction(factory) as s:
+        boss = s.get(User, zone.principal.id)
+        lines = [n for n in notice_centre.inbox_notices(s, boss) if "主要负责人带队检查" in n.subject]
+        # one line per event: his own overdue and escalation notices instead of the enterprise's copies
+        assert sorted((n.kind, n.recipient_user_id) for n in lines if n.kind != "reminder") == [
+            ("escalation", boss.id), ("overdue", boss.id)]

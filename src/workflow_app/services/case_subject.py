@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from ..engine import FiredTimer, ProcessInstance, UserTaskView
 from ..store.models import Case, User
 from . import notices
+from .notice_recipients import notify_people
 from .personal_notices import NoticePolicy
 from .roles import acting_organisation_id
 
@@ -49,8 +50,11 @@ class CaseSubject:
         recipients = {acting_organisation_id(session, role.strip(), self.case.enterprise)
                       for role in fired.properties.get("notify", "enterprise").split(",") if role.strip()}
         subject = f"{fired.name}：{self.case.title}（{self.case.code}）"
-        notices.queue(session, instance_id, fired, now, recipients, subject,
-                      f"{subject}\n企业：{self.case.enterprise.name}")
+        body = f"{subject}\n企业：{self.case.enterprise.name}"
+        notices.queue(session, instance_id, fired, now, recipients, subject, body)
+        notify_people(session, notices.timer_event_key(instance_id, fired), fired.properties.get("notice", "timer"),
+                      now, self.case.enterprise, notices.watched_step(session, instance_id, fired.attached_to),
+                      recipients, subject, body, None, policy)
 
     def check_submission(self, view: UserTaskView, data: dict[str, Any], now: datetime) -> None:
         """No rules beyond the form's."""

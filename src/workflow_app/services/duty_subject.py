@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from ..engine import FiredTimer, ProcessInstance, UserTaskView
 from ..store.models import Duty, User
 from . import notices
+from .notice_recipients import notify_people
 from .personal_notices import NoticePolicy
 from .roles import acting_organisation_id
 
@@ -60,8 +61,12 @@ class DutySubject:
             kind=KIND_NAMES.get(self.duty.kind, self.duty.kind), period=self.duty.period, due=self.duty.due_on)
         recipients = {acting_organisation_id(session, role.strip(), self.duty.enterprise)
                       for role in fired.properties.get("notify", "enterprise").split(",") if role.strip()}
-        notices.queue(session, instance_id, fired, now, recipients, f"{subject} {self.duty.enterprise.name}",
-                      f"{subject}\n企业：{self.duty.enterprise.name}\n触发：{fired.name}")
+        body = f"{subject}\n企业：{self.duty.enterprise.name}\n触发：{fired.name}"
+        subject = f"{subject} {self.duty.enterprise.name}"
+        notices.queue(session, instance_id, fired, now, recipients, subject, body)
+        notify_people(session, notices.timer_event_key(instance_id, fired), kind, now, self.duty.enterprise,
+                      notices.watched_step(session, instance_id, fired.attached_to), recipients, subject, body, None,
+                      policy)
 
     def check_submission(self, view: UserTaskView, data: dict[str, Any], now: datetime) -> None:
         """No rules beyond the form's."""

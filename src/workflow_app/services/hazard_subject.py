@@ -11,9 +11,9 @@ from ..engine import FieldError, FiredTimer, FormValidationError, ProcessInstanc
 from ..engine.calendar import SHANGHAI
 from ..store.models import Hazard, Organisation, User
 from . import audit, notices, rewards
-from .notice_recipients import people_to_notify
+from .notice_recipients import notify_people
 from .notices import channels_of
-from .personal_notices import NoticePolicy, queue_to_people
+from .personal_notices import NoticePolicy
 from .roles import acting_organisation_id
 
 PLAN_FIELDS = ("responsible_person", "rectification_measures", "rectification_funds", "emergency_plan")
@@ -68,9 +68,9 @@ class HazardSubject:
         event = notices.queue_for_timer(session, self.hazard, instance_id, fired, now)
         if event is None:
             return
-        people = people_to_notify(session, self.hazard, event.watched, event.kind, event.organisation_ids)
-        deliveries = queue_to_people(session, event.key, event.kind, now, people, event.subject, event.body,
-                                     self.hazard.id, policy)
+        deliveries = notify_people(session, event.key, event.kind, now, self.hazard.enterprise, event.watched,
+                                   event.organisation_ids, event.subject, event.body, self.hazard.id, policy,
+                                   responsible=self.hazard.responsible_person)
         organisations = [session.get(Organisation, org_id) for org_id in sorted(event.organisation_ids)]
         recipients = ([{"name": d.person.display_name, "channels": list(d.channels), "held": list(d.held)}
                        for d in deliveries]

@@ -12,6 +12,7 @@ from ..engine import FieldError, FiredTimer, FormValidationError, ProcessInstanc
 from ..engine.calendar import SHANGHAI
 from ..store.models import Organisation, Supervision, SupervisionListing, User
 from . import documents, notices
+from .notice_recipients import notify_people
 from .personal_notices import NoticePolicy
 from .roles import office_id
 
@@ -82,9 +83,11 @@ class ListingSubject:
             code=hazard.code, title=hazard.title, deadline=self.listing.deadline or "—")
         recipients = {self._acting(session, role.strip())
                       for role in fired.properties.get("notify", "office").split(",") if role.strip()}
-        notices.queue(session, instance_id, fired, now, recipients, subject,
-                      f"{subject}\n企业：{hazard.enterprise.name}\n隐患部位：{hazard.location}\n触发：{fired.name}",
-                      hazard.id)
+        body = f"{subject}\n企业：{hazard.enterprise.name}\n隐患部位：{hazard.location}\n触发：{fired.name}"
+        notices.queue(session, instance_id, fired, now, recipients, subject, body, hazard.id)
+        notify_people(session, notices.timer_event_key(instance_id, fired), kind, now, hazard.enterprise,
+                      notices.watched_step(session, instance_id, fired.attached_to), recipients, subject, body,
+                      hazard.id, policy)
 
     def check_submission(self, view: UserTaskView, data: dict[str, Any], now: datetime) -> None:
         """The office lists an open hazard under a department supervising the enterprise, with a future deadline;

@@ -1,8 +1,9 @@
-"""Who can act on a hazard's notice, by name: the people a timer's notice reaches beside their organisations.
+"""Who can act on a timer's notice, by name: the people it reaches beside their organisations.
 
 Only people of the organisations the notice goes to, or of the one acting on the step the timer watches,
 are named, so a notice never crosses to an organisation with no part in it: the person who claimed that
-step; in the hazard's enterprise its named 整改责任人 and, for overdue and escalation kinds, its principal
+step; in the enterprise whose work it is (a hazard's, a duty's, a permit's) a hazard's named 整改责任人 and,
+for overdue and escalation kinds, its principal
 (主要负责人) and safety officer (安全管理员, the name on the enterprise's profile) — an escalation of the
 enterprise's own late step reaches them although it goes to the office and the department; for escalations
 the staff of a notified department.
@@ -12,17 +13,30 @@ its display name when exactly one account bears it (two namesakes: neither is gu
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from ..store.models import Hazard, Organisation, User
+from ..store.models import Organisation, User
 from .notices import ESCALATION_KINDS, OVERDUE_KINDS, WatchedStep
+from .personal_notices import Delivery, NoticePolicy, queue_to_people
 
 
-def people_to_notify(session: Session, hazard: Hazard, watched: WatchedStep | None, kind: str,
-                     organisation_ids: set[int]) -> list[User]:
-    """The people a `kind` notice of `hazard` (its timer watching the step `watched`) names, each once, in a fixed
-    order."""
+def notify_people(session: Session, key: str, kind: str, now: datetime, enterprise: Organisation | None,
+                  watched: WatchedStep | None, organisation_ids: set[int], subject: str, body: str,
+                  hazard_id: int | None, policy: NoticePolicy, responsible: str | None = None) -> list[Delivery]:
+    """Queue the event `key`'s notice to the people it names (people_to_notify) beside the organisations
+    `organisation_ids` it went to; returns who got what."""
+    people = people_to_notify(session, enterprise, watched, kind, organisation_ids, responsible)
+    return queue_to_people(session, key, kind, now, people, subject, body, hazard_id, policy)
+
+
+def people_to_notify(session: Session, enterprise: Organisation | None, watched: WatchedStep | None, kind: str,
+                     organisation_ids: set[int], responsible: str | None = None) -> list[User]:
+    """The people a `kind` notice about `enterprise`'s work (a hazard, a duty, a permit; None: no enterprise's),
+    its timer watching the step `watched`, names: each once, in a fixed order. `responsible` is the name a plan
+    gives the person in charge (a hazard's 整改责任人)."""
     found: dict[int, User] = {}
     claimant_id = watched.assignee_id if watched is not None else None
     involved = organisation_ids | ({watched.organisation_id} if watched is not None else set())
@@ -32,9 +46,8 @@ def people_to_notify(session: Session, hazard: Hazard, watched: WatchedStep | No
             found.setdefault(person.id, person)
 
     add(session.get(User, claimant_id) if claimant_id is not None else None)
-    if hazard.enterprise_id in involved:
-        enterprise = hazard.enterprise
-        add(account_named(session, enterprise.id, hazard.responsible_person))
+    if enterprise is not None and enterprise.id in involved:
+        add(account_named(session, enterprise.id, responsible))
         if kind in OVERDUE_KINDS | ESCALATION_KINDS:
             for principal in session.scalars(select(User).where(
                     User.organisation_id == enterprise.id, User.is_principal.is_(True)).order_by(User.id)):
