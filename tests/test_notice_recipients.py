@@ -276,3 +276,10 @@ def test_a_missed_duty_reaches_the_principal_and_safety_officer_and_its_escalati
         # one line per event: his own overdue and escalation notices instead of the enterprise's copies
         assert sorted((n.kind, n.recipient_user_id) for n in lines if n.kind != "reminder") == [
             ("escalation", boss.id), ("overdue", boss.id)]
+        # who got what is on the duty's history, as on a hazard's
+        sent = {entry.detail["kind"]: {r["name"] for r in entry.detail["recipients"]}
+                for entry in s.scalars(select(AuditEntry).where(AuditEntry.action == "notices_sent",
+                                                                AuditEntry.object_type == "duty"))
+                if entry.detail["kind"] != "reminder" and "boss姓名" in {r["name"] for r in entry.detail["recipients"]}}
+        assert sent == {"overdue": {"boss姓名", "safety姓名", "E1单位", "D1单位"},
+                        "escalation": {"boss姓名", "safety姓名", "dept姓名", "OFFICE单位", "D1单位"}}

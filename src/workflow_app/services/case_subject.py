@@ -51,10 +51,9 @@ class CaseSubject:
                       for role in fired.properties.get("notify", "enterprise").split(",") if role.strip()}
         subject = f"{fired.name}：{self.case.title}（{self.case.code}）"
         body = f"{subject}\n企业：{self.case.enterprise.name}"
-        notices.queue(session, instance_id, fired, now, recipients, subject, body)
-        notify_people(session, notices.timer_event_key(instance_id, fired), fired.properties.get("notice", "timer"),
-                      now, self.case.enterprise, notices.watched_step(session, instance_id, fired.attached_to),
-                      recipients, subject, body, None, policy)
+        event = notices.queue_timer(session, instance_id, fired, now, recipients, subject, body)
+        notify_people(session, event, now, policy, enterprise=self.case.enterprise, hazard_id=None,
+                      history=(self.audit_type, self.audit_id))
 
     def check_submission(self, view: UserTaskView, data: dict[str, Any], now: datetime) -> None:
         """No rules beyond the form's."""

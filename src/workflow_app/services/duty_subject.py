@@ -63,10 +63,9 @@ class DutySubject:
                       for role in fired.properties.get("notify", "enterprise").split(",") if role.strip()}
         body = f"{subject}\n企业：{self.duty.enterprise.name}\n触发：{fired.name}"
         subject = f"{subject} {self.duty.enterprise.name}"
-        notices.queue(session, instance_id, fired, now, recipients, subject, body)
-        notify_people(session, notices.timer_event_key(instance_id, fired), kind, now, self.duty.enterprise,
-                      notices.watched_step(session, instance_id, fired.attached_to), recipients, subject, body, None,
-                      policy)
+        event = notices.queue_timer(session, instance_id, fired, now, recipients, subject, body)
+        notify_people(session, event, now, policy, enterprise=self.duty.enterprise, hazard_id=None,
+                      history=(self.audit_type, self.audit_id))
 
     def check_submission(self, view: UserTaskView, data: dict[str, Any], now: datetime) -> None:
         """No rules beyond the form's."""

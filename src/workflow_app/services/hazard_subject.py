@@ -9,10 +9,9 @@ from sqlalchemy.orm import Session
 
 from ..engine import FieldError, FiredTimer, FormValidationError, ProcessInstance, UserTaskView
 from ..engine.calendar import SHANGHAI
-from ..store.models import Hazard, Organisation, User
+from ..store.models import Hazard, User
 from . import audit, notices, rewards
 from .notice_recipients import notify_people
-from .notices import channels_of
 from .personal_notices import NoticePolicy
 from .roles import acting_organisation_id
 
@@ -68,16 +67,8 @@ class HazardSubject:
         event = notices.queue_for_timer(session, self.hazard, instance_id, fired, now)
         if event is None:
             return
-        deliveries = notify_people(session, event.key, event.kind, now, self.hazard.enterprise, event.watched,
-                                   event.organisation_ids, event.subject, event.body, self.hazard.id, policy,
-                                   responsible=self.hazard.responsible_person)
-        organisations = [session.get(Organisation, org_id) for org_id in sorted(event.organisation_ids)]
-        recipients = ([{"name": d.person.display_name, "channels": list(d.channels), "held": list(d.held)}
-                       for d in deliveries]
-                      + [{"name": org.name, "channels": channels_of(org), "held": []}
-                         for org in organisations if org is not None])
-        audit.record(session, None, "notices_sent", "hazard", self.hazard.id,
-                     {"timer": fired.bpmn_id, "kind": event.kind, "recipients": recipients}, now)
+        notify_people(session, event, now, policy, enterprise=self.hazard.enterprise, hazard_id=self.hazard.id,
+                      history=(self.audit_type, self.audit_id), responsible=self.hazard.responsible_person)
 
     def check_submission(self, view: UserTaskView, data: dict[str, Any], now: datetime) -> None:
         """A major hazard always gets a plan (even one re-judged major after the choice was offered),

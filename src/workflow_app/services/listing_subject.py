@@ -84,10 +84,9 @@ class ListingSubject:
         recipients = {self._acting(session, role.strip())
                       for role in fired.properties.get("notify", "office").split(",") if role.strip()}
         body = f"{subject}\n企业：{hazard.enterprise.name}\n隐患部位：{hazard.location}\n触发：{fired.name}"
-        notices.queue(session, instance_id, fired, now, recipients, subject, body, hazard.id)
-        notify_people(session, notices.timer_event_key(instance_id, fired), kind, now, hazard.enterprise,
-                      notices.watched_step(session, instance_id, fired.attached_to), recipients, subject, body,
-                      hazard.id, policy)
+        event = notices.queue_timer(session, instance_id, fired, now, recipients, subject, body, hazard.id)
+        notify_people(session, event, now, policy, enterprise=hazard.enterprise, hazard_id=hazard.id,
+                      history=(self.audit_type, self.audit_id))
 
     def check_submission(self, view: UserTaskView, data: dict[str, Any], now: datetime) -> None:
         """The office lists an open hazard under a department supervising the enterprise, with a future deadline;

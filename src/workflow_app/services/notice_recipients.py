@@ -19,17 +19,27 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ..store.models import Organisation, User
-from .notices import ESCALATION_KINDS, OVERDUE_KINDS, WatchedStep
-from .personal_notices import Delivery, NoticePolicy, queue_to_people
+from . import audit
+from .notices import ESCALATION_KINDS, OVERDUE_KINDS, QueuedEvent, WatchedStep, channels_of
+from .personal_notices import NoticePolicy, queue_to_people
 
 
-def notify_people(session: Session, key: str, kind: str, now: datetime, enterprise: Organisation | None,
-                  watched: WatchedStep | None, organisation_ids: set[int], subject: str, body: str,
-                  hazard_id: int | None, policy: NoticePolicy, responsible: str | None = None) -> list[Delivery]:
-    """Queue the event `key`'s notice to the people it names (people_to_notify) beside the organisations
-    `organisation_ids` it went to; returns who got what."""
-    people = people_to_notify(session, enterprise, watched, kind, organisation_ids, responsible)
-    return queue_to_people(session, key, kind, now, people, subject, body, hazard_id, policy)
+def notify_people(session: Session, event: QueuedEvent, now: datetime, policy: NoticePolicy, *,
+                  enterprise: Organisation | None, hazard_id: int | None, history: tuple[str, int],
+                  responsible: str | None = None) -> None:
+    """Queue a timer event's notice to the people it names (people_to_notify) beside the organisations it went
+    to, and put who got what on the history of `history` (audit type, id), under the timer's id (so it is hidden
+    wherever that timer is)."""
+    people = people_to_notify(session, enterprise, event.watched, event.kind, event.organisation_ids, responsible)
+    deliveries = queue_to_people(session, event.key, event.kind, now, people, event.subject, event.body, hazard_id,
+                                 policy)
+    organisations = [session.get(Organisation, org_id) for org_id in sorted(event.organisation_ids)]
+    recipients = ([{"name": d.person.display_name, "channels": list(d.channels), "held": list(d.held)}
+                   for d in deliveries]
+                  + [{"name": org.name, "channels": channels_of(org), "held": []}
+                     for org in organisations if org is not None])
+    audit.record(session, None, "notices_sent", history[0], history[1],
+                 {"timer": event.timer, "kind": event.kind, "recipients": recipients}, now)
 
 
 def people_to_notify(session: Session, enterprise: Organisation | None, watched: WatchedStep | None, kind: str,

@@ -65,6 +65,7 @@ class QueuedEvent:
     body: str
     organisation_ids: set[int]
     watched: WatchedStep | None  # the step the timer watches (None: it watches none, or it is no longer open)
+    timer: str  # the BPMN id of the timer that fired
 
 
 def queue_for_timer(session: Session, hazard: Hazard, instance_id: int, fired: FiredTimer,
@@ -90,7 +91,7 @@ def queue_for_timer(session: Session, hazard: Hazard, instance_id: int, fired: F
                                          step=fired.attached_to)
                   for role in fired.properties.get("notify", "enterprise").split(",") if role.strip()}
     queue(session, instance_id, fired, now, recipients, subject, body, hazard.id)
-    return QueuedEvent(timer_event_key(instance_id, fired), kind, subject, body, recipients, watched)
+    return QueuedEvent(timer_event_key(instance_id, fired), kind, subject, body, recipients, watched, fired.bpmn_id)
 
 
 def timer_event_key(instance_id: int, fired: FiredTimer) -> str:
@@ -106,6 +107,14 @@ def watched_step(session: Session, instance_id: int, step: str | None) -> Watche
         InboxTask.instance_id == instance_id, InboxTask.bpmn_id == step, InboxTask.completed_at.is_(None))
         .order_by(InboxTask.id.desc()).limit(1)).first()
     return WatchedStep(row.due_on, row.assignee_id, row.organisation_id) if row is not None else None
+
+
+def queue_timer(session: Session, instance_id: int, fired: FiredTimer, now: datetime, recipients: set[int],
+                subject: str, body: str, hazard_id: int | None = None) -> QueuedEvent:
+    """queue() a timer occurrence's notices to organisations; returns the event, for the people it names."""
+    queue(session, instance_id, fired, now, recipients, subject, body, hazard_id)
+    return QueuedEvent(timer_event_key(instance_id, fired), fired.properties.get("notice", "timer"), subject, body,
+                       recipients, watched_step(session, instance_id, fired.attached_to), fired.bpmn_id)
 
 
 def queue(session: Session, instance_id: int, fired: FiredTimer, now: datetime, recipients: set[int],
