@@ -8,14 +8,16 @@ from pathlib import Path
 
 import pytest
 from conftest import T0
-from helpers import PLAN, REPORT, report
+from helpers import PLAN, REPORT, complete, open_task, report
 from sqlalchemy import select
 from web_support import make_app, png
 
+from workflow_app.engine import FieldError
 from workflow_app.services import standards
 from workflow_app.services.tokens import create_token
 from workflow_app.store.database import transaction
 from workflow_app.store.models import InboxTask, Organisation
+from workflow_app.web.forms import field_message
 
 
 @pytest.fixture
@@ -140,3 +142,30 @@ def test_field_errors_follow_accept_language(app, factory, zone):
     refused = client.post(f"/api/v1/tasks/{task_id}/complete", json={"data": {**PLAN, "rectification_funds": "多"}},
                           headers={**headers, "If-Match": etag, "Accept-Language": "en"}).json
     assert refused["errors"] == {"rectification_funds": ["Rectification funds (10k CNY) must be a number"]}
+
+
+def test_an_applications_rule_names_the_field_by_its_label_in_the_callers_language(app, factory, zone):
+    """The plan's deadline rule is checked outside the form (hazard_subject), which knows the field's id only: the
+    error still names the field as the form does, in English as in Chinese."""
+    hazard_id = report(factory, zone.principal, zone.enterprise_id, T0)
+    complete(factory, zone.principal, hazard_id, PLAN, T0)
+    complete(factory, zone.department, hazard_id, {"review_decision": "approve", "review_opinion": "同意"}, T0)
+    task_id = open_task(factory, hazard_id).task_id
+    client, headers = app.test_client(), _token(factory, zone.principal)
+    etag = client.get(f"/api/v1/tasks/{task_id}", headers=headers).headers["ETag"]
+    earlier = {"rectify_action": "extend", "requested_deadline": "2026-11-10", "extension_reason": "备件需进口"}
+    answers = {language: client.post(f"/api/v1/tasks/{task_id}/complete", json={"data": earlier},
+                                     headers={**headers, "If-Match": etag, "Accept-Language": language}).json
+               for language in ("en", "zh-CN")}
+    assert answers["en"]["errors"] == {"requested_deadline": ["Extend to must be later than the current deadline"]}
+    assert answers["zh-CN"]["errors"] == {"requested_deadline": ["申请的时限须晚于现在的整改时限（2026-11-20）"]}
+    assert open_task(factory, hazard_id).task_id == task_id  # nothing changed
+
+
+def test_a_rule_with_no_english_template_speaks_english_from_the_catalog(app):
+    """A listing rule's own message (code `not_future`, no template by code) is translated as a whole."""
+    error = FieldError("listing_deadline", "not_future", "督办整改时限须晚于今天")
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert field_message(error) == "The supervision deadline must be after today"
+    with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        assert field_message(error) == "督办整改时限须晚于今天"

@@ -8,7 +8,7 @@ The cleaned data holds JSON-ready values: dates as ISO text, numbers as int/floa
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -94,6 +94,13 @@ class FormSpec:
     facts: frozenset[str] | None = None
     """What for_facts was given; None for the form as declared, where a field with `only_when` is never
     required (the engine does not know the record: the application checks the form for_facts first)."""
+
+    def labelled(self, refused: FormValidationError) -> FormValidationError:
+        """`refused` with each error carrying its field's label: a rule outside the form (the application's)
+        knows the field id only, and a message naming a field must name it as the form does."""
+        labels = {f.id: f.label for f in self.fields + self.withheld}
+        return FormValidationError([e if e.label else replace(e, label=labels.get(e.field_id, ""))
+                                    for e in refused.errors])
 
     def for_facts(self, facts: frozenset[str] | set[str]) -> FormSpec:
         """The form as it applies to a record of which `facts` hold: fields whose `only_when` fact does not

@@ -106,7 +106,10 @@ def complete_task(session: Session, actor: User, task_id: str, data: dict[str, A
     shown = view.form.for_facts(form_facts(record if isinstance(record, Hazard) else None, today))
     validate_submission(shown, data)  # the form as it applies now: every error at once
     data = {k: v for k, v in data.items() if k not in {f.id for f in shown.withheld}}
-    subject.check_submission(view, data, now)
+    try:
+        subject.check_submission(view, data, now)
+    except FormValidationError as refused:
+        raise view.form.labelled(refused) from None
     recorded = view.properties.get("record_actor_as")
     result = instance.complete_task(task_id, data, now, {recorded: actor.id} if recorded else None)
     if isinstance(record, Hazard):

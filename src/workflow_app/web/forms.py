@@ -77,9 +77,12 @@ def error_messages(form: FormSpec, errors: list[FieldError]) -> dict[str, str]:
 
 def field_message(error: FieldError, label: str | None = None) -> str:
     """One field's error in the user's language: the engine's zh-CN message, or its English by code with
-    the field's label translated (`label`, else the one the error carries, else the field's id)."""
-    if str(get_locale()) != "en" or error.code not in ENGLISH_ERRORS:
+    the field's label translated (`label`, else the one the error carries, else the field's id); a code with no
+    English template is the message's own translation, where the catalog has it."""
+    if str(get_locale()) != "en":
         return error.message
+    if error.code not in ENGLISH_ERRORS:
+        return gettext(error.message)
     return str(ENGLISH_ERRORS[error.code]) % {"label": gettext(label or error.label or error.field_id)}
 
 
