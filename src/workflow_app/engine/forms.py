@@ -95,11 +95,15 @@ class FormSpec:
     """What for_facts was given; None for the form as declared, where a field with `only_when` is never
     required (the engine does not know the record: the application checks the form for_facts first)."""
 
+    @property
+    def labels(self) -> dict[str, str]:
+        """Each declared field's label (the msgid of its translation) by id, withheld ones included."""
+        return {f.id: f.label for f in self.fields + self.withheld}
+
     def labelled(self, refused: FormValidationError) -> FormValidationError:
         """`refused` with each error carrying its field's label: a rule outside the form (the application's)
         knows the field id only, and a message naming a field must name it as the form does."""
-        labels = {f.id: f.label for f in self.fields + self.withheld}
-        return FormValidationError([e if e.label else replace(e, label=labels.get(e.field_id, ""))
+        return FormValidationError([e if e.label else replace(e, label=self.labels.get(e.field_id, ""))
                                     for e in refused.errors])
 
     def for_facts(self, facts: frozenset[str] | set[str]) -> FormSpec:

@@ -279,7 +279,7 @@ def weekly_totals(session: Session, starts: list[date], viewer: User | None = No
     if viewer is not None:
         query = visible_by_enterprise(query, viewer, Hazard.enterprise_id)
     row = session.execute(query).one()
-    return [Counter({"found": row[3 * n] or 0, "closed": row[3 * n + 1] or 0, "overdue": row[3 * n + 2] or 0})
+    return [Counter({"found": row[3 * n], "closed": row[3 * n + 1], "overdue": row[3 * n + 2]})
             for n in range(len(starts))]
 
 

@@ -84,7 +84,8 @@ class CampaignSubject:
             task_name = session.scalar(select(InboxTask.name).where(
                 InboxTask.instance_id == instance_id, InboxTask.bpmn_id == fired.attached_to).limit(1)) or task_name
         subject = SUBJECTS.get(kind, "{task}（{campaign}）").format(task=task_name, campaign=self.campaign.name)
-        notices.queue(session, instance_id, fired, now, recipients, subject, f"{subject}\n触发：{fired.name}")
+        notices.queue_event(session, notices.timer_event_key(instance_id, fired), kind, now, recipients, subject,
+                            f"{subject}\n触发：{fired.name}")
 
     def _recipients(self, session: Session, instance_id: int, fired: FiredTimer) -> set[int]:
         recipients: set[int] = set()

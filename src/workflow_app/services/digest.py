@@ -189,7 +189,7 @@ def unit_counts(session: Session, user: User, day: date) -> UnitCounts:
         .group_by(Organisation.id, Organisation.name).having(or_(count_where(overdue) > 0, count_where(escalated) > 0))
         .order_by(count_where(overdue).desc(), count_where(escalated).desc(), Organisation.name)
         .limit(UNIT_LINES)).all()
-    open_, due_today, late, up = (int(value or 0) for value in totals)
+    open_, due_today, late, up = (int(value) for value in totals)
     return UnitCounts(open_, due_today, late, up,
                       units=tuple((str(name), int(a), int(b), int(c)) for name, a, b, c in by_unit))
 

@@ -282,7 +282,7 @@ def _hazard_counts(session: Session, user: User, enterprise_id: int, today: date
                                    count_where(and_(major, is_open))),
                             user).where(Hazard.enterprise_id == enterprise_id)
     row = session.execute(query).one()
-    return HazardCounts(*(int(value or 0) for value in row))
+    return HazardCounts(*(int(value) for value in row))
 
 
 def _duty_counts(session: Session, enterprise_id: int, today: date) -> dict[str, int]:

@@ -112,7 +112,7 @@ def task_counts(session: Session, user: User, today: date, mine: object | None =
         count_where(InboxTask.due_on < today),
         count_where(InboxTask.bpmn_id.in_(sorted(REVIEW_STEPS))),
     ).where(InboxTask.completed_at.is_(None), mine)).one()  # type: ignore[arg-type]
-    return TaskCounts(*(int(value or 0) for value in row))
+    return TaskCounts(*(int(value) for value in row))
 
 
 def _first_tasks(session: Session, mine: object) -> list[tuple[InboxTask, TaskSubject | None]]:

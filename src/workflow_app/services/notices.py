@@ -90,8 +90,9 @@ def queue_for_timer(session: Session, hazard: Hazard, instance_id: int, fired: F
     recipients = {acting_organisation_id(session, role.strip(), hazard.enterprise, hazard=hazard,
                                          step=fired.attached_to)
                   for role in fired.properties.get("notify", "enterprise").split(",") if role.strip()}
-    queue(session, instance_id, fired, now, recipients, subject, body, hazard.id)
-    return QueuedEvent(timer_event_key(instance_id, fired), kind, subject, body, recipients, watched, fired.bpmn_id)
+    key = timer_event_key(instance_id, fired)
+    queue_event(session, key, kind, now, recipients, subject, body, hazard.id)
+    return QueuedEvent(key, kind, subject, body, recipients, watched, fired.bpmn_id)
 
 
 def timer_event_key(instance_id: int, fired: FiredTimer) -> str:
@@ -111,17 +112,11 @@ def watched_step(session: Session, instance_id: int, step: str | None) -> Watche
 
 def queue_timer(session: Session, instance_id: int, fired: FiredTimer, now: datetime, recipients: set[int],
                 subject: str, body: str, hazard_id: int | None = None) -> QueuedEvent:
-    """queue() a timer occurrence's notices to organisations; returns the event, for the people it names."""
-    queue(session, instance_id, fired, now, recipients, subject, body, hazard_id)
-    return QueuedEvent(timer_event_key(instance_id, fired), fired.properties.get("notice", "timer"), subject, body,
-                       recipients, watched_step(session, instance_id, fired.attached_to), fired.bpmn_id)
-
-
-def queue(session: Session, instance_id: int, fired: FiredTimer, now: datetime, recipients: set[int],
-          subject: str, body: str, hazard_id: int | None = None) -> None:
-    """One notice per recipient and channel for a timer occurrence; in-app ones are delivered at once."""
-    queue_event(session, timer_event_key(instance_id, fired), fired.properties.get("notice", "timer"), now,
-                recipients, subject, body, hazard_id)
+    """A timer occurrence's notices to organisations (queue_event); returns the event, for the people it names."""
+    key, kind = timer_event_key(instance_id, fired), fired.properties.get("notice", "timer")
+    queue_event(session, key, kind, now, recipients, subject, body, hazard_id)
+    return QueuedEvent(key, kind, subject, body, recipients, watched_step(session, instance_id, fired.attached_to),
+                       fired.bpmn_id)
 
 
 def queue_event(session: Session, key: str, kind: str, now: datetime, recipients: set[int], subject: str,

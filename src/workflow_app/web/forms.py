@@ -68,7 +68,7 @@ def submitted_photos(form: FormSpec, store: EvidenceStore, staged: StagedUploads
 
 def error_messages(form: FormSpec, errors: list[FieldError]) -> dict[str, str]:
     """Field id → message in the user's language (the engine speaks zh-CN)."""
-    labels = {f.id: f.label for f in form.fields + form.withheld}
+    labels = form.labels
     messages: dict[str, str] = {}
     for error in errors:
         messages.setdefault(error.field_id, field_message(error, labels.get(error.field_id)))
